@@ -1,0 +1,104 @@
+/**
+ * Every failure that crosses a layer is a LabError with a stable `code`. Code that runs in another
+ * process branches on `code` (it survives JSON), never on `instanceof`.
+ * `infra` says whether the failure belongs to the lab (retry elsewhere) rather than to the test.
+ */
+export const ERROR_CODES = {
+  LINK_CLOSED: { infra: true, retryable: true },
+  LINK_OPEN_FAILED: { infra: true, retryable: true },
+  SYNC_FAILED: { infra: true, retryable: true },
+  FLASH_FAILED: { infra: true, retryable: true },
+  IDENTITY_MISMATCH: { infra: true, retryable: true },
+  BOARD_BUSY: { infra: true, retryable: true },
+  BOARD_VANISHED: { infra: true, retryable: true },
+  AGENT_LOST: { infra: true, retryable: true },
+  LEASE_LOST: { infra: true, retryable: true },
+  IMAGE_INVALID: { infra: false, retryable: false },
+  PROFILE_INVALID: { infra: false, retryable: false },
+  SUITE_INVALID: { infra: false, retryable: false },
+  ARTIFACT_MISSING: { infra: false, retryable: false },
+  STEP_TIMEOUT: { infra: false, retryable: false },
+  TEST_FAILED: { infra: false, retryable: false },
+  CANCELLED: { infra: false, retryable: false },
+  USAGE: { infra: false, retryable: false },
+  PROTOCOL: { infra: true, retryable: true },
+  INTERNAL: { infra: true, retryable: false },
+} as const satisfies Record<string, { infra: boolean; retryable: boolean }>;
+
+export type LabErrorCode = keyof typeof ERROR_CODES;
+
+export interface LabErrorJson {
+  name: string;
+  code: LabErrorCode;
+  message: string;
+  infra: boolean;
+  retryable: boolean;
+}
+
+export class LabError extends Error {
+  override name = "LabError";
+  readonly code: LabErrorCode;
+  readonly retryable: boolean;
+  readonly infra: boolean;
+
+  constructor(code: LabErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.infra = ERROR_CODES[code].infra;
+    this.retryable = options?.retryable ?? ERROR_CODES[code].retryable;
+  }
+
+  toJSON(): LabErrorJson {
+    return { name: this.name, code: this.code, message: this.message, infra: this.infra, retryable: this.retryable };
+  }
+}
+
+export class LinkClosedError extends LabError {
+  override name = "LinkClosedError";
+  constructor(message = "link closed", options?: { cause?: unknown }) {
+    super("LINK_CLOSED", message, options);
+  }
+}
+
+export class BoardBusyError extends LabError {
+  override name = "BoardBusyError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BOARD_BUSY", message, options);
+  }
+}
+
+export class ProfileInvalidError extends LabError {
+  override name = "ProfileInvalidError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("PROFILE_INVALID", message, options);
+  }
+}
+
+export class StepTimeoutError extends LabError {
+  override name = "StepTimeoutError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("STEP_TIMEOUT", message, options);
+  }
+}
+
+export class ImageInvalidError extends LabError {
+  override name = "ImageInvalidError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("IMAGE_INVALID", message, options);
+  }
+}
+
+/** Turns anything thrown into a LabError, keeping codes from serialised errors of other processes. */
+export function toLabError(err: unknown, fallback: LabErrorCode = "INTERNAL"): LabError {
+  if (err instanceof LabError) return err;
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" && err.code in ERROR_CODES) {
+    const message = "message" in err && typeof err.message === "string" ? err.message : String(err.code);
+    return new LabError(err.code as LabErrorCode, message, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new LabError(fallback, message, { cause: err });
+}
+
+export function isInfraError(err: unknown): boolean {
+  return toLabError(err).infra;
+}

@@ -1,0 +1,62 @@
+/**
+ * The one place that names Redis keys and BullMQ queues. Every key starts with a `{hash tag}` so a
+ * Redis Cluster keeps one lab's keys in one slot (Lua scripts touch several of them at once).
+ */
+export const DEFAULT_NAMESPACE = "hil";
+
+export interface LabKeys {
+  /** BullMQ `prefix` option: BullMQ appends `:<queue>:…`. */
+  readonly bullPrefix: string;
+  agentQueue(agent: string): string;
+  agent(agent: string): string;
+  agents(): string;
+  board(id: string): string;
+  boards(): string;
+  lease(boardId: string): string;
+  run(id: string): string;
+  runs(): string;
+  runsBySubmitter(submitter: string): string;
+  pending(): string;
+  pendingSubmitters(): string;
+  submitterUsage(): string;
+  booking(id: string): string;
+  bookings(): string;
+  boardBookings(boardId: string): string;
+  boardLog(boardId: string): string;
+  boardLogSeq(boardId: string): string;
+  runLog(runId: string): string;
+  artifact(sha256: string): string;
+  tokens(): string;
+  events(): string;
+  counter(name: string): string;
+}
+
+export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
+  if (!/^[a-zA-Z0-9_-]+$/.test(namespace)) throw new Error(`namespace "${namespace}" may only hold letters, digits, _ and -`);
+  const p = `{${namespace}}`;
+  return {
+    bullPrefix: p,
+    agentQueue: (agent) => `agent-${agent}`,
+    agent: (agent) => `${p}:agent:${agent}`,
+    agents: () => `${p}:agents`,
+    board: (id) => `${p}:board:${id}`,
+    boards: () => `${p}:boards`,
+    lease: (boardId) => `${p}:lease:${boardId}`,
+    run: (id) => `${p}:run:${id}`,
+    runs: () => `${p}:runs`,
+    runsBySubmitter: (submitter) => `${p}:runs:by:${submitter}`,
+    pending: () => `${p}:pending`,
+    pendingSubmitters: () => `${p}:pending:submitters`,
+    submitterUsage: () => `${p}:usage`,
+    booking: (id) => `${p}:booking:${id}`,
+    bookings: () => `${p}:bookings`,
+    boardBookings: (boardId) => `${p}:bookings:board:${boardId}`,
+    boardLog: (boardId) => `${p}:log:board:${boardId}`,
+    boardLogSeq: (boardId) => `${p}:log:seq:${boardId}`,
+    runLog: (runId) => `${p}:log:run:${runId}`,
+    artifact: (sha256) => `${p}:artifact:${sha256}`,
+    tokens: () => `${p}:tokens`,
+    events: () => `${p}:events`,
+    counter: (name) => `${p}:counter:${name}`,
+  };
+}
