@@ -1,1 +1,2 @@
-export {};
+export { main, buildProgram, UsageError } from "./main.js";
+export { EXIT, type ExitCode } from "./exit-codes.js";

@@ -1,1 +1,44 @@
-export async function main(_argv: string[]): Promise<number> { return 0; }
+import { Command, CommanderError } from "commander";
+import { registerCommands } from "./commands/index.js";
+import { EXIT } from "./exit-codes.js";
+
+export function buildProgram(): Command {
+  const program = new Command("hil")
+    .description("HIL Lab: flash and test ESP32 and Android boards, queue CI runs, book boards, tail serial logs.")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)");
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code (see exit-codes.ts). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const cmd of allCommands(program)) cmd.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`hil: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`hil: ${(err as Error).message}\n`);
+    return EXIT.INFRA;
+  }
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Thrown by a command for a bad combination of options: exit 64. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
