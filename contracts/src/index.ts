@@ -8,3 +8,4 @@ export * from "./log.js";
 export * from "./run.js";
 export * from "./step.js";
 export * from "./suite.js";
+export * from "./events.js";
