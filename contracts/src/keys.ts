@@ -28,6 +28,8 @@ export interface LabKeys {
   artifact(sha256: string): string;
   tokens(): string;
   events(): string;
+  /** Pub/sub channel: a run id published here is cancelled; agents abort it. */
+  cancelChannel(): string;
   counter(name: string): string;
 }
 
@@ -57,6 +59,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     artifact: (sha256) => `${p}:artifact:${sha256}`,
     tokens: () => `${p}:tokens`,
     events: () => `${p}:events`,
+    cancelChannel: () => `${p}:cancel`,
     counter: (name) => `${p}:counter:${name}`,
   };
 }
