@@ -1,0 +1,82 @@
+// `npm run lab` end to end: it comes up healthy, writes lab.env, and Ctrl-C leaves no process behind.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { freePort } from "@hil/scheduler/redis";
+import { makeTempDir, pidAlive, REPO_ROOT, spawnTracked } from "@hil/scheduler/testing";
+
+/** Processes whose command line mentions `needle` (the lab's private data dir). */
+function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone already
+    }
+  }
+  return pids;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cond();
+}
+
+test("npm run lab answers /healthz with Redis reachable and Ctrl-C stops all it started", async () => {
+  const tmp = await makeTempDir("hil-lab-");
+  const port = await freePort();
+  const lab = spawnTracked(process.execPath, [join(REPO_ROOT, "scripts", "lab.mjs")], {
+    env: { ...process.env, LAB_PORT: String(port), HIL_DATA_DIR: tmp.dir, HIL_LAB_SKIP_SETUP: "1", REDIS_URL: "" },
+  });
+  try {
+    await lab.waitFor(/HIL Lab is up/, 120_000);
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.is(res.status, 200);
+    const body = (await res.json()) as { redis: { reachable: boolean; version?: string } };
+    assert.is(body.redis.reachable, true);
+    assert.match(body.redis.version ?? "", /^\d+\.\d+/);
+
+    const envFile = readFileSync(join(tmp.dir, "lab.env"), "utf8");
+    assert.match(envFile, new RegExp(`HIL_URL=http://127.0.0.1:${port}`));
+    const token = /HIL_TOKEN=(\S+)/.exec(envFile)?.[1];
+    assert.ok(token, "token written");
+    const unauth = await fetch(`http://127.0.0.1:${port}/api/v1/boards`);
+    assert.is(unauth.status, 401);
+    const boards = await fetch(`http://127.0.0.1:${port}/api/v1/boards`, { headers: { authorization: `Bearer ${token}` } });
+    assert.is(boards.status, 200);
+
+    const pids = JSON.parse(readFileSync(join(tmp.dir, "lab.pids.json"), "utf8")) as {
+      redis: number | null;
+      services: Record<string, number>;
+    };
+    const started = [pids.redis, ...Object.values(pids.services)].filter((p): p is number => typeof p === "number");
+    assert.ok(started.length >= 3, "redis, scheduler and agent were started");
+    const beforeStop = processesMentioning(tmp.dir);
+    assert.ok(beforeStop.length >= 2, "lab processes are findable by their data dir");
+
+    lab.child.kill("SIGINT");
+    assert.is(await lab.exited, 0);
+    assert.ok(await waitUntil(() => started.every((p) => !pidAlive(p)), 15_000), "every started PID is gone");
+    assert.ok(await waitUntil(() => processesMentioning(tmp.dir).length === 0, 15_000), "nothing mentioning the data dir survives");
+  } finally {
+    await lab.stop("SIGKILL");
+    for (const pid of processesMentioning(tmp.dir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await tmp.remove();
+  }
+});
+
+test.run();
