@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   TEST_FAILED: { infra: false, retryable: false },
   CANCELLED: { infra: false, retryable: false },
   USAGE: { infra: false, retryable: false },
+  /** The suite asks a board for a step it cannot do (e.g. android.* on an ESP32). */
+  STEP_UNSUPPORTED: { infra: false, retryable: false },
   PROTOCOL: { infra: true, retryable: true },
   INTERNAL: { infra: true, retryable: false },
 } as const satisfies Record<string, { infra: boolean; retryable: boolean }>;

@@ -9,3 +9,4 @@ export * from "./run.js";
 export * from "./step.js";
 export * from "./suite.js";
 export * from "./events.js";
+export * from "./junit.js";

@@ -104,6 +104,9 @@ export const CaseResultSchema = z
     durationMs: z.number().nonnegative(),
     file: z.string().optional(),
     line: z.number().int().optional(),
+    /** Console sequence numbers this case covers (for JUnit system-out and log links). */
+    firstSeq: z.number().int().nonnegative().optional(),
+    lastSeq: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type CaseResult = z.infer<typeof CaseResultSchema>;
@@ -121,6 +124,9 @@ export const StepResultSchema = z
     /** LabError code when the step ended in an error. */
     errorCode: z.string().optional(),
     cases: z.array(CaseResultSchema).default([]),
+    /** Console sequence numbers this step covers (for JUnit system-out and log links). */
+    firstSeq: z.number().int().nonnegative().optional(),
+    lastSeq: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type StepResult = z.infer<typeof StepResultSchema>;
