@@ -31,6 +31,10 @@ export interface LabKeys {
   /** Pub/sub channel: a run id published here is cancelled; agents abort it. */
   cancelChannel(): string;
   counter(name: string): string;
+  /** Scheduler-owned: runs that hold or held a claim and are not terminal (the reaper scans it). */
+  activeRuns(): string;
+  /** Scheduler-owned hash: run id → why it still waits (kept out of the run JSON to save writes). */
+  waitingReasons(): string;
 }
 
 export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
@@ -61,5 +65,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     events: () => `${p}:events`,
     cancelChannel: () => `${p}:cancel`,
     counter: (name) => `${p}:counter:${name}`,
+    activeRuns: () => `${p}:runs:active`,
+    waitingReasons: () => `${p}:runs:waiting`,
   };
 }
