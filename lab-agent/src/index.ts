@@ -1,1 +1,2 @@
-export {};
+export * from "./links/index.js";
+export * from "./drivers/esp32/index.js";

@@ -1,0 +1,145 @@
+import { LinkClosedError } from "@hil/contracts";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Transport } from "esptool-js";
+import { WebSerialPortAdapter } from "../src/drivers/esp32/web-serial-port-adapter.js";
+import { MemoryLink } from "../src/links/memory-link.js";
+import type { Disposable, ModemLines, SerialDevice } from "../src/links/serial-link.js";
+
+/** A device that echoes every byte and records what the host did to it. */
+class EchoDevice implements SerialDevice {
+  received: number[] = [];
+  signals: ModemLines[] = [];
+  bauds: number[] = [];
+  private listeners = new Set<(d: Uint8Array) => void>();
+  receive(data: Uint8Array): void {
+    this.received.push(...data);
+    for (const l of this.listeners) l(data);
+  }
+  setSignals(lines: ModemLines): void {
+    this.signals.push(lines);
+  }
+  setBaudRate(baud: number): void {
+    this.bauds.push(baud);
+  }
+  onTransmit(listener: (d: Uint8Array) => void): Disposable {
+    this.listeners.add(listener);
+    return { dispose: () => void this.listeners.delete(listener) };
+  }
+  transmit(data: Uint8Array): void {
+    for (const l of this.listeners) l(data);
+  }
+}
+
+function collect(link: MemoryLink): { bytes: number[] } {
+  const out = { bytes: [] as number[] };
+  link.onData((c) => out.bytes.push(...c));
+  return out;
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test("MemoryLink carries bytes both ways, forwards DTR/RTS and baud", async () => {
+  const dev = new EchoDevice();
+  const link = new MemoryLink(dev, { path: "memory:echo" });
+  await link.open();
+  const got = collect(link);
+  await link.write(new Uint8Array([1, 2, 0xff]));
+  await until(() => got.bytes.length === 3);
+  assert.equal(got.bytes, [1, 2, 0xff]);
+  assert.ok(link.hasModemLines);
+  assert.is(await link.setSignals({ dtr: true }), true);
+  assert.equal(dev.signals, [{ dtr: true }]);
+  await link.setBaudRate(921600);
+  assert.is(link.baudRate, 921600);
+  assert.equal(dev.bauds.at(-1), 921600);
+  await link.close();
+});
+
+test("MemoryLink.sever() ends the link with LinkClosedError and later writes fail", async () => {
+  const dev = new EchoDevice();
+  const link = new MemoryLink(dev);
+  await link.open();
+  let closedWith: unknown = "not closed";
+  link.onClose((err) => (closedWith = err));
+  link.sever();
+  await until(() => closedWith !== "not closed");
+  assert.instance(closedWith, LinkClosedError);
+  assert.not.ok(link.isOpen);
+  try {
+    await link.write(new Uint8Array([1]));
+    assert.unreachable("write after sever must fail");
+  } catch (err) {
+    assert.instance(err, LinkClosedError);
+  }
+  // A subscriber arriving after the close still hears about it.
+  let late: unknown = "none";
+  link.onClose((err) => (late = err));
+  await until(() => late !== "none");
+  assert.instance(late, LinkClosedError);
+});
+
+test("a clean close() reports no error", async () => {
+  const link = new MemoryLink(new EchoDevice());
+  await link.open();
+  let closedWith: unknown = "not closed";
+  link.onClose((err) => (closedWith = err));
+  await link.close();
+  await until(() => closedWith !== "not closed");
+  assert.is(closedWith, undefined);
+});
+
+test("esptool-js Transport reads SLIP packets through WebSerialPortAdapter over a MemoryLink", async () => {
+  const dev = new EchoDevice();
+  const link = new MemoryLink(dev);
+  const adapter = new WebSerialPortAdapter(link, { usbVendorId: 0x10c4, usbProductId: 0xea60 });
+  const transport = new Transport(adapter as unknown as SerialPort, false);
+  await transport.connect(115200);
+  void transport.readLoop();
+  assert.ok(link.isOpen, "connect opens the link");
+  // The echo device sends our SLIP frame back: Transport must decode it, escapes included.
+  await transport.write(new Uint8Array([0x01, 0xc0, 0xdb, 0x02]));
+  const pkt = await transport.read(3000);
+  assert.equal([...pkt], [0x01, 0xc0, 0xdb, 0x02]);
+  await transport.setDTR(true);
+  await transport.setRTS(false);
+  assert.equal(dev.signals, [{ dtr: true }, { rts: false }, { dtr: true }]);
+  assert.is(transport.getInfo(), "WebSerial VendorID 0x10c4 ProductID 0xea60");
+  await transport.changeBaudrate(460800);
+  assert.is(link.baudRate, 460800, "baud changes in place through setBaudRate");
+  assert.ok(link.isOpen, "no close/reopen");
+  await transport.disconnect();
+  await link.close();
+});
+
+test("a severed link ends the adapter's stream: the reader sees an error, not a hang", async () => {
+  const dev = new EchoDevice();
+  const link = new MemoryLink(dev);
+  const adapter = new WebSerialPortAdapter(link);
+  await adapter.open({ baudRate: 115200 });
+  const reader = adapter.readable!.getReader();
+  const pending = reader.read();
+  link.sever("cable pulled");
+  try {
+    await pending;
+    assert.unreachable("read must fail");
+  } catch (err) {
+    assert.instance(err, LinkClosedError);
+    assert.match((err as Error).message, /cable pulled/);
+  }
+  const writer = adapter.writable!.getWriter();
+  try {
+    await writer.write(new Uint8Array([1]));
+    assert.unreachable("write must fail");
+  } catch (err) {
+    assert.instance(err, LinkClosedError);
+  }
+});
+
+test.run();
