@@ -1,1 +1,9 @@
-export {};
+export * from "./schema/byte-size.js";
+export * from "./schema/device-profile-schema.js";
+export * from "./schema/json-schema.js";
+export * from "./reset/reset-sequence.js";
+export * from "./yaml/problem.js";
+export * from "./yaml/yaml-locator.js";
+export * from "./yaml/yaml-validator.js";
+export * from "./loader/package-dir.js";
+export * from "./loader/profile-loader.js";
