@@ -1,1 +1,3 @@
-export {};
+export * from "./compat/profile-fit.js";
+export * from "./loader/suite-loader.js";
+export * from "./schema/json-schema.js";

@@ -37,10 +37,19 @@ export function checkYamlText<S extends z.ZodType>(file: string, text: string, s
   if (result.success) return { value: result.data, problems: [], locator, data };
   const known = knownFieldNames(schema);
   const problems = result.error.issues.flatMap((issue) => issueToProblems(file, issue, data, locator, known));
-  return { problems: dedupe(problems), locator, data };
+  // A misspelt key shows up twice (unknown "flsh", missing "flash"); keep only the line that names both.
+  const suggested = new Set(problems.flatMap((p) => (p.suggestedPath === undefined ? [] : [p.suggestedPath])));
+  const kept = problems.filter((p) => !(p.missing && suggested.has(p.path))).map(({ file: f, line, path: at, message }) => ({ file: f, line, path: at, message }));
+  return { problems: dedupe(kept), locator, data };
 }
 
-function issueToProblems(file: string, issue: z.core.$ZodIssue, data: unknown, locator: YamlLocator, known: Set<string>): Problem[] {
+interface RawProblem extends Problem {
+  /** For an unknown key with a close known name: the path it probably meant. */
+  suggestedPath?: string;
+  missing?: boolean;
+}
+
+function issueToProblems(file: string, issue: z.core.$ZodIssue, data: unknown, locator: YamlLocator, known: Set<string>): RawProblem[] {
   const path = issue.path;
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => {
@@ -51,6 +60,7 @@ function issueToProblems(file: string, issue: z.core.$ZodIssue, data: unknown, l
         line: locator.lineOf(full),
         path: formatPath(full),
         message: `unknown field${hint ? ` (did you mean ${hint}?)` : ""}`,
+        ...(hint ? { suggestedPath: formatPath([...path, hint]) } : {}),
       };
     });
   }
@@ -64,7 +74,8 @@ function issueToProblems(file: string, issue: z.core.$ZodIssue, data: unknown, l
   } else if (issue.code === "invalid_type") {
     message = `expected ${issue.expected}, got ${describe(valueAt(data, path))}`;
   }
-  return [{ file, line: locator.lineOf(path), path: formatPath(path), message }];
+  const missing = !present || message.startsWith("missing field");
+  return [{ file, line: locator.lineOf(path), path: formatPath(path), message, missing }];
 }
 
 function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
