@@ -1,0 +1,217 @@
+import { spawnSync } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { LinkClosedError } from "@hil/contracts";
+import { spawnTracked } from "@hil/scheduler/testing";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";
+import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
+import { RecordingDevice, until } from "./link-test-device.js";
+
+const IAC = 255;
+
+test("Rfc2217Link ↔ Rfc2217Server: data (with 0xFF), baud, DTR/RTS in order, purge", async () => {
+  const dev = new RecordingDevice();
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const link = new Rfc2217Link({ host: "127.0.0.1", port, baudRate: 115200 });
+  try {
+    await link.open();
+    assert.ok(link.isOpen);
+    assert.equal(dev.bauds, [115200], "open sends SET-BAUDRATE");
+    const got: number[] = [];
+    link.onData((c) => got.push(...c));
+    const payload = Uint8Array.from({ length: 70_000 }, (_, i) => (i % 7 === 0 ? 0xff : i & 0xff));
+    await link.write(payload);
+    await until(() => got.length >= payload.length, 20_000, "echo of 70000 bytes");
+    assert.equal(dev.received.length, payload.length);
+    assert.ok(
+      dev.received.every((b, i) => b === payload[i]),
+      "the device got the bytes un-doubled",
+    );
+    assert.ok(
+      got.every((b, i) => b === payload[i]),
+      "the host got the echo un-doubled",
+    );
+    await link.setSignals({ dtr: false, rts: true });
+    await link.setSignals({ dtr: true });
+    await link.setSignals({ rts: false });
+    assert.equal(dev.signals, [{ dtr: false }, { rts: true }, { dtr: true }, { rts: false }]);
+    await link.setBaudRate(921600);
+    assert.equal(dev.bauds.at(-1), 921600);
+    await link.purge();
+  } finally {
+    await link.close();
+    await server.close();
+  }
+});
+
+test("server disconnecting its client ends the link with LinkClosedError, and pending commands fail", async () => {
+  const dev = new RecordingDevice();
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const link = new Rfc2217Link({ host: "127.0.0.1", port });
+  try {
+    await link.open();
+    let closedWith: unknown = "open";
+    link.onClose((err) => (closedWith = err));
+    await until(() => server.hasClient);
+    server.disconnectClients();
+    await until(() => closedWith !== "open", 10_000, "close event");
+    assert.instance(closedWith, LinkClosedError);
+    try {
+      await link.setSignals({ dtr: true });
+      assert.unreachable();
+    } catch (err) {
+      assert.instance(err, LinkClosedError);
+    }
+  } finally {
+    await link.close();
+    await server.close();
+  }
+});
+
+test("a second client replaces the first (documented policy)", async () => {
+  const dev = new RecordingDevice();
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const first = new Rfc2217Link({ host: "127.0.0.1", port });
+  const second = new Rfc2217Link({ host: "127.0.0.1", port });
+  try {
+    await first.open();
+    let firstClosed: unknown = "open";
+    first.onClose((err) => (firstClosed = err));
+    await second.open();
+    await until(() => firstClosed !== "open", 10_000, "first client dropped");
+    assert.instance(firstClosed, LinkClosedError);
+    const got: number[] = [];
+    second.onData((c) => got.push(...c));
+    await second.write(new Uint8Array([9, 8, 7]));
+    await until(() => got.length === 3);
+    assert.equal(got, [9, 8, 7]);
+  } finally {
+    await first.close();
+    await second.close();
+    await server.close();
+  }
+});
+
+test("opening something that is not an RFC 2217 server fails with LINK_OPEN_FAILED, not a hang", async () => {
+  const { createServer } = await import("node:net");
+  const mute = createServer((s) => s.on("data", () => undefined));
+  await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
+  const port = (mute.address() as { port: number }).port;
+  const link = new Rfc2217Link({ host: "127.0.0.1", port, timeoutMs: 1000 });
+  try {
+    await link.open();
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as { code?: string }).code, "LINK_OPEN_FAILED");
+    assert.match((err as Error).message, /RFC 2217/);
+  } finally {
+    await link.close();
+    await new Promise<void>((r) => mute.close(() => r()));
+  }
+});
+
+/** A raw TCP client: exact bytes, split however we like. */
+async function rawClient(port: number): Promise<{ socket: Socket; bytes: number[] }> {
+  const socket = connect({ host: "127.0.0.1", port });
+  const bytes: number[] = [];
+  socket.on("data", (d) => bytes.push(...d));
+  await new Promise<void>((r, j) => {
+    socket.once("connect", () => r());
+    socket.once("error", j);
+  });
+  socket.setNoDelay(true);
+  return { socket, bytes };
+}
+
+function indexOfSeq(hay: number[], needle: number[]): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+test("raw TCP client: split negotiation and subnegotiation, IAC doubling both ways", async () => {
+  const dev = new RecordingDevice();
+  dev.echo = false;
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const { socket, bytes } = await rawClient(port);
+  const send = async (b: number[]) => {
+    socket.write(Uint8Array.from(b));
+    await new Promise((r) => setTimeout(r, 20));
+  };
+  try {
+    // The server moves first: it asks us to do COM-PORT-OPTION.
+    await until(() => indexOfSeq(bytes, [IAC, 253, 44]) >= 0, 5000, "DO COM-PORT-OPTION from server");
+    // WILL COM-PORT-OPTION split after IAC.
+    await send([IAC]);
+    await send([251, 44]);
+    // DO ECHO must be refused (the server does not echo).
+    await send([IAC, 253, 1]);
+    await until(() => indexOfSeq(bytes, [IAC, 252, 1]) >= 0, 5000, "WONT ECHO");
+    // SET-CONTROL DTR on, split inside the subnegotiation.
+    await send([IAC, 250, 44]);
+    await send([5, 8, IAC]);
+    await send([240]);
+    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 105, 8, IAC, 240]) >= 0, 5000, "SET-CONTROL answer 105");
+    assert.equal(dev.signals, [{ dtr: true }]);
+    // SET-BAUDRATE 0x0000FF00 = 65280: the 0xFF inside must be doubled by us and by the server.
+    await send([IAC, 250, 44, 1, 0, 0, IAC, IAC, 0, IAC, 240]);
+    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 101, 0, 0, IAC, IAC, 0, IAC, 240]) >= 0, 5000, "SET-BAUDRATE answer 101");
+    assert.equal(dev.bauds, [65280]);
+    // PURGE-DATA is answered with 112.
+    await send([IAC, 250, 44, 12, 1, IAC, 240]);
+    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 112, 1, IAC, 240]) >= 0, 5000, "PURGE-DATA answer");
+    // Host data with a doubled IAC split between the pair reaches the device as one 0xFF.
+    await send([0x10, IAC]);
+    await send([IAC, 0x11]);
+    await until(() => dev.received.length === 3);
+    assert.equal(dev.received, [0x10, 0xff, 0x11]);
+    // Device data with 0xFF arrives doubled.
+    const before = bytes.length;
+    dev.transmit(Uint8Array.from([0x20, 0xff, 0x21]));
+    await until(() => bytes.length >= before + 4);
+    assert.equal(bytes.slice(before, before + 4), [0x20, IAC, IAC, 0x21]);
+  } finally {
+    socket.destroy();
+    await server.close();
+  }
+});
+
+const hasPyserial = spawnSync("python3", ["-c", "import serial.rfc2217"], { stdio: "ignore" }).status === 0;
+if (hasPyserial) {
+  test("pyserial's rfc2217:// client opens the port, toggles DTR/RTS, and exchanges data", async () => {
+    const dev = new RecordingDevice();
+    const server = new Rfc2217Server(dev, { port: 0 });
+    const { port } = await server.listen();
+    const script = [
+      "import serial, sys",
+      `s = serial.serial_for_url('rfc2217://127.0.0.1:${port}', baudrate=115200, timeout=3)`,
+      "s.dtr = False; s.rts = True; s.dtr = True; s.rts = False",
+      "s.reset_input_buffer()",
+      "s.write(b'\\x01\\xff\\x02')",
+      "print('echo', s.read(3).hex(), flush=True)",
+      "s.close()",
+    ].join("\n");
+    const py = spawnTracked("python3", ["-c", script]);
+    try {
+      await py.waitFor(/echo 01ff02/, 30_000);
+      assert.is(await py.exited, 0);
+      assert.equal(dev.received, [0x01, 0xff, 0x02]);
+      assert.ok(dev.signals.some((s) => s.rts === true) && dev.signals.some((s) => s.dtr === true));
+    } finally {
+      await py.stop();
+      await server.close();
+    }
+  });
+} else {
+  console.log("skipping the pyserial rfc2217:// client test: python3 has no pyserial module here (not installed from the network on purpose)");
+  test.skip("pyserial rfc2217:// client (pyserial not installed)", () => undefined);
+}
+
+test.run();
