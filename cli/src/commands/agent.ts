@@ -1,0 +1,131 @@
+import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
+import type { Command } from "commander";
+import { UsageError } from "../main.js";
+
+interface AgentOptions {
+  redis?: string;
+  name?: string;
+  namespace?: string;
+  virtual?: string;
+  scenario?: string;
+  pace?: boolean;
+  discover: boolean;
+  schedulerUrl?: string;
+  token?: string;
+  artifactDir?: string;
+  cacheDir?: string;
+  heartbeat: string;
+  leaseTtl: string;
+  labels?: string;
+  instant?: boolean;
+  instantBoards?: string;
+  logLevel: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("agent")
+    .description("Run a lab agent: register this machine's boards in Redis, take jobs from its queue, ship logs and results")
+    .option("--redis <url>", "Redis URL (default: $REDIS_URL)")
+    .option("--name <name>", "agent name; names its job queue (default: $HIL_AGENT_NAME)")
+    .option("--namespace <ns>", "Redis key namespace (default: $HIL_NAMESPACE or hil)")
+    .option("--virtual <spec>", "host virtual boards, e.g. esp32=2")
+    .option("--scenario <name>", "firmware scenario of the virtual boards")
+    .option("--pace", "pace virtual links at their baud rate")
+    .option("--no-discover", "do not look for USB boards")
+    .option("--scheduler-url <url>", "scheduler to fetch artifacts from")
+    .option("--token <token>", "bearer token for the scheduler (default: $HIL_TOKEN)")
+    .option("--artifact-dir <dir>", "the scheduler's artifact directory, when it is on this machine")
+    .option("--cache-dir <dir>", "local artifact cache")
+    .option("--heartbeat <duration>", "heartbeat period", "2s")
+    .option("--lease-ttl <duration>", "TTL the agent renews its leases to", "15s")
+    .option("--labels <k=v,...>", "labels added to every board")
+    .option("--instant", "boards pass every job at once (dispatch benchmark: Redis and BullMQ stay real)")
+    .option("--instant-boards <n>", "how many instant boards to register (implies --instant)")
+    .option("--log-level <level>", "info, warn, error, debug", "info")
+    .action(async (opts: AgentOptions) => {
+      const name = opts.name ?? process.env.HIL_AGENT_NAME;
+      const redisUrl = opts.redis ?? process.env.REDIS_URL;
+      if (!name) throw new UsageError("give the agent a --name (it names its job queue)");
+      if (!redisUrl) throw new UsageError("give --redis URL (or set REDIS_URL)");
+      const virtualEsp32 = parseVirtual(opts.virtual);
+      const instantBoards =
+        opts.instantBoards !== undefined ? parseCount(opts.instantBoards, "--instant-boards") : opts.instant ? Math.max(virtualEsp32, 1) : 0;
+      const token = opts.token ?? process.env.HIL_TOKEN;
+      let config;
+      try {
+        config = parseAgentConfig({
+          redisUrl,
+          name,
+          namespace: opts.namespace ?? process.env.HIL_NAMESPACE ?? "hil",
+          heartbeatMs: opts.heartbeat,
+          leaseTtlMs: opts.leaseTtl,
+          labels: parseLabels(opts.labels),
+          instantBoards,
+          virtualEsp32,
+          pace: opts.pace ?? false,
+          discover: opts.discover && instantBoards === 0,
+          cacheDir: opts.cacheDir ?? defaultCacheDir(name),
+          ...(opts.scenario ? { scenario: opts.scenario } : {}),
+          ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
+          ...(token ? { token } : {}),
+          ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
+        });
+      } catch (err) {
+        if (err instanceof AgentConfigError) throw new UsageError(err.message);
+        throw err;
+      }
+      const logger = createAgentLogger(config.name, opts.logLevel);
+      let agent;
+      try {
+        agent = await startConfiguredAgent(config, logger);
+      } catch (err) {
+        if (err instanceof AgentUsageError) throw new UsageError(err.message);
+        throw err;
+      }
+      const boards = agent.boards();
+      process.stdout.write(`agent ${config.name} ready with ${boards.length} board(s): ${boards.map((b) => b.id).join(", ")}\n`);
+      await new Promise<void>((resolve) => {
+        const onSignal = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, "stopping: no new jobs, handing back running ones");
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+          agent
+            .stop()
+            .catch((err: Error) => logger.error({ err: err.message }, "unclean stop"))
+            .finally(resolve);
+        };
+        process.on("SIGINT", onSignal);
+        process.on("SIGTERM", onSignal);
+      });
+      process.stdout.write(`agent ${config.name} stopped\n`);
+    });
+}
+
+function parseVirtual(spec: string | undefined): number {
+  if (spec === undefined) return 0;
+  let esp32 = 0;
+  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9]+)=(\d+)$/.exec(part);
+    if (!m) throw new UsageError(`--virtual takes kind=count pairs, e.g. esp32=2 (got "${part}")`);
+    if (m[1] === "esp32") esp32 += Number(m[2]);
+    else if (m[1] !== "android") throw new UsageError(`--virtual: unknown board kind "${m[1]}" (esp32 or android)`);
+  }
+  return esp32;
+}
+
+function parseCount(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number (got "${value}")`);
+  return n;
+}
+
+function parseLabels(spec: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of (spec ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--labels takes k=v pairs separated by commas (got "${part}")`);
+    labels[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return labels;
+}

@@ -1,0 +1,55 @@
+import { DEFAULT_NAMESPACE, parseDuration } from "@hil/contracts";
+import { z } from "zod";
+
+const NameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "lowercase letters, digits, '.', '_' or '-' (it names the agent's queue)");
+
+const DurationMs = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  const ms = typeof v === "number" ? v : parseDuration(v);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${String(v)}" is not a positive duration; write e.g. 500ms, 2s or 1m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Everything `hil agent` (or a test) decides about one agent process; parsed once, frozen. */
+export const AgentConfigSchema = z
+  .object({
+    redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL"),
+    name: NameSchema,
+    namespace: z.string().default(DEFAULT_NAMESPACE),
+    /** Liveness refresh and lease renewal period; the liveness key lives 3 heartbeats. */
+    heartbeatMs: DurationMs.default(2000),
+    /** TTL the agent renews held leases to (the scheduler acquires with its own TTL). */
+    leaseTtlMs: DurationMs.default(15_000),
+    labels: z.record(z.string(), z.string()).default({}),
+    schedulerUrl: z.string().url().optional(),
+    token: z.string().min(1).optional(),
+    /** The scheduler's artifact directory when it is on this machine (read directly, no HTTP). */
+    artifactDir: z.string().min(1).optional(),
+    cacheDir: z.string().min(1).optional(),
+    /** Boards that pass every job at once: the dispatch path is real, the board work is skipped. */
+    instantBoards: z.number().int().nonnegative().default(0),
+    instantProfile: z.string().min(1).default("esp32-virtual"),
+    virtualEsp32: z.number().int().nonnegative().default(0),
+    scenario: z.string().min(1).optional(),
+    pace: z.boolean().default(false),
+    discover: z.boolean().default(true),
+  })
+  .strict();
+export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+export class AgentConfigError extends Error {
+  override name = "AgentConfigError";
+}
+
+/** Reports every problem at once, naming the option. */
+export function parseAgentConfig(input: AgentConfigInput): AgentConfig {
+  const parsed = AgentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(config)"}: ${i.message}`);
+    throw new AgentConfigError(`agent configuration is invalid:\n${lines.join("\n")}`);
+  }
+  return Object.freeze(parsed.data);
+}

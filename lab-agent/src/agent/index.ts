@@ -1,0 +1,13 @@
+export { LabAgent, AGENT_VERSION, type LabAgentDeps } from "./lab-agent.js";
+export { parseAgentConfig, AgentConfigSchema, AgentConfigError, type AgentConfig, type AgentConfigInput } from "./config.js";
+export { createAgentLogger, silentLogger, type AgentLogger } from "./logger.js";
+export type { BoardProvider } from "./board-provider.js";
+export { InstantBoardProvider } from "./instant-boards.js";
+export type { JobExecutor, JobContext } from "./job-executor.js";
+export { InstantExecutor } from "./instant-executor.js";
+export { ArtifactCache, sha256File, type ArtifactCacheOptions } from "./artifact-cache.js";
+export { LogShipper } from "./log-shipper.js";
+export { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
+export { EventPublisher } from "./event-publisher.js";
+export { startConfiguredAgent, defaultCacheDir } from "./agent-factory.js";
+export { UsageError as AgentUsageError } from "./usage-error.js";

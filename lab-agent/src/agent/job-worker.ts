@@ -1,0 +1,193 @@
+import { JobSchema, LabError, toLabError, type Job, type JobResult, type LabKeys } from "@hil/contracts";
+import { Worker, type Job as BullJob } from "bullmq";
+import type { Redis } from "ioredis";
+import type { BoardRegistry } from "./board-registry.js";
+import type { EventPublisher } from "./event-publisher.js";
+import type { JobExecutor } from "./job-executor.js";
+import type { LeaseRenewer } from "./lease-renewer.js";
+import type { LogShipper } from "./log-shipper.js";
+import type { AgentLogger } from "./logger.js";
+
+export interface JobWorkerDeps {
+  agent: string;
+  keys: LabKeys;
+  /** A connection BullMQ may block on (maxRetriesPerRequest: null). */
+  connection: Redis;
+  concurrency: number;
+  registry: BoardRegistry;
+  leases: LeaseRenewer;
+  events: EventPublisher;
+  shipper: LogShipper;
+  executor: JobExecutor;
+  logger: AgentLogger;
+  leaseTtlMs: number;
+}
+
+interface RunningJob {
+  job: Job;
+  boards: string[];
+  controller: AbortController;
+  done: Promise<unknown>;
+}
+
+/** What the processor returns to BullMQ: the result, or why the job was not run. */
+export type ProcessOutcome = JobResult | { dropped: string };
+
+/**
+ * Consumes the agent's own BullMQ queue. A job runs only while the scheduler's leases on its
+ * boards still carry the job's token (otherwise it was cancelled or handed to another board);
+ * the outcome goes back as events, and the boards are idle again before job-finished is sent so
+ * the dispatcher can lease them the moment it hears of it.
+ */
+export class JobWorker {
+  private worker: Worker<unknown, ProcessOutcome> | undefined;
+  private readonly running = new Map<string, RunningJob>();
+  private stopping = false;
+
+  constructor(private readonly deps: JobWorkerDeps) {}
+
+  start(): void {
+    const { keys, agent, connection, concurrency } = this.deps;
+    this.worker = new Worker<unknown, ProcessOutcome>(keys.agentQueue(agent), (job) => this.process(job), {
+      connection,
+      prefix: keys.bullPrefix,
+      concurrency: Math.max(1, concurrency),
+      name: agent,
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
+    });
+    this.worker.on("error", (err) => this.deps.logger.error({ err: err.message }, "queue worker error"));
+  }
+
+  set concurrency(n: number) {
+    if (this.worker) this.worker.concurrency = Math.max(1, n);
+  }
+
+  get runningRuns(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Aborts a run (cancel message, lost lease, board gone, agent stopping). */
+  abort(runId: string, reason: LabError): boolean {
+    const r = this.running.get(runId);
+    if (!r || r.controller.signal.aborted) return false;
+    r.controller.abort(reason);
+    return true;
+  }
+
+  abortOnBoard(boardId: string, reason: LabError): void {
+    for (const [runId, r] of this.running) if (r.boards.includes(boardId)) this.abort(runId, reason);
+  }
+
+  /** Extends the leases of every running job; a job whose lease is lost is aborted. */
+  async renewLeases(): Promise<void> {
+    await Promise.all(
+      [...this.running.values()].map(async (r) => {
+        const lost = await this.deps.leases.renew(r.boards, r.job.leaseToken, this.deps.leaseTtlMs);
+        if (lost.length > 0) {
+          this.deps.logger.warn({ runId: r.job.runId, lost }, "lease lost: aborting the run");
+          this.abort(r.job.runId, new LabError("LEASE_LOST", `the lease on ${lost.join(", ")} was lost (run cancelled or reassigned)`));
+        }
+      }),
+    );
+  }
+
+  /** Stop taking jobs, hand back running ones as infrastructure errors (so they are retried), close. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (!this.worker) return;
+    await this.worker.pause(true);
+    for (const runId of this.running.keys()) {
+      this.abort(runId, new LabError("AGENT_LOST", "agent stopped while the run was on one of its boards; it will be retried"));
+    }
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await this.worker.close();
+  }
+
+  private async process(bullJob: BullJob<unknown, ProcessOutcome>): Promise<ProcessOutcome> {
+    const { logger, leases, registry } = this.deps;
+    const parsed = JobSchema.safeParse(bullJob.data);
+    if (!parsed.success) {
+      logger.error({ jobId: bullJob.id, issues: parsed.error.issues.length }, "job data is not a Job; dropped");
+      return { dropped: "invalid job data" };
+    }
+    const job = parsed.data;
+    const boards = Object.values(job.boards);
+    if (this.stopping) return { dropped: "agent stopping" };
+    if (this.running.has(job.runId)) {
+      logger.warn({ runId: job.runId, attempt: job.attempt }, "run already executing here; duplicate delivery dropped");
+      return { dropped: "duplicate" };
+    }
+    if (!(await leases.holds(boards, job.leaseToken))) {
+      logger.info({ runId: job.runId, attempt: job.attempt, boards }, "job dropped: its lease is gone (cancelled or reassigned)");
+      return { dropped: "lease gone" };
+    }
+    const missing = boards.filter((id) => registry.get(id) === undefined || registry.get(id)?.state === "offline");
+    const controller = new AbortController();
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    this.running.set(job.runId, { job, boards, controller, done });
+    try {
+      await registry.setState(boards, "running", job.runId);
+      await this.deps.events.publish({ type: "job-started", runId: job.runId, attempt: job.attempt, agent: this.deps.agent, at: Date.now() });
+      const result =
+        missing.length > 0
+          ? errorResult(job, new LabError("BOARD_VANISHED", `board ${missing.join(", ")} is not on agent ${this.deps.agent} any more`), 0)
+          : await this.execute(job, controller);
+      await this.deps.shipper.flush();
+      await registry.setState(
+        boards.filter((id) => registry.get(id)?.state !== "offline"),
+        "idle",
+      );
+      await this.deps.events.publish({ type: "job-finished", agent: this.deps.agent, result });
+      logger.info(
+        { runId: job.runId, attempt: job.attempt, boards, outcome: result.outcome, code: result.error?.code },
+        "job finished",
+      );
+      return result;
+    } finally {
+      this.running.delete(job.runId);
+      finish();
+    }
+  }
+
+  private async execute(job: Job, controller: AbortController): Promise<JobResult> {
+    const { shipper } = this.deps;
+    const started = Date.now();
+    let result: JobResult;
+    try {
+      result = await this.deps.executor.execute(job, {
+        signal: controller.signal,
+        startSeq: (boardId) => shipper.nextSeq(boardId),
+        onLog: (line) => void shipper.append(line),
+        onStep: (step) =>
+          void this.deps.events
+            .publish({ type: "step-finished", runId: job.runId, attempt: job.attempt, agent: this.deps.agent, step })
+            .catch((err: Error) => this.deps.logger.warn({ err: err.message }, "could not publish step-finished")),
+      });
+    } catch (err) {
+      result = errorResult(job, toLabError(err), Date.now() - started);
+    }
+    // Why the run stopped early decides what the scheduler sees, whatever the executor made of it.
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+    if (reason instanceof LabError) {
+      if (reason.code === "CANCELLED") return { ...result, outcome: "cancelled", error: { code: reason.code, message: reason.message } };
+      return { ...result, outcome: "error", error: { code: reason.code, message: reason.message } };
+    }
+    return result;
+  }
+}
+
+function errorResult(job: Job, err: LabError, durationMs: number): JobResult {
+  return {
+    runId: job.runId,
+    attempt: job.attempt,
+    // A test-side error (bad image, missing artifact) is a failure of the run, not of the lab.
+    outcome: err.infra ? "error" : "fail",
+    steps: [],
+    cases: [],
+    error: { code: err.code, message: err.message },
+    durationMs,
+  };
+}
+

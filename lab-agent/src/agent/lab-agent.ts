@@ -1,0 +1,187 @@
+import { hostname } from "node:os";
+import { LabError, labKeys, type AgentHello, type Board, type LabKeys } from "@hil/contracts";
+import { Redis } from "ioredis";
+import type { Disposable } from "../links/serial-link.js";
+import type { BoardProvider } from "./board-provider.js";
+import { BoardRegistry } from "./board-registry.js";
+import type { AgentConfig } from "./config.js";
+import { EventPublisher } from "./event-publisher.js";
+import type { JobExecutor } from "./job-executor.js";
+import { JobWorker } from "./job-worker.js";
+import { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
+import { LogShipper } from "./log-shipper.js";
+import { silentLogger, type AgentLogger } from "./logger.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface LabAgentDeps {
+  boards: BoardProvider;
+  executor: JobExecutor;
+  logger?: AgentLogger;
+  /** Defaults to the agent's own Lua renewal on the shared lease format. */
+  leases?: LeaseRenewer;
+}
+
+/**
+ * One bench machine's agent: registers its boards, keeps itself alive in Redis, renews the
+ * leases of what it runs, consumes its own BullMQ queue, and answers cancel messages.
+ */
+export class LabAgent {
+  private readonly keys: LabKeys;
+  private readonly logger: AgentLogger;
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly bullConnection: Redis;
+  private readonly registry: BoardRegistry;
+  private readonly shipper: LogShipper;
+  private readonly worker: JobWorker;
+  private readonly startedAt = Date.now();
+  private readonly subscriptions: Disposable[] = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopped: Promise<void> | undefined;
+
+  private constructor(
+    private readonly config: AgentConfig,
+    private readonly deps: LabAgentDeps,
+  ) {
+    this.keys = labKeys(config.namespace);
+    this.logger = deps.logger ?? silentLogger;
+    const onError = (err: Error) => this.logger.warn({ err: err.message }, "redis connection error");
+    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }).on("error", onError);
+    this.subscriber = new Redis(config.redisUrl).on("error", onError);
+    this.bullConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null }).on("error", onError);
+    const events = new EventPublisher(this.redis, this.keys);
+    this.registry = new BoardRegistry(this.redis, this.keys, config.name, events);
+    this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"));
+    this.worker = new JobWorker({
+      agent: config.name,
+      keys: this.keys,
+      connection: this.bullConnection,
+      concurrency: 1,
+      registry: this.registry,
+      leases: deps.leases ?? new RedisLeaseRenewer(this.redis, this.keys),
+      events,
+      shipper: this.shipper,
+      executor: deps.executor,
+      logger: this.logger,
+      leaseTtlMs: config.leaseTtlMs,
+    });
+  }
+
+  static async start(config: AgentConfig, deps: LabAgentDeps): Promise<LabAgent> {
+    const agent = new LabAgent(config, deps);
+    try {
+      await agent.init();
+    } catch (err) {
+      await agent.stop().catch(() => {});
+      throw err;
+    }
+    return agent;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  boards(): Board[] {
+    return this.registry.all();
+  }
+
+  get runningRuns(): string[] {
+    return this.worker.runningRuns;
+  }
+
+  private async init(): Promise<void> {
+    const boards = this.deps.boards.list().map((b) => ({ ...b, labels: { ...this.config.labels, ...b.labels } }));
+    await this.shipper.init(boards.map((b) => b.id));
+    await this.registry.register(boards);
+    // Alive before the first job can arrive, so the dispatcher never sees a worker without liveness.
+    await this.heartbeat();
+    this.worker.concurrency = boards.length;
+    this.worker.start();
+    this.worker.concurrency = boards.length;
+
+    await this.subscriber.subscribe(this.keys.cancelChannel());
+    this.subscriber.on("message", (_channel: string, runId: string) => {
+      if (this.worker.abort(runId, new LabError("CANCELLED", `run ${runId} was cancelled`))) {
+        this.logger.info({ runId }, "cancel received: aborting the run");
+      }
+    });
+
+    this.subscriptions.push(
+      this.deps.boards.onAdded((board) => void this.boardAdded(board)),
+      this.deps.boards.onRemoved((id, reason) => void this.boardRemoved(id, reason)),
+    );
+    this.heartbeatTimer = setInterval(() => void this.tick(), this.config.heartbeatMs);
+    this.logger.info({ boards: boards.length, queue: this.keys.agentQueue(this.config.name) }, "agent ready");
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await Promise.all([this.heartbeat(), this.worker.renewLeases()]);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "heartbeat failed; retrying next period");
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const hello: AgentHello = {
+      agent: this.config.name,
+      host: hostname(),
+      pid: process.pid,
+      version: AGENT_VERSION,
+      startedAt: this.startedAt,
+      boards: this.registry.all(),
+    };
+    await this.redis
+      .multi()
+      .set(this.keys.agent(this.config.name), JSON.stringify(hello), "PX", 3 * this.config.heartbeatMs)
+      .sadd(this.keys.agents(), this.config.name)
+      .exec();
+  }
+
+  private async boardAdded(board: Board): Promise<void> {
+    try {
+      await this.shipper.init([board.id]);
+      await this.registry.register([{ ...board, state: "idle", labels: { ...this.config.labels, ...board.labels } }]);
+      this.worker.concurrency = this.registry.all().filter((b) => b.state !== "offline").length;
+      this.logger.info({ board: board.id }, "board online");
+    } catch (err) {
+      this.logger.error({ board: board.id, err: (err as Error).message }, "could not register a board");
+    }
+  }
+
+  private async boardRemoved(id: string, reason: string): Promise<void> {
+    this.worker.abortOnBoard(id, new LabError("BOARD_VANISHED", `board ${id} left the agent during the run (${reason})`));
+    try {
+      await this.registry.gone(id, reason);
+      this.logger.warn({ board: id, reason }, "board offline");
+    } catch (err) {
+      this.logger.error({ board: id, err: (err as Error).message }, "could not mark a board offline");
+    }
+  }
+
+  /** Graceful stop: no new jobs, running ones handed back as infra errors, boards offline, liveness gone. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const s of this.subscriptions) s.dispose();
+    try {
+      await this.worker.stop();
+      await this.shipper.flush();
+      await this.registry.markAllOffline();
+      await this.redis.del(this.keys.agent(this.config.name));
+      this.logger.info({}, "agent stopped");
+    } finally {
+      await this.deps.executor.close?.();
+      await this.deps.boards.close();
+      this.subscriber.disconnect();
+      this.bullConnection.disconnect();
+      await this.redis.quit().catch(() => this.redis.disconnect());
+    }
+  }
+}
