@@ -1,0 +1,13 @@
+export { CHIP_IDS, CHIP_FACTS, chipById, chipDisplayName, isChipName, flashSizeBytes } from "./chips.js";
+export type { ChipName, FlashMode, FlashFreq, FlashSizeName } from "./chips.js";
+export { APP_DESC_MAGIC, APP_DESC_SIZE, DEFAULT_IDF_VERSION, decodeAppDesc, encodeAppDesc } from "./app-desc.js";
+export type { AppDesc, AppDescInput } from "./app-desc.js";
+export { buildEsp32Image } from "./image-writer.js";
+export type { BuildEsp32ImageOptions, ImageSegmentInput } from "./image-writer.js";
+export { readEsp32Image } from "./image-reader.js";
+export type { Esp32ImageInfo, Esp32ImageSegment, ImageFailure } from "./image-reader.js";
+export { buildPartitionTable, readPartitionTable, partitionUsage, PARTITION_TABLE_OFFSET, PARTITION_TABLE_MAX, SINGLE_APP_TABLE } from "./partition-table.js";
+export type { PartitionEntry, PartitionEntryInput, PartitionTableInfo } from "./partition-table.js";
+export { buildFlashLayout, validateImageForFlash, bootloaderOffset, DEFAULT_APP_OFFSET, SECTOR_SIZE } from "./flash-layout.js";
+export type { FlashLayoutOptions, FlashTarget } from "./flash-layout.js";
+export { formatImageInfo } from "./format-image-info.js";

@@ -1,0 +1,17 @@
+/** Sizes and rules of the app image format shared by the reader and the writer (PROTOCOLS.md §G.1). */
+export const IMAGE_MAGIC = 0xe9;
+export const HEADER_SIZE = 24;
+export const SEGMENT_HEADER_SIZE = 8;
+/** ESP_IMAGE_MAX_SEGMENTS in ESP-IDF. */
+export const MAX_SEGMENTS = 16;
+export const CHECKSUM_SEED = 0xef;
+export const HASH_LENGTH = 32;
+/** Flash cache MMU page: a mapped segment's flash offset and address agree modulo this. */
+export const MMU_PAGE = 0x10000;
+/** The bootloader rejects segment lengths of 16 MiB or more. */
+export const MAX_SEGMENT_LENGTH = 0x1000000;
+
+/** ESP32 flash-mapped windows (SOC_DROM_LOW/HIGH, SOC_IROM_LOW/HIGH). */
+export function isMappedAddress(address: number): boolean {
+  return (address >= 0x3f400000 && address < 0x3f800000) || (address >= 0x400d0000 && address < 0x40400000);
+}

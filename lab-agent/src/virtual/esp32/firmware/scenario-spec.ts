@@ -1,0 +1,133 @@
+import { z } from "zod";
+
+/**
+ * What the virtual firmware does after `app_main()`. Data only, so a scenario can come from the
+ * command line, a JSON/YAML file, a manifest keyed by image SHA-256, or a blob inside the image.
+ */
+
+const LogLevelSchema = z.enum(["E", "W", "I", "D", "V"]);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+/** A timed ESP-IDF log line, printed `afterMs` after app_main() starts. */
+export const ScriptedLineSchema = z.object({
+  afterMs: z.number().int().min(0).default(0),
+  level: LogLevelSchema.default("I"),
+  tag: z.string().min(1).default("app"),
+  message: z.string(),
+});
+
+/** Fields every scenario accepts: a name for reports and extra timed log lines. */
+const common = {
+  name: z.string().optional(),
+  lines: z.array(ScriptedLineSchema).default([]),
+};
+
+export const PanicDetailsSchema = z.object({
+  /** Xtensa exception name as panic.c prints it, e.g. LoadProhibited, StoreProhibited, IllegalInstruction. */
+  reason: z.string().min(1).default("LoadProhibited"),
+  description: z.string().default("Exception was unhandled."),
+  core: z.number().int().min(0).max(1).default(0),
+});
+export type PanicDetails = z.infer<typeof PanicDetailsSchema>;
+
+export const UnityCaseSchema = z.object({
+  name: z.string().min(1),
+  /** Unity's desc string as the menu shows it, e.g. "[gpio][timeout=30]". */
+  tags: z.string().default("[app]"),
+  file: z.string().min(1).default("main/test_app_main.c"),
+  line: z.number().int().positive().optional(),
+  outcome: z.enum(["pass", "fail", "ignore", "panic"]).default("pass"),
+  /** Failure or ignore message; for "panic" the exception reason. */
+  message: z.string().optional(),
+  durationMs: z.number().int().min(0).default(5),
+});
+export type UnityCase = z.infer<typeof UnityCaseSchema>;
+
+const DEFAULT_UNITY_CASES: z.input<typeof UnityCaseSchema>[] = [
+  { name: "gpio toggles output level", tags: "[gpio]", file: "main/test_gpio.c", line: 21 },
+  { name: "nvs stores and reads a blob", tags: "[nvs]", file: "main/test_nvs.c", line: 34 },
+  { name: "wifi connects to access point", tags: "[wifi][timeout=30]", file: "main/test_wifi.c", line: 57, outcome: "fail", message: "Expected 0 Was 257" },
+  { name: "adc reading within range", tags: "[adc]", file: "main/test_adc.c", line: 18 },
+  { name: "spi flash erase sector", tags: "[spi_flash]", file: "main/test_flash.c", line: 42, outcome: "fail", message: "Expected 0xFF Was 0x00" },
+];
+
+export const IdleScenarioSchema = z.object({ kind: z.literal("idle"), ...common });
+
+export const LoggerScenarioSchema = z.object({
+  kind: z.literal("logger"),
+  ...common,
+  intervalMs: z.number().int().min(10).default(1000),
+  level: LogLevelSchema.default("I"),
+  tag: z.string().min(1).default("app"),
+  message: z.string().default("tick"),
+  /** Stop after this many lines; unlimited when absent. */
+  count: z.number().int().positive().optional(),
+});
+
+export const ConsoleScenarioSchema = z.object({
+  kind: z.literal("console"),
+  ...common,
+  prompt: z.string().default("esp32> "),
+  /** Extra commands: name → reply text (lines separated by \n). */
+  commands: z.record(z.string(), z.string()).default({}),
+});
+
+export const UnityScenarioSchema = z.object({
+  kind: z.literal("unity"),
+  ...common,
+  cases: z.array(UnityCaseSchema).min(1).default(() => DEFAULT_UNITY_CASES.map((c) => UnityCaseSchema.parse(c))),
+  /** Wrap PASS/FAIL/OK in Unity's colour codes (CONFIG_UNITY_ENABLE_COLOR). */
+  color: z.boolean().default(false),
+});
+
+export const PanicScenarioSchema = z.object({
+  kind: z.literal("panic"),
+  ...common,
+  afterMs: z.number().int().min(0).default(1000),
+  panic: PanicDetailsSchema.default(() => PanicDetailsSchema.parse({})),
+});
+
+export const HangScenarioSchema = z.object({
+  kind: z.literal("hang"),
+  ...common,
+  /** When the app stops feeding the watchdog. */
+  afterMs: z.number().int().min(0).default(500),
+  /** Task watchdog period (CONFIG_ESP_TASK_WDT_TIMEOUT_S is 5 s on real boards). */
+  watchdogMs: z.number().int().min(50).default(5000),
+  task: z.string().default("main"),
+});
+
+export const BootloopScenarioSchema = z.object({
+  kind: z.literal("bootloop"),
+  ...common,
+  /** How long into startup (before app_main) the board resets. */
+  afterMs: z.number().int().min(0).default(200),
+  cause: z.enum(["panic", "brownout", "abort"]).default("panic"),
+});
+
+export const ScenarioSpecSchema = z.discriminatedUnion("kind", [
+  IdleScenarioSchema,
+  LoggerScenarioSchema,
+  ConsoleScenarioSchema,
+  UnityScenarioSchema,
+  PanicScenarioSchema,
+  HangScenarioSchema,
+  BootloopScenarioSchema,
+]);
+/** A parsed scenario, every default filled in. */
+export type ScenarioSpec = z.infer<typeof ScenarioSpecSchema>;
+/** What a caller may write (defaults optional). */
+export type ScenarioSpecInput = z.input<typeof ScenarioSpecSchema>;
+export type ScenarioKind = ScenarioSpec["kind"];
+
+export const BUILTIN_SCENARIOS: readonly ScenarioKind[] = ["idle", "logger", "console", "unity", "panic", "hang", "bootloop"];
+
+/**
+ * Image SHA-256 (lowercase hex) → scenario. A key matches either the SHA-256 of the image file's
+ * bytes (header through appended hash, what `sha256sum app.bin` prints for an unpadded file) or
+ * the image's own appended validation hash. `hil image info` prints both.
+ */
+export const ScenarioManifestSchema = z.object({
+  images: z.record(z.string().regex(/^[0-9a-f]{64}$/, "keys must be 64 lowercase hex digits (SHA-256)"), ScenarioSpecSchema),
+});
+export type ScenarioManifest = z.infer<typeof ScenarioManifestSchema>;
