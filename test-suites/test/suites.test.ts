@@ -1,0 +1,182 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { STEP_TYPES } from "@hil/contracts";
+import { formatProblem, loadProfiles, packageDirOf, yamlFilesIn, type DeviceProfile, type Problem } from "@hil/device-profiles";
+import {
+  checkRoleProfile,
+  checkSuiteFiles,
+  checkSuiteProfiles,
+  findSuite,
+  loadSuiteFile,
+  loadSuites,
+  STEP_CAPABILITY,
+  SUITES_DIR,
+  testSuiteJsonSchema,
+} from "../src/index.js";
+
+const SHIPPED = ["android-instrumentation", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
+
+let tmp = "";
+let profiles = new Map<string, DeviceProfile>();
+test.before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "hil-suites-"));
+  profiles = await loadProfiles();
+});
+test.after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function check(name: string, text: string): Promise<Problem[]> {
+  const file = join(tmp, name);
+  await writeFile(file, text);
+  return checkSuiteFiles([file], { profiles });
+}
+
+const TWO_BOARDS = `name: two
+roles:
+  dut: { profile: esp32-devkitc }
+  phone: { profile: android-generic }
+artifacts:
+  app: { kind: esp32-app }
+  apk: { kind: apk }
+steps:
+  - type: flash
+    images: [{ artifact: app }]
+  - type: expect
+    pattern: 'ready'
+    timeout: 10s
+  - type: android.install
+    role: phone
+    artifact: apk
+`;
+
+test("every shipped suite is valid, with a JSON Schema modeline", async () => {
+  const files = await yamlFilesIn(SUITES_DIR);
+  assert.equal(files.map((f) => basename(f, ".yaml")), SHIPPED);
+  assert.equal((await checkSuiteFiles(files)).map(formatProblem), []);
+  for (const f of files) {
+    assert.match(await readFile(f, "utf8"), /^# yaml-language-server: \$schema=\.\.\/schema\/test-suite\.schema\.json\n/, f);
+  }
+  const suites = await loadSuites();
+  assert.equal([...suites.keys()].sort(), SHIPPED);
+  const smoke = await findSuite("esp32-smoke");
+  assert.ok(smoke);
+  assert.is(smoke.roles.dut?.profile, "esp32-devkitc");
+  assert.equal(smoke.steps.map((s) => s.type), ["flash", "reset", "expect", "expect", "expect-not", "send", "expect"]);
+  assert.is(await findSuite("no-such-suite"), undefined);
+  const two = suites.get("provision-esp32-from-android");
+  assert.equal(Object.keys(two?.roles ?? {}).sort(), ["dut", "phone"]);
+});
+
+test("every shipped suite also fits every other shipped profile of the same kind (runs may override profiles)", async () => {
+  const suites = await loadSuites();
+  let pairs = 0;
+  for (const suite of suites.values()) {
+    for (const [role, spec] of Object.entries(suite.roles)) {
+      const kind = profiles.get(spec.profile)?.kind;
+      for (const p of profiles.values()) {
+        if (p.kind !== kind) continue;
+        assert.equal(checkRoleProfile(suite, role, p), [], `${suite.name} role ${role} on ${p.id}`);
+        pairs++;
+      }
+    }
+  }
+  assert.ok(pairs >= 12, `checked ${pairs} pairs`);
+});
+
+test("a suite does not fit a profile of the other kind; the problem names the step and the capability", async () => {
+  const smoke = await findSuite("esp32-smoke");
+  assert.ok(smoke);
+  const fit = checkSuiteProfiles(smoke, profiles, { dut: "android-virtual" });
+  assert.ok(fit.length > 0);
+  assert.equal(fit[0]?.path, ["steps", 0, "type"]);
+  assert.match(fit[0]?.message ?? "", /flash needs capability "flash", which profile android-virtual \(role dut\) does not have/);
+  assert.equal(checkSuiteProfiles(smoke, profiles, { dut: "esp32-virtual" }), []);
+  assert.match(checkSuiteProfiles(smoke, profiles, { dut: "esp32-nope" })[0]?.message ?? "", /no device profile "esp32-nope"/);
+});
+
+test("every step type has a capability decision", () => {
+  assert.equal(Object.keys(STEP_CAPABILITY).sort(), [...STEP_TYPES].sort());
+});
+
+test("a two-board suite with roles, artifacts and durations is valid", async () => {
+  assert.equal((await check("two.yaml", TWO_BOARDS)).map(formatProblem), []);
+  const suite = await loadSuiteFile(join(tmp, "two.yaml"), { profiles });
+  const expect = suite.steps[1];
+  assert.is(expect?.type === "expect" ? expect.timeout : undefined, 10_000);
+  assert.is(suite.timeout, 600_000);
+});
+
+test("a step naming a role the suite does not have is reported at the role's line", async () => {
+  const problems = await check("role.yaml", TWO_BOARDS.replace("role: phone", "role: tablet"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[15, "steps[2].role"]]);
+  assert.match(problems[0]?.message ?? "", /role "tablet" is not one of this suite's roles \(dut, phone\)/);
+});
+
+test("a regex that does not compile is reported at its line", async () => {
+  const problems = await check("regex.yaml", TWO_BOARDS.replace("pattern: 'ready'", "pattern: 'ready ([0-9]+'"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[12, "steps[1].pattern"]]);
+  assert.match(problems[0]?.message ?? "", /regex does not compile/);
+});
+
+test("an unknown profile, an undeclared artifact and a step on the wrong kind of board", async () => {
+  const unknownProfile = await check("profile.yaml", TWO_BOARDS.replace("profile: android-generic", "profile: android-genric"));
+  assert.equal(unknownProfile.map((p) => [p.line, p.path]), [[4, "roles.phone.profile"]]);
+  assert.match(unknownProfile[0]?.message ?? "", /no device profile "android-genric" \(known: android-generic, /);
+
+  const undeclared = await check("artifact.yaml", TWO_BOARDS.replace("artifact: apk", "artifact: apk2"));
+  assert.equal(undeclared.map((p) => [p.line, p.path]), [[16, "steps[2].artifact"]]);
+
+  const wrongKind = await check("kind.yaml", TWO_BOARDS.replace("role: phone", "role: dut"));
+  assert.equal(wrongKind.map((p) => [p.line, p.path]), [[14, "steps[2].type"]]);
+  assert.match(wrongKind[0]?.message ?? "", /android\.install needs capability "install"/);
+});
+
+test("an unknown step type and an unknown step field are named with their lines", async () => {
+  const badType = await check("type.yaml", TWO_BOARDS.replace("type: expect", "type: expcet"));
+  assert.equal(badType.map((p) => [p.line, p.path]), [[11, "steps[1].type"]]);
+  assert.match(badType[0]?.message ?? "", /must be one of flash, reset, expect/);
+  const badField = await check("field.yaml", TWO_BOARDS.replace("    timeout: 10s", "    timout: 10s"));
+  assert.equal(badField.map((p) => [p.line, p.path, p.message]), [[13, "steps[1].timout", "unknown field (did you mean timeout?)"]]);
+});
+
+test("a flash offset past the end of the profile's flash is a problem", async () => {
+  const problems = await check("offset.yaml", TWO_BOARDS.replace("images: [{ artifact: app }]", "images: [{ artifact: app, offset: 0x800000 }]"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[10, "steps[0].images[0].offset"]]);
+  assert.match(problems[0]?.message ?? "", /past the end of esp32-devkitc's 4 MB flash/);
+});
+
+test("YAML syntax errors and duplicate suite names across files", async () => {
+  const syntax = await check("syntax.yaml", "name: s\nroles:\n  dut: { profile: esp32-devkitc\nsteps: []\n");
+  assert.ok(syntax.length >= 1);
+  assert.match(formatProblem(syntax[0] as Problem), /syntax\.yaml:\d+: YAML syntax: /);
+  const a = join(tmp, "a.yaml");
+  const b = join(tmp, "b.yaml");
+  await writeFile(a, TWO_BOARDS);
+  await writeFile(b, `# a copy\n${TWO_BOARDS}`);
+  const dup = await checkSuiteFiles([a, b], { profiles });
+  assert.equal(dup.map((p) => [basename(p.file), p.line, p.path]), [["b.yaml", 2, "name"]]);
+});
+
+test("loadSuiteFile throws SUITE_INVALID with every problem", async () => {
+  const file = join(tmp, "throws.yaml");
+  await writeFile(file, TWO_BOARDS.replace("role: phone", "role: tablet"));
+  try {
+    await loadSuiteFile(file, { profiles });
+    assert.unreachable("should have thrown");
+  } catch (err) {
+    assert.is((err as { code?: string }).code, "SUITE_INVALID");
+    assert.match((err as Error).message, /throws\.yaml:15: steps\[2\]\.role: /);
+  }
+});
+
+test("the committed JSON Schema equals a fresh generation (run `npm run schema -w test-suites`)", async () => {
+  const committed = await readFile(join(packageDirOf(import.meta.url), "schema", "test-suite.schema.json"), "utf8");
+  assert.is(committed, testSuiteJsonSchema());
+  assert.match(committed, /"android\.instrument"/);
+});
+
+test.run();
