@@ -10,6 +10,10 @@ import {
   validateImageForFlash,
 } from "../src/esp32-image/index.js";
 
+function flip(bytes: Uint8Array, at: number, mask: number): void {
+  bytes[at] = (bytes[at] ?? 0) ^ mask;
+}
+
 const APP = { projectName: "blink", version: "2.3.4", idfVersion: "v5.2.1", date: "Mar  1 2025", time: "08:15:00", secureVersion: 2 };
 
 test("round trip: built image reads back valid with the same fields", () => {
@@ -86,7 +90,7 @@ test("corruption: a flipped data byte fails the checksum (with both values), a f
   const seg = info0.segments[1];
   assert.ok(seg);
   const flipped = good.slice();
-  flipped[seg.fileOffset + 3] ^= 0x01;
+  flip(flipped, seg.fileOffset + 3, 0x01);
   const info = readEsp32Image(flipped);
   const stored = info0.checksum.stored ?? -1;
   const calc = stored ^ 0x01;
@@ -94,7 +98,7 @@ test("corruption: a flipped data byte fails the checksum (with both values), a f
   assert.ok(info.problems.some((p) => p.startsWith("validation hash failed")));
 
   const header = good.slice();
-  header[4] ^= 0x40; // entry address
+  flip(header, 4, 0x40); // entry address
   const hinfo = readEsp32Image(header);
   assert.ok(hinfo.checksum.valid);
   assert.is(hinfo.problems.length, 1);
@@ -139,7 +143,7 @@ test("validateImageForFlash: chip mismatch, fit, alignment, raw data", () => {
   assert.equal(validateImageForFlash(table, { ...board, offset: 0x8000, kind: "raw" }), []);
   assert.match(validateImageForFlash(table, { ...board, offset: 0x8000 })[0] ?? "", 'flash it as kind "raw"');
   const flipped = good.slice();
-  flipped[0x40] ^= 0xff;
+  flip(flipped, 0x40, 0xff);
   assert.ok(validateImageForFlash(flipped, { ...board, offset: 0x10000 }).some((p) => p.startsWith("checksum failed")));
 });
 
@@ -159,7 +163,7 @@ test("partition table round trip with MD5, and damage is reported", () => {
   );
   assert.ok(info.md5?.valid);
   const damaged = table.slice();
-  damaged[0x20 + 4] ^= 1;
+  flip(damaged, 0x20 + 4, 1);
   assert.match(readPartitionTable(damaged).problems[0] ?? "", "partition table MD5 mismatch");
   assert.equal(readPartitionTable(buildPartitionTable(SINGLE_APP_TABLE, { md5: false })).problems, []);
   assert.match(readPartitionTable(new Uint8Array(0xc00).fill(0xff)).problems[0] ?? "", "no partition table");
