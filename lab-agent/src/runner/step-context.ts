@@ -1,0 +1,71 @@
+import type { CaseResult, LabErrorCode, Outcome, Step, Suite } from "@hil/contracts";
+import type { BoardTarget } from "./board-target.js";
+
+export interface StepContext<S extends Step = Step> {
+  step: S;
+  suite: Suite;
+  /** The board of the step's role (undefined for role-less steps such as wait). */
+  target: BoardTarget | undefined;
+  /** Artifact name → local file path. */
+  artifacts: Record<string, string>;
+  /** Aborts on cancel, on the step's timeout and on the suite's timeout. */
+  signal: AbortSignal;
+  /** What is left of the step's time budget when it starts. */
+  timeoutMs: number;
+}
+
+/** What a step executor reports; throwing a LabError is the other way to end a step. */
+export interface StepOutcome {
+  outcome: Outcome;
+  message?: string;
+  errorCode?: LabErrorCode;
+  cases?: CaseResult[];
+}
+
+export type StepExecutor<S extends Step = Step> = (ctx: StepContext<S>) => Promise<StepOutcome>;
+
+export function requireTarget(ctx: StepContext): BoardTarget {
+  if (!ctx.target) throw new Error(`step "${ctx.step.type}" has no board`);
+  return ctx.target;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export function stepDisplayName(step: Step): string {
+  if (step.name) return step.name;
+  switch (step.type) {
+    case "flash":
+      return `flash ${step.images.map((i) => i.artifact).join(", ")}`;
+    case "reset":
+      return `reset (${step.mode})`;
+    case "expect":
+      return `expect /${step.pattern}/`;
+    case "expect-not":
+      return `expect-not /${step.pattern}/`;
+    case "send":
+      return `send ${JSON.stringify(step.text)}`;
+    case "wait":
+      return `wait ${step.duration} ms`;
+    case "unity":
+      return "unity";
+    default:
+      return step.type;
+  }
+}
