@@ -178,6 +178,12 @@ test("a physical profile needs a USB fingerprint; kind-specific sections stay on
   assert.equal(mixed.map((p) => [p.line, p.path]), [[6, "serial"]]);
 });
 
+test("an unquoted vendor id that YAML reads as a number is refused with a hint to quote it", async () => {
+  const problems = await check("unquoted.yaml", ESP32.replace("virtual: true\n", "usb:\n  - vendorId: 0403\n    productId: \"6001\"\n"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[6, "usb[0].vendorId"]]);
+  assert.match(problems[0]?.message ?? "", /expected string, got number 403; quote the value/);
+});
+
 test("loadProfileFile throws a PROFILE_INVALID error that lists the problems", async () => {
   const file = join(tmp, "throws.yaml");
   await writeFile(file, ESP32.replace("kind: esp32", "kind: esp33"));

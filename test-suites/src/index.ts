@@ -1,3 +1,4 @@
+export * from "./compat/artifact-kinds.js";
 export * from "./compat/profile-fit.js";
 export * from "./loader/suite-loader.js";
 export * from "./schema/json-schema.js";

@@ -143,6 +143,18 @@ test("an unknown step type and an unknown step field are named with their lines"
   assert.equal(badField.map((p) => [p.line, p.path, p.message]), [[13, "steps[1].timout", "unknown field (did you mean timeout?)"]]);
 });
 
+test("an artifact of the wrong kind for its step is a problem at the artifact's line", async () => {
+  const problems = await check("kinds.yaml", TWO_BOARDS.replace("images: [{ artifact: app }]", "images: [{ artifact: apk }]"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[10, "steps[0].images[0].artifact"]]);
+  assert.match(problems[0]?.message ?? "", /flash cannot take artifact "apk" of kind apk/);
+});
+
+test("a number where text is expected gets a hint to quote it", async () => {
+  const problems = await check("number.yaml", TWO_BOARDS.replace("text: hello", "").replace("pattern: 'ready'", "pattern: 7523"));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[12, "steps[1].pattern"]]);
+  assert.match(problems[0]?.message ?? "", /expected string, got number 7523; quote the value/);
+});
+
 test("a flash offset past the end of the profile's flash is a problem", async () => {
   const problems = await check("offset.yaml", TWO_BOARDS.replace("images: [{ artifact: app }]", "images: [{ artifact: app, offset: 0x800000 }]"));
   assert.equal(problems.map((p) => [p.line, p.path]), [[10, "steps[0].images[0].offset"]]);

@@ -72,7 +72,10 @@ function issueToProblems(file: string, issue: z.core.$ZodIssue, data: unknown, l
   } else if (issue.code === "invalid_type" && !present) {
     message = `missing field (expected ${issue.expected})`;
   } else if (issue.code === "invalid_type") {
-    message = `expected ${issue.expected}, got ${describe(valueAt(data, path))}`;
+    const got = valueAt(data, path);
+    // YAML reads 0403 or 7523 as numbers (and drops the leading zero); the fix is quoting.
+    const quote = issue.expected === "string" && typeof got === "number" ? "; quote the value to keep it text, e.g. \"0403\"" : "";
+    message = `expected ${issue.expected}, got ${describe(got)}${quote}`;
   }
   const missing = !present || message.startsWith("missing field");
   return [{ file, line: locator.lineOf(path), path: formatPath(path), message, missing }];

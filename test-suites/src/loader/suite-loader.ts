@@ -11,6 +11,7 @@ import {
   type DeviceProfile,
   type Problem,
 } from "@hil/device-profiles";
+import { checkArtifactKinds } from "../compat/artifact-kinds.js";
 import { checkSuiteProfiles } from "../compat/profile-fit.js";
 
 /** The suites shipped with this package. */
@@ -38,7 +39,7 @@ export async function checkSuites(paths: string[], opts: SuiteCheckOptions = {})
     const suite = res.value;
     const locator = res.locator;
     if (!suite || !locator) continue;
-    const fit = checkSuiteProfiles(suite, profiles);
+    const fit = [...checkArtifactKinds(suite), ...checkSuiteProfiles(suite, profiles)];
     problems.push(...fit.map((p) => ({ file, line: locator.lineOf(p.path), path: formatPath(p.path), message: p.message })));
     const first = where.get(suite.name);
     if (first !== undefined) {

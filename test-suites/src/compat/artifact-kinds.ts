@@ -1,0 +1,33 @@
+import type { Suite } from "@hil/contracts";
+import type { FitProblem } from "./profile-fit.js";
+
+type ArtifactKind = Suite["artifacts"][string]["kind"];
+
+/** Which declared artifact kinds a step may take; "file" is the catch-all and always fits. */
+const ACCEPTS: Partial<Record<Suite["steps"][number]["type"], readonly ArtifactKind[]>> = {
+  flash: ["esp32-app", "esp32-bin", "file"],
+  "android.install": ["apk", "file"],
+  "fastboot.flash": ["android-image", "file"],
+};
+
+/** Catches an APK handed to a flash step, an ESP32 image handed to `adb install`, and the like. */
+export function checkArtifactKinds(suite: Suite): FitProblem[] {
+  const problems: FitProblem[] = [];
+  suite.steps.forEach((step, i) => {
+    const accepts = ACCEPTS[step.type];
+    if (!accepts) return;
+    const uses: { name: string; path: (string | number)[] }[] =
+      step.type === "flash"
+        ? step.images.map((img, j) => ({ name: img.artifact, path: ["steps", i, "images", j, "artifact"] }))
+        : "artifact" in step
+          ? [{ name: step.artifact, path: ["steps", i, "artifact"] }]
+          : [];
+    for (const use of uses) {
+      const kind = suite.artifacts[use.name]?.kind;
+      if (kind !== undefined && !accepts.includes(kind)) {
+        problems.push({ path: use.path, message: `${step.type} cannot take artifact "${use.name}" of kind ${kind} (it takes ${accepts.join(", ")})` });
+      }
+    }
+  });
+  return problems;
+}
