@@ -1,5 +1,10 @@
 import type { Command } from "commander";
 import { register as registerAgent } from "./agent.js";
+import { register as registerRun } from "./run.js";
+import { register as registerBoards } from "./boards.js";
+import { register as registerRuns } from "./runs.js";
+import { register as registerLogs } from "./logs.js";
+import { register as registerBook } from "./book.js";
 import { register as registerProfiles } from "./profiles.js";
 import { register as registerSuites } from "./suites.js";
 
@@ -10,6 +15,11 @@ import { register as registerSuites } from "./suites.js";
 export function registerCommands(program: Command): void {
   void program;
   registerAgent(program);
+  registerRun(program);
+  registerBoards(program);
+  registerRuns(program);
+  registerLogs(program);
+  registerBook(program);
   registerProfiles(program);
   registerSuites(program);
 }

@@ -1,0 +1,58 @@
+import type { Board, Booking, LogLine } from "@hil/contracts";
+import type { RunView } from "./hil-client.js";
+
+/** Plain aligned columns (no colours: the output goes to CI logs as often as to terminals). */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n") + "\n";
+}
+
+export function boardsTable(boards: Board[]): string {
+  return table(
+    ["BOARD", "PROFILE", "STATE", "AGENT", "HEALTH", "RUN", "HOLDER"],
+    boards.map((b) => [b.id, b.profile, b.state, b.agent, String(b.health), b.currentRun ?? "", b.holder ?? ""]),
+  );
+}
+
+export function runsTable(runs: RunView[]): string {
+  return table(
+    ["RUN", "SUITE", "STATE", "SUBMITTER", "BOARDS", "ATTEMPTS", "CREATED"],
+    runs.map((r) => [
+      r.id,
+      r.request.suite,
+      r.state,
+      r.submitter,
+      Object.values(r.boards).join(","),
+      String(r.attempts.length),
+      new Date(r.createdAt).toISOString(),
+    ]),
+  );
+}
+
+export function bookingLine(b: Booking): string {
+  return `booking ${b.id}: board ${b.board} held by ${b.holder} from ${new Date(b.start).toISOString()} to ${new Date(b.end).toISOString()} (${b.state})`;
+}
+
+/** One log line as `seq time text`, the run's console as a person reads it. */
+export function logLineText(l: LogLine): string {
+  return `${String(l.seq).padStart(6)} ${new Date(l.wall).toISOString().slice(11, 23)} ${l.text}`;
+}
+
+/** "queued (position 3 of 7, waiting for: no idle esp32-virtual board)" */
+export function runStatusLine(run: RunView): string {
+  if (run.state === "queued") {
+    const q = run.queue;
+    const parts: string[] = [];
+    if (q?.position) parts.push(`position ${q.position}${q.pending ? ` of ${q.pending}` : ""}`);
+    if (q?.etaMs !== undefined) parts.push(`ETA ~${Math.ceil(q.etaMs / 1000)} s`);
+    const why = q?.waitingFor ?? run.waitingFor;
+    if (why) parts.push(`waiting for: ${why}`);
+    return `queued${parts.length ? ` (${parts.join(", ")})` : ""}`;
+  }
+  const boards = Object.values(run.boards);
+  const attempt = run.attempts.length > 1 ? ` attempt ${run.attempts.length}` : "";
+  if (run.state === "leased" || run.state === "running") return `${run.state} on ${boards.join(", ")}${attempt}`;
+  const err = run.error ? `: ${run.error.code} ${run.error.message}` : "";
+  return `${run.state}${attempt}${err}`;
+}

@@ -1,0 +1,24 @@
+import type { Command } from "commander";
+import { boardsTable, connect } from "../client/index.js";
+import { api } from "./run.js";
+
+export function register(program: Command): void {
+  program
+    .command("boards")
+    .description("List the lab's boards: state, agent, health, current run, holder")
+    .option("--profile <name>", "only this profile")
+    .option("--state <state>", "only this state")
+    .option("--agent <name>", "only this agent's boards")
+    .option("--json", "print JSON")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option("--token <token>", "API token")
+    .action(async (opts: { profile?: string; state?: string; agent?: string; json?: boolean; url?: string; token?: string }) => {
+      const client = connect(opts);
+      const query: { profile?: string; state?: string; agent?: string } = {};
+      if (opts.profile) query.profile = opts.profile;
+      if (opts.state) query.state = opts.state;
+      if (opts.agent) query.agent = opts.agent;
+      const boards = await api(() => client.boards(query));
+      process.stdout.write(opts.json ? `${JSON.stringify(boards, null, 2)}\n` : boardsTable(boards));
+    });
+}

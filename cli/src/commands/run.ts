@@ -1,0 +1,134 @@
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseDuration, type RunRequest } from "@hil/contracts";
+import type { Command } from "commander";
+import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
+import { EXIT } from "../exit-codes.js";
+import { UsageError } from "../main.js";
+
+interface RunOptions {
+  suite: string;
+  profile?: string;
+  board?: string;
+  label: string[];
+  artifact: string[];
+  priority?: string;
+  timeout?: string;
+  wait?: boolean;
+  follow?: boolean;
+  junit?: string;
+  url?: string;
+  token?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function register(program: Command): void {
+  program
+    .command("run")
+    .description("Submit a test run to the lab; with --wait, wait for it and exit 0 pass / 1 test failure / 2 lab failure / 3 timed out or cancelled")
+    .requiredOption("--suite <name>", "test suite to run")
+    .option("--profile <name>", "run on any board of this profile")
+    .option("--board <id>", "run on this board")
+    .option("--label <k=v>", "board label to require (repeatable)", collect, [])
+    .option("--artifact <name=FILE>", "file for the suite's artifact NAME (repeatable)", collect, [])
+    .option("--priority <n>", "0..100, higher first (default 50)")
+    .option("--timeout <duration>", "whole-run timeout, e.g. 10m")
+    .option("--wait", "wait for the run to finish")
+    .option("--follow", "stream the board's log while the run runs (implies --wait)")
+    .option("--junit <file>", "write the run's JUnit XML here (implies --wait)")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option("--token <token>", "API token (default: $HIL_TOKEN or .hil/lab.env)")
+    .action(async (opts: RunOptions) => {
+      if (!opts.profile && !opts.board) throw new UsageError("say where to run: --profile P or --board ID");
+      const request = buildRequest(opts);
+      const client = connect(opts);
+      const artifacts: RunRequest["artifacts"] = {};
+      for (const spec of opts.artifact) {
+        const eq = spec.indexOf("=");
+        if (eq <= 0) throw new UsageError(`--artifact takes name=FILE (got "${spec}")`);
+        const name = spec.slice(0, eq);
+        const file = resolve(spec.slice(eq + 1));
+        const up = await api(() => client.uploadArtifact(file));
+        process.stderr.write(`artifact ${name}: ${up.sha256.slice(0, 12)} (${up.size} bytes${up.uploaded ? "" : ", already on the server"})\n`);
+        artifacts[name] = { sha256: up.sha256, size: up.size, filename: file.split("/").pop() ?? name };
+      }
+      const run = await api(() => client.submitRun({ ...request, artifacts }));
+      process.stdout.write(`run ${run.id} submitted: ${client.runUrl(run.id)}\n`);
+      const wait = opts.wait || opts.follow || opts.junit !== undefined;
+      if (!wait) return;
+      process.exitCode = await waitForRun(client, run.id, opts);
+    });
+}
+
+function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
+  const labels: Record<string, string> = {};
+  for (const l of opts.label) {
+    const eq = l.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label takes k=v (got "${l}")`);
+    labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  let priority = 50;
+  if (opts.priority !== undefined) {
+    priority = Number(opts.priority);
+    if (!Number.isInteger(priority) || priority < 0 || priority > 100) throw new UsageError("--priority takes a whole number 0..100");
+  }
+  const request: Omit<RunRequest, "artifacts"> = { suite: opts.suite, priority, maxAttempts: 3 };
+  if (opts.profile) request.profile = opts.profile;
+  if (opts.board) request.board = opts.board;
+  if (Object.keys(labels).length > 0) request.labels = labels;
+  if (opts.timeout !== undefined) {
+    const ms = parseDuration(opts.timeout);
+    if (ms === undefined || ms < 1000) throw new UsageError(`--timeout takes a duration like 90s, 10m or 1h (got "${opts.timeout}")`);
+    request.timeoutSec = Math.round(ms / 1000);
+  }
+  return request;
+}
+
+/** Waits, streams, writes JUnit; Ctrl-C cancels the run on the server and exits 3. */
+async function waitForRun(client: HilClient, runId: string, opts: RunOptions): Promise<number> {
+  const interrupted = new AbortController();
+  const onSigint = () => interrupted.abort(new Error("interrupted"));
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigint);
+  try {
+    const run = await watchRun(client, runId, {
+      follow: opts.follow ?? false,
+      signal: interrupted.signal,
+      onUpdate: (r) => process.stderr.write(`run ${runId}: ${runStatusLine(r)}\n`),
+      onLine: (l) => process.stdout.write(`${logLineText(l)}\n`),
+    });
+    if (opts.junit) await writeJunit(client, runId, opts.junit);
+    const failed = run.cases.filter((c) => c.outcome === "fail").length;
+    const summary = run.cases.length > 0 ? ` (${run.cases.length} cases, ${failed} failed)` : "";
+    process.stdout.write(`run ${runId} ${run.state}${summary}\n`);
+    return exitCodeForRun(run.state);
+  } catch (err) {
+    if (!interrupted.signal.aborted) throw err;
+    process.stderr.write(`run ${runId}: interrupted, cancelling it\n`);
+    await client.cancelRun(runId).catch((e: Error) => process.stderr.write(`could not cancel run ${runId}: ${e.message}\n`));
+    return EXIT.TIMED_OUT_OR_CANCELLED;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+async function writeJunit(client: HilClient, runId: string, file: string): Promise<void> {
+  try {
+    await writeFile(file, await client.junit(runId));
+    process.stderr.write(`JUnit written to ${file}\n`);
+  } catch (err) {
+    process.stderr.write(`could not write JUnit for run ${runId}: ${(err as Error).message}\n`);
+  }
+}
+
+/** A refused request is the caller's to fix (exit 64); no answer at all is the lab's problem (exit 2). */
+export async function api<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof HilApiError && err.isUsage) throw new UsageError(err.message);
+    throw err;
+  }
+}

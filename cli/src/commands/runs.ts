@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { connect, runsTable } from "../client/index.js";
+import { api } from "./run.js";
+
+export function register(program: Command): void {
+  program
+    .command("runs")
+    .description("List runs, newest first")
+    .option("--state <states>", "comma list, e.g. queued,running")
+    .option("--suite <name>", "only this suite")
+    .option("--board <id>", "only runs on this board")
+    .option("--limit <n>", "how many (1..500)", "50")
+    .option("--json", "print JSON")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option("--token <token>", "API token")
+    .action(async (opts: { state?: string; suite?: string; board?: string; limit: string; json?: boolean; url?: string; token?: string }) => {
+      const client = connect(opts);
+      const query: { state?: string; suite?: string; board?: string; limit: number } = { limit: Number(opts.limit) };
+      if (opts.state) query.state = opts.state;
+      if (opts.suite) query.suite = opts.suite;
+      if (opts.board) query.board = opts.board;
+      const { runs } = await api(() => client.listRuns(query));
+      process.stdout.write(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs));
+    });
+}
