@@ -1,1 +1,10 @@
-export {};
+export { createSchedulerApp, SCHEDULER_VERSION, type SchedulerApp, type SchedulerDeps } from "./app.js";
+export { loadSchedulerConfig, DEFAULT_SCHEDULER_PORT, type SchedulerConfig } from "./config.js";
+export { defaultCatalog, staticCatalog, type Catalog, type ProfileInfo } from "./catalog.js";
+export { LeaseStore, LeaseSchema, ClaimSchema, type Lease, type Claim, type AcquireRequest, type AcquireOutcome } from "./leases/lease-store.js";
+export { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
+export { RunStore, pendingScore, isTerminal, type RunPlan, type StoredRun } from "./store/run-store.js";
+export { BoardRegistry, derivedState, publicBoard, bookingState, matches, type BoardView, type RoleRequirement } from "./store/board-registry.js";
+export { BookingStore, BookingConflictError } from "./store/booking-store.js";
+export { CONSUMER_GROUP } from "./dispatch/event-consumer.js";
+export { fairOrder, type PendingEntry } from "./dispatch/fair-order.js";

@@ -7,6 +7,7 @@ import { register as registerLogs } from "./logs.js";
 import { register as registerBook } from "./book.js";
 import { register as registerProfiles } from "./profiles.js";
 import { register as registerSuites } from "./suites.js";
+import { register as registerScheduler } from "./scheduler.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerBook(program);
   registerProfiles(program);
   registerSuites(program);
+  registerScheduler(program);
 }

@@ -1,0 +1,61 @@
+import { Router } from "express";
+import type { SchedulerContext } from "../context.js";
+import { streamBoardLog } from "../logs/board-log-stream.js";
+import { publicBoard } from "../store/board-registry.js";
+import { requireAdmin } from "./auth.js";
+import { HttpError, parseInput } from "./http-error.js";
+import { BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, QuarantineBodySchema } from "./api-schemas.js";
+
+export function boardsRoutes(ctx: SchedulerContext): Router {
+  const r = Router();
+
+  async function one(id: string) {
+    const now = Date.now();
+    const view = (await ctx.boards.snapshot(now)).find((v) => v.board.id === id);
+    if (!view) throw new HttpError(404, `no board ${id}; see GET /api/v1/boards`);
+    return { ...publicBoard(view, now), ...(view.quarantineReason && view.quarantined ? { quarantineReason: view.quarantineReason } : {}) };
+  }
+
+  r.get("/boards", async (req, res) => {
+    const q = parseInput(BoardListQuerySchema, req.query, "query");
+    const now = Date.now();
+    const boards = (await ctx.boards.snapshot(now))
+      .map((v) => publicBoard(v, now))
+      .filter((b) => (q.profile ? b.profile === q.profile : true) && (q.state ? b.state === q.state : true) && (q.agent ? b.agent === q.agent : true));
+    res.json({ boards });
+  });
+
+  r.get("/boards/:id", async (req, res) => {
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    res.json(await one(id));
+  });
+
+  r.post("/boards/:id/quarantine", async (req, res) => {
+    requireAdmin(res);
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    const body = parseInput(QuarantineBodySchema, req.body ?? {});
+    if (!(await ctx.boards.setQuarantine(id, true, body.reason))) throw new HttpError(404, `no board ${id}`);
+    res.json(await one(id));
+  });
+
+  r.post("/boards/:id/release-quarantine", async (req, res) => {
+    requireAdmin(res);
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    if (!(await ctx.boards.setQuarantine(id, false))) throw new HttpError(404, `no board ${id}`);
+    ctx.wake();
+    res.json(await one(id));
+  });
+
+  r.get("/boards/:id/log", async (req, res) => {
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    const q = parseInput(BoardLogQuerySchema, req.query, "query");
+    const lastEvent = req.get("last-event-id");
+    const resume = lastEvent !== undefined && /^\d+$/.test(lastEvent) ? Number(lastEvent) : q.since;
+    if ((await ctx.redis.sismember(ctx.keys.boards(), id)) !== 1 && (await ctx.redis.exists(ctx.keys.boardLog(id))) !== 1) {
+      throw new HttpError(404, `no board ${id}`);
+    }
+    await streamBoardLog(ctx.redis, ctx.keys, id, resume, q.follow, req, res);
+  });
+
+  return r;
+}

@@ -1,0 +1,123 @@
+import { Router } from "express";
+import { BookingRequestSchema, type Booking } from "@hil/contracts";
+import type { SchedulerContext } from "../context.js";
+import { BookingConflictError, BookingStore } from "../store/booking-store.js";
+import { matches } from "../store/board-registry.js";
+import { identityOf } from "./auth.js";
+import { HttpError, parseInput } from "./http-error.js";
+import { BookingIdParamSchema, BookingListQuerySchema, ExtendBodySchema } from "./api-schemas.js";
+
+const toMs = (v: number | string): number => (typeof v === "number" ? v : Date.parse(v));
+
+/** Wakes the dispatcher when a booking ends, so waiting runs take the board at once. */
+export function scheduleBookingEnd(ctx: SchedulerContext, end: number, timers: Set<NodeJS.Timeout>): void {
+  const delay = end - Date.now();
+  if (delay < 0 || delay > 2_147_000_000) return;
+  const t = setTimeout(() => {
+    timers.delete(t);
+    ctx.wake();
+  }, delay + 5);
+  t.unref();
+  timers.add(t);
+}
+
+export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout>): Router {
+  const r = Router();
+
+  async function mine(id: string, res: Parameters<typeof identityOf>[0]): Promise<Booking> {
+    const b = await ctx.bookings.get(id);
+    if (!b) throw new HttpError(404, `no booking ${id}`);
+    const who = identityOf(res);
+    if (b.holder !== who && who !== "admin") throw new HttpError(403, `booking ${id} belongs to ${b.holder}`);
+    return b;
+  }
+
+  r.post("/bookings", async (req, res) => {
+    const body = parseInput(BookingRequestSchema, req.body ?? {});
+    const now = Date.now();
+    const start = Math.max(body.start !== undefined ? toMs(body.start) : now, now);
+    const end = body.end !== undefined ? toMs(body.end) : start + (body.duration ?? 0);
+    if (!(end > start)) throw new HttpError(400, "invalid request", { issues: [{ path: "end", message: "must be after the start (and in the future)" }] });
+    const views = await ctx.boards.snapshot(now);
+    let candidates = views;
+    if (body.board !== undefined) {
+      candidates = views.filter((v) => v.board.id === body.board);
+      if (candidates.length === 0) throw new HttpError(422, `board ${body.board} is not registered`, { field: "board" });
+    }
+    if (body.requirements) {
+      const req2 = body.requirements;
+      candidates = candidates.filter((v) => matches(v, { profile: req2.profile ?? v.board.profile, labels: req2.labels ?? {}, ...(req2.board ? { board: req2.board } : {}) }));
+      if (candidates.length === 0) throw new HttpError(422, "no registered board meets these requirements", { field: "requirements" });
+    }
+    candidates = candidates.filter((v) => !v.quarantined).sort((a, b) => Number(b.agentAlive) - Number(a.agentAlive));
+    let lastConflict: BookingConflictError | undefined;
+    for (const v of candidates) {
+      const booking: Booking = {
+        id: BookingStore.newId(),
+        board: v.board.id,
+        holder: identityOf(res),
+        start,
+        end,
+        state: "scheduled",
+        createdAt: now,
+        ...(body.note ? { note: body.note } : {}),
+      };
+      try {
+        const saved = await ctx.bookings.put(booking, now);
+        scheduleBookingEnd(ctx, end, timers);
+        ctx.wake();
+        return void res.status(201).location(`/api/v1/bookings/${saved.id}`).json(saved);
+      } catch (err) {
+        if (!(err instanceof BookingConflictError)) throw err;
+        lastConflict = err;
+      }
+    }
+    if (lastConflict) throw new HttpError(409, candidates.length > 1 ? "every matching board is booked in that window" : lastConflict.message);
+    throw new HttpError(422, "every matching board is quarantined", { field: body.board !== undefined ? "board" : "requirements" });
+  });
+
+  r.get("/bookings", async (req, res) => {
+    const q = parseInput(BookingListQuerySchema, req.query, "query");
+    const bookings = await ctx.bookings.list({
+      ...(q.board ? { board: q.board } : {}),
+      ...(q.holder ? { holder: q.holder } : {}),
+      ...(q.active !== undefined ? { active: q.active } : {}),
+    });
+    res.json({ bookings });
+  });
+
+  r.get("/bookings/:id", async (req, res) => {
+    const { id } = parseInput(BookingIdParamSchema, req.params, "params");
+    const b = await ctx.bookings.get(id);
+    if (!b) throw new HttpError(404, `no booking ${id}`);
+    res.json(b);
+  });
+
+  r.post("/bookings/:id/extend", async (req, res) => {
+    const { id } = parseInput(BookingIdParamSchema, req.params, "params");
+    const body = parseInput(ExtendBodySchema, req.body ?? {});
+    const b = await mine(id, res);
+    if (b.state === "released" || b.state === "ended") throw new HttpError(409, `booking ${id} is ${b.state}; book again`);
+    const end = body.end !== undefined ? toMs(body.end) : b.end + (body.duration ?? 0);
+    if (!(end > b.start)) throw new HttpError(400, "invalid request", { issues: [{ path: "end", message: "must be after the booking's start" }] });
+    try {
+      const saved = await ctx.bookings.put({ ...b, end, state: "scheduled" });
+      scheduleBookingEnd(ctx, end, timers);
+      ctx.wake();
+      res.json(saved);
+    } catch (err) {
+      if (err instanceof BookingConflictError) throw new HttpError(409, err.message);
+      throw err;
+    }
+  });
+
+  r.post("/bookings/:id/release", async (req, res) => {
+    const { id } = parseInput(BookingIdParamSchema, req.params, "params");
+    await mine(id, res);
+    const b = await ctx.bookings.release(id);
+    ctx.wake();
+    res.json(b);
+  });
+
+  return r;
+}

@@ -1,0 +1,87 @@
+import { z } from "zod";
+import { BoardSchema, BookingRequestSchema, BookingSchema, RunRequestSchema, RunSchema } from "@hil/contracts";
+import {
+  ArtifactStoredSchema,
+  BoardListQuerySchema,
+  BoardLogQuerySchema,
+  BookingListQuerySchema,
+  ErrorBodySchema,
+  ExtendBodySchema,
+  QuarantineBodySchema,
+  RunListQuerySchema,
+  RunLogQuerySchema,
+  RunViewSchema,
+} from "./api-schemas.js";
+
+type Json = Record<string, unknown>;
+
+function schema(s: z.ZodType, io: "input" | "output" = "output"): Json {
+  const out = z.toJSONSchema(s, { io, unrepresentable: "any", target: "draft-2020-12" }) as Json;
+  delete out["$schema"];
+  return out;
+}
+
+function queryParams(s: z.ZodObject): Json[] {
+  const js = schema(s, "input");
+  const props = (js["properties"] ?? {}) as Record<string, Json>;
+  return Object.entries(props).map(([name, p]) => ({ name, in: "query", required: false, schema: p }));
+}
+
+const pathId = (name = "id"): Json => ({ name, in: "path", required: true, schema: { type: "string" } });
+const jsonBody = (s: z.ZodType): Json => ({ required: true, content: { "application/json": { schema: schema(s, "input") } } });
+const ok = (s: z.ZodType | undefined, description: string, type = "application/json"): Json =>
+  s ? { description, content: { [type]: { schema: schema(s) } } } : { description, content: { [type]: { schema: { type: "string" } } } };
+const errors: Json = {
+  "400": ok(ErrorBodySchema, "invalid request: issues name each field"),
+  "401": ok(ErrorBodySchema, "missing or unknown bearer token"),
+  "404": ok(ErrorBodySchema, "unknown id"),
+};
+
+/** The OpenAPI 3.1 document, built from the same zod schemas the routes validate with. */
+export function buildOpenApi(version: string): Json {
+  const op = (summary: string, extra: Json, responses: Json): Json => ({ summary, ...extra, responses: { ...responses, ...errors } });
+  return {
+    openapi: "3.1.0",
+    info: { title: "HIL Lab scheduler", version },
+    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    security: [{ bearer: [] }],
+    paths: {
+      "/healthz": { get: { summary: "Liveness and Redis reachability", security: [], responses: { "200": { description: "ok" }, "503": { description: "Redis unreachable" } } } },
+      "/metrics": { get: op("Prometheus metrics", {}, { "200": ok(undefined, "metrics", "text/plain") }) },
+      "/api/v1/openapi.json": { get: op("This document", {}, { "200": { description: "OpenAPI 3.1" } }) },
+      "/api/v1/artifacts": {
+        post: op(
+          "Store an artifact (content-addressed)",
+          { requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } }, "multipart/form-data": { schema: { type: "object" } } } } },
+          { "201": ok(ArtifactStoredSchema, "stored"), "200": ok(ArtifactStoredSchema, "already stored") },
+        ),
+      },
+      "/api/v1/artifacts/{sha256}": {
+        get: op("Fetch an artifact", { parameters: [pathId("sha256")] }, { "200": ok(undefined, "the bytes", "application/octet-stream") }),
+        head: op("Does an artifact exist", { parameters: [pathId("sha256")] }, { "200": { description: "exists" } }),
+      },
+      "/api/v1/runs": {
+        post: op("Submit a run", { requestBody: jsonBody(RunRequestSchema) }, { "201": ok(RunSchema, "queued"), "422": ok(ErrorBodySchema, "unknown suite/profile/artifact, or no board could ever run it") }),
+        get: op("List runs, newest first", { parameters: queryParams(RunListQuerySchema) }, { "200": ok(z.object({ runs: z.array(RunSchema), nextCursor: z.string().optional() }), "a page of runs") }),
+      },
+      "/api/v1/runs/{id}": { get: op("A run, with its queue position and why it waits", { parameters: [pathId()] }, { "200": ok(RunViewSchema, "the run") }) },
+      "/api/v1/runs/{id}/cancel": { post: op("Cancel a run (frees its boards)", { parameters: [pathId()] }, { "200": ok(RunSchema, "the run") }) },
+      "/api/v1/runs/{id}/junit": { get: op("JUnit XML", { parameters: [pathId()] }, { "200": ok(undefined, "JUnit", "application/xml") }) },
+      "/api/v1/runs/{id}/log": { get: op("The run's full log", { parameters: [pathId(), ...queryParams(RunLogQuerySchema)] }, { "200": ok(undefined, "text or LogLine[]", "text/plain") }) },
+      "/api/v1/boards": { get: op("Boards with derived state", { parameters: queryParams(BoardListQuerySchema) }, { "200": ok(z.object({ boards: z.array(BoardSchema) }), "boards") }) },
+      "/api/v1/boards/{id}": { get: op("One board", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
+      "/api/v1/boards/{id}/quarantine": { post: op("Quarantine a board (admin)", { parameters: [pathId()], requestBody: jsonBody(QuarantineBodySchema) }, { "200": ok(BoardSchema, "the board") }) },
+      "/api/v1/boards/{id}/release-quarantine": { post: op("Return a quarantined board (admin)", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
+      "/api/v1/boards/{id}/log": {
+        get: op("Board log as Server-Sent Events (id = seq; Last-Event-ID resumes)", { parameters: [pathId(), ...queryParams(BoardLogQuerySchema)] }, { "200": ok(undefined, "SSE", "text/event-stream") }),
+      },
+      "/api/v1/bookings": {
+        post: op("Book a board", { requestBody: jsonBody(BookingRequestSchema) }, { "201": ok(BookingSchema, "booked"), "409": ok(ErrorBodySchema, "overlaps another booking"), "422": ok(ErrorBodySchema, "no board fits") }),
+        get: op("List bookings", { parameters: queryParams(BookingListQuerySchema) }, { "200": ok(z.object({ bookings: z.array(BookingSchema) }), "bookings") }),
+      },
+      "/api/v1/bookings/{id}": { get: op("One booking", { parameters: [pathId()] }, { "200": ok(BookingSchema, "the booking") }) },
+      "/api/v1/bookings/{id}/extend": { post: op("Extend a booking", { parameters: [pathId()], requestBody: jsonBody(ExtendBodySchema) }, { "200": ok(BookingSchema, "extended"), "409": ok(ErrorBodySchema, "overlap") }) },
+      "/api/v1/bookings/{id}/release": { post: op("Release a booking", { parameters: [pathId()] }, { "200": ok(BookingSchema, "released") }) },
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Router, type Request } from "express";
+import busboy from "busboy";
+import { RunRequestSchema, type LogLine } from "@hil/contracts";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Catalog } from "../catalog.js";
+import type { SchedulerContext } from "../context.js";
+import type { RunLifecycle } from "../dispatch/run-lifecycle.js";
+import { planRun } from "../runs/run-submission.js";
+import { toJUnitXml } from "@hil/contracts";
+import { identityOf } from "./auth.js";
+import { HttpError, parseInput } from "./http-error.js";
+import { RunIdParamSchema, RunListQuerySchema, RunLogQuerySchema } from "./api-schemas.js";
+
+/** A multipart submit: field `request` (RunRequest JSON) and one file part per artifact name. */
+async function readMultipartRun(req: Request, ctx: SchedulerContext): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const bb = busboy({ headers: req.headers, limits: { fileSize: 512 * 1024 * 1024 } });
+    let body: Record<string, unknown> | undefined;
+    const files: Promise<[string, { sha256: string; size: number }]>[] = [];
+    bb.on("field", (name, value) => {
+      if (name !== "request") return;
+      try {
+        body = JSON.parse(value) as Record<string, unknown>;
+      } catch {
+        reject(new HttpError(400, "invalid request", { issues: [{ path: "request", message: "the request field is not valid JSON" }] }));
+      }
+    });
+    bb.on("file", (name, stream) => {
+      files.push(ctx.artifacts.put(stream).then((r) => [name, { sha256: r.sha256, size: r.size }]));
+    });
+    bb.on("error", reject);
+    bb.on("close", () => {
+      Promise.all(files)
+        .then((stored) => {
+          if (!body) throw new HttpError(400, "invalid request", { issues: [{ path: "request", message: "multipart submit needs a request field" }] });
+          const artifacts = { ...((body["artifacts"] as Record<string, unknown> | undefined) ?? {}) };
+          for (const [name, ref] of stored) artifacts[name] = ref;
+          resolve({ ...body, artifacts });
+        })
+        .catch(reject);
+    });
+    req.pipe(bb);
+  });
+}
+
+export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: RunLifecycle): Router {
+  const r = Router();
+
+  r.post("/runs", async (req, res) => {
+    const raw = req.is("multipart/form-data") ? await readMultipartRun(req, ctx) : req.body;
+    const request = parseInput(RunRequestSchema, raw ?? {});
+    const views = await ctx.boards.snapshot();
+    const { run, plan } = await planRun(request, identityOf(res), catalog, views, ctx.artifacts);
+    await ctx.runs.create(run, plan);
+    ctx.wake();
+    res.status(201).location(`/api/v1/runs/${run.id}`).json(run);
+  });
+
+  r.get("/runs", async (req, res) => {
+    const q = parseInput(RunListQuerySchema, req.query, "query");
+    const out = await ctx.runs.list({
+      limit: q.limit,
+      ...(q.state ? { states: q.state } : {}),
+      ...(q.submitter ? { submitter: q.submitter } : {}),
+      ...(q.suite ? { suite: q.suite } : {}),
+      ...(q.board ? { board: q.board } : {}),
+      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+    });
+    res.json({ runs: out.runs, ...(out.nextCursor !== undefined ? { nextCursor: String(out.nextCursor) } : {}) });
+  });
+
+  r.get("/runs/:id", async (req, res) => {
+    const { id } = parseInput(RunIdParamSchema, req.params, "params");
+    const s = await ctx.runs.get(id);
+    if (!s) throw new HttpError(404, `no run ${id}`);
+    if (s.run.state !== "queued") return void res.json(s.run);
+    const [rank, pending, reason] = await Promise.all([
+      ctx.redis.zrank(ctx.keys.pending(), id),
+      ctx.redis.zcard(ctx.keys.pending()),
+      ctx.redis.hget(ctx.keys.waitingReasons(), id),
+    ]);
+    const waitingFor = reason ?? s.run.waitingFor;
+    res.json({
+      ...s.run,
+      ...(waitingFor ? { waitingFor } : {}),
+      queue: { position: rank === null ? 0 : rank + 1, pending, ...(waitingFor ? { waitingFor } : {}) },
+    });
+  });
+
+  r.post("/runs/:id/cancel", async (req, res) => {
+    const { id } = parseInput(RunIdParamSchema, req.params, "params");
+    const run = await lifecycle.stop(id, "cancelled", `cancelled by ${identityOf(res)}`);
+    if (!run) throw new HttpError(404, `no run ${id}`);
+    res.json(run);
+  });
+
+  r.get("/runs/:id/junit", async (req, res) => {
+    const { id } = parseInput(RunIdParamSchema, req.params, "params");
+    const s = await ctx.runs.get(id);
+    if (!s) throw new HttpError(404, `no run ${id}`);
+    let xml: string;
+    try {
+      xml = await readFile(join(ctx.artifacts.runDir(id), "junit.xml"), "utf8");
+    } catch {
+      xml = toJUnitXml({ name: s.run.request.suite, runId: id, steps: s.run.steps, cases: s.run.cases, ...(s.run.startedAt ? { startedAt: s.run.startedAt } : {}) });
+    }
+    res.type("application/xml").send(xml);
+  });
+
+  r.get("/runs/:id/log", async (req, res) => {
+    const { id } = parseInput(RunIdParamSchema, req.params, "params");
+    const q = parseInput(RunLogQuerySchema, req.query, "query");
+    if (!(await ctx.runs.get(id))) throw new HttpError(404, `no run ${id}`);
+    let lines: LogLine[];
+    try {
+      const text = await readFile(join(ctx.artifacts.runDir(id), "log.jsonl"), "utf8");
+      lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+    } catch {
+      lines = await lifecycle.readRunLog(id);
+    }
+    if (q.format === "json") return void res.json(lines);
+    res.type("text/plain").send(lines.map((l) => l.text).join("\n") + (lines.length ? "\n" : ""));
+  });
+
+  return r;
+}

@@ -1,0 +1,60 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { LabKeys } from "@hil/contracts";
+import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
+import type { SchedulerConfig } from "./config.js";
+import type { LeaseStore } from "./leases/lease-store.js";
+import type { SchedulerMetrics } from "./metrics.js";
+import type { BoardRegistry } from "./store/board-registry.js";
+import type { BookingStore } from "./store/booking-store.js";
+import type { RunStore } from "./store/run-store.js";
+
+/** Everything the scheduler's parts share; built once by createSchedulerApp. */
+export interface SchedulerContext {
+  readonly config: SchedulerConfig;
+  readonly redis: Redis;
+  readonly keys: LabKeys;
+  readonly runs: RunStore;
+  readonly boards: BoardRegistry;
+  readonly bookings: BookingStore;
+  readonly leases: LeaseStore;
+  readonly artifacts: FsArtifactStore;
+  readonly queues: AgentQueues;
+  readonly metrics: SchedulerMetrics;
+  readonly log: Logger;
+  /** Asks the dispatcher for a pass soon (coalesced). */
+  wake(): void;
+}
+
+/** One BullMQ Queue per agent, created on first use, sharing the scheduler's connection. */
+export class AgentQueues {
+  private readonly queues = new Map<string, Queue>();
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: LabKeys,
+  ) {}
+
+  get(agent: string): Queue {
+    let q = this.queues.get(agent);
+    if (!q) {
+      q = new Queue(this.keys.agentQueue(agent), { connection: this.redis, prefix: this.keys.bullPrefix });
+      this.queues.set(agent, q);
+    }
+    return q;
+  }
+
+  /** Takes a job that has not started out of the agent's queue (best effort; a started job is dropped by its agent). */
+  async remove(agent: string, jobId: string): Promise<void> {
+    try {
+      await this.get(agent).remove(jobId);
+    } catch {
+      // locked by a worker: the agent aborts it through the cancel channel or its lost lease
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}

@@ -1,0 +1,240 @@
+import { randomUUID } from "node:crypto";
+import type { Job } from "@hil/contracts";
+import type { SchedulerContext } from "../context.js";
+import { bookingState, matches, type BoardView, type RoleRequirement } from "../store/board-registry.js";
+import { RunPlanSchema, type RunPlan } from "../store/run-store.js";
+import { fairOrder, type PendingEntry } from "./fair-order.js";
+
+const BATCH = 500;
+
+interface Candidate {
+  entry: PendingEntry;
+  plan: RunPlan;
+  exclude: Set<string>;
+  attempt: number;
+  createdAt: number;
+}
+
+type Pick = { agent: string; boards: Record<string, string> } | { reason: string; matching: string[] };
+
+/**
+ * Decides which pending run goes to which board(s), leases them through the Lua script (the arbiter
+ * between scheduler replicas) and hands the job to the owning agent's BullMQ queue.
+ * Passes are coalesced: a wake during a pass causes exactly one more pass.
+ */
+export class Dispatcher {
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private readonly lastReason = new Map<string, string>();
+
+  constructor(private readonly ctx: SchedulerContext) {}
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves once no pass is running (for a graceful stop). */
+  async idle(): Promise<void> {
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        try {
+          const dispatched = await this.pass();
+          // a full batch may have more behind it
+          if (dispatched >= BATCH / 2) this.again = true;
+        } catch (err) {
+          if (!this.stopped) this.ctx.log.error({ err }, "dispatch pass failed; the next tick retries");
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One pass over the head of the pending set; returns how many runs were dispatched. */
+  async pass(): Promise<number> {
+    const { redis, keys } = this.ctx;
+    const raw = await redis.zrange(keys.pending(), "0", String(BATCH - 1));
+    if (raw.length === 0) return 0;
+    const now = Date.now();
+    const pipe = redis.pipeline();
+    for (const id of raw) pipe.hmget(keys.run(id), "plan", "exclude", "na", "json");
+    pipe.hgetall(keys.submitterUsage());
+    const res = (await pipe.exec()) ?? [];
+    const usageRaw = (res[raw.length]?.[1] ?? {}) as Record<string, string>;
+    const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
+    const candidates = new Map<string, Candidate>();
+    raw.forEach((id, i) => {
+      const f = res[i]?.[1] as (string | null)[] | undefined;
+      if (!f || !f[0] || !f[3]) return;
+      const plan = RunPlanSchema.parse(JSON.parse(f[0]));
+      const createdAt = (JSON.parse(f[3]) as { createdAt: number }).createdAt;
+      candidates.set(id, {
+        entry: { id, submitter: plan.submitter, priority: plan.priority, queuedAt: createdAt },
+        plan,
+        exclude: new Set(f[1] ? (JSON.parse(f[1]) as string[]) : []),
+        attempt: Number(f[2] ?? "1"),
+        createdAt,
+      });
+    });
+    const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
+    const views = await this.ctx.boards.snapshot(now);
+    const free = new Map(views.filter((v) => this.usable(v)).map((v) => [v.board.id, v]));
+    const reserved = new Set<string>();
+    const claims: Promise<boolean>[] = [];
+    const reasons = new Map<string, string>();
+    for (const entry of order) {
+      const c = candidates.get(entry.id);
+      if (!c) continue;
+      const pick = this.pick(c, views, free, reserved, now);
+      if ("reason" in pick) {
+        reasons.set(entry.id, pick.reason);
+        if (now - c.createdAt > this.ctx.config.reserveAfterMs) for (const id of pick.matching) reserved.add(id);
+        continue;
+      }
+      for (const id of Object.values(pick.boards)) free.delete(id);
+      claims.push(this.claim(c, pick.agent, pick.boards, now));
+    }
+    const outcomes = await Promise.all(claims);
+    await this.recordReasons(reasons);
+    return outcomes.filter(Boolean).length;
+  }
+
+  private usable(v: BoardView): boolean {
+    return !v.quarantined && v.agentAlive && !v.lease && (v.board.state === "idle" || v.board.state === "leased" || v.board.state === "booked");
+  }
+
+  /** Another holder's booking overlapping [now, now + timeout) keeps the run off the board. */
+  private bookingBlocks(v: BoardView, submitter: string, until: number, now: number): string | undefined {
+    const b = v.bookings.find((x) => x.holder !== submitter && x.start < until && x.end > now && bookingState(x, now) !== "released");
+    if (!b) return undefined;
+    return `board ${v.board.id} is booked by ${b.holder} from ${new Date(b.start).toISOString()} until ${new Date(b.end).toISOString()}`;
+  }
+
+  private pick(c: Candidate, views: BoardView[], free: Map<string, BoardView>, reserved: Set<string>, now: number): Pick {
+    const until = now + c.plan.timeoutMs;
+    const roles = Object.entries(c.plan.roles);
+    const matching = new Set<string>();
+    let reason = "";
+    // Agents that could host every role, tried with non-excluded boards first, then any.
+    for (const avoidExcluded of [true, false]) {
+      const byAgent = new Map<string, BoardView[]>();
+      for (const v of free.values()) {
+        if (reserved.has(v.board.id)) continue;
+        if (avoidExcluded && c.exclude.has(v.board.id)) continue;
+        const list = byAgent.get(v.agent) ?? [];
+        list.push(v);
+        byAgent.set(v.agent, list);
+      }
+      for (const [agent, boards] of byAgent) {
+        const taken: Record<string, string> = {};
+        const used = new Set<string>();
+        let ok = true;
+        for (const [role, req] of roles) {
+          const fit = boards.find((v) => !used.has(v.board.id) && matches(v, req as RoleRequirement));
+          if (fit) matching.add(fit.board.id);
+          const blocked = fit ? this.bookingBlocks(fit, c.plan.submitter, until, now) : undefined;
+          const usable = boards.find((v) => !used.has(v.board.id) && matches(v, req as RoleRequirement) && !this.bookingBlocks(v, c.plan.submitter, until, now));
+          if (!usable) {
+            reason = blocked ?? reason;
+            ok = false;
+            break;
+          }
+          taken[role] = usable.board.id;
+          used.add(usable.board.id);
+        }
+        if (ok) return { agent, boards: taken };
+      }
+      // Only fall back to excluded boards when no other matching board exists at all.
+      const others = views.some((v) => !c.exclude.has(v.board.id) && !v.quarantined && roles.some(([, r]) => matches(v, r as RoleRequirement)));
+      if (others) break;
+    }
+    if (!reason) reason = this.describeWait(c, views, now);
+    return { reason, matching: [...matching] };
+  }
+
+  private describeWait(c: Candidate, views: BoardView[], now: number): string {
+    for (const [role, req] of Object.entries(c.plan.roles)) {
+      const all = views.filter((v) => matches(v, req as RoleRequirement));
+      const what = req.board ?? `${req.profile}${Object.keys(req.labels).length ? ` ${JSON.stringify(req.labels)}` : ""}`;
+      if (all.length === 0) return `no registered board for role ${role} (${what})`;
+      if (all.every((v) => v.quarantined)) return `every ${what} board is quarantined`;
+      if (all.every((v) => v.quarantined || !v.agentAlive)) return `every ${what} board is offline`;
+      const booked = all.map((v) => this.bookingBlocks(v, c.plan.submitter, now + c.plan.timeoutMs, now)).find(Boolean);
+      if (all.every((v) => v.lease || v.quarantined || !v.agentAlive)) return `every ${what} board is busy`;
+      if (booked) return booked;
+    }
+    return Object.keys(c.plan.roles).length > 1 ? "waiting for all its boards to be free on one agent at once" : "waiting for a free board";
+  }
+
+  private async claim(c: Candidate, agent: string, boards: Record<string, string>, now: number): Promise<boolean> {
+    const token = randomUUID();
+    const out = await this.ctx.leases.acquire({
+      runId: c.entry.id,
+      submitter: c.plan.submitter,
+      agent,
+      attempt: c.attempt,
+      token,
+      boards,
+      now,
+      until: now + c.plan.timeoutMs,
+      ttlMs: this.ctx.config.leaseTtlMs,
+    });
+    if (!out.ok) return false;
+    const updated = await this.ctx.runs.update(c.entry.id, (cur) => {
+      if (cur.run.state !== "queued") return null;
+      const run = { ...cur.run, state: "leased" as const, boards, steps: [], cases: [] };
+      delete run.waitingFor;
+      run.attempts = [...cur.run.attempts, { attempt: c.attempt, boards, agent }];
+      return { run, pending: null };
+    });
+    if (!updated) {
+      // cancelled between the claim and now: give the boards back
+      await this.ctx.leases.release(Object.values(boards), token);
+      await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), c.plan.submitter, -1);
+      return false;
+    }
+    const job: Job = {
+      runId: c.entry.id,
+      attempt: c.attempt,
+      suite: c.plan.suite,
+      boards,
+      artifacts: c.plan.artifacts,
+      timeoutMs: c.plan.timeoutMs,
+      leaseToken: token,
+    };
+    await this.ctx.queues.get(agent).add("run", job, {
+      jobId: `${c.entry.id}-a${c.attempt}`,
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
+    });
+    this.lastReason.delete(c.entry.id);
+    if (c.attempt === 1) this.ctx.metrics.dispatched(Date.now() - c.createdAt);
+    return true;
+  }
+
+  private async recordReasons(reasons: Map<string, string>): Promise<void> {
+    const changed: Record<string, string> = {};
+    for (const [id, r] of reasons) {
+      if (this.lastReason.get(id) !== r) changed[id] = r;
+      this.lastReason.set(id, r);
+    }
+    if (this.lastReason.size > 20_000) this.lastReason.clear();
+    if (Object.keys(changed).length > 0) await this.ctx.redis.hset(this.ctx.keys.waitingReasons(), changed);
+  }
+}

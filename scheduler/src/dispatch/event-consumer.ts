@@ -1,0 +1,108 @@
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import { AgentEventSchema, type AgentEvent } from "@hil/contracts";
+import type { SchedulerContext } from "../context.js";
+import type { RunLifecycle } from "./run-lifecycle.js";
+
+export const CONSUMER_GROUP = "schedulers";
+/** Entries a consumer has held this long without XACK belong to a dead replica: take them over. */
+const CLAIM_IDLE_MS = 30_000;
+
+/**
+ * Reads agent events through the `schedulers` consumer group: each event is applied once, by one
+ * replica. Handlers are idempotent (they check the run's attempt and state), so a replay after a
+ * crash between apply and XACK does no harm.
+ */
+export class EventConsumer {
+  private readonly conn: Redis;
+  private readonly name = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+  private lastClaim = 0;
+
+  constructor(
+    private readonly ctx: SchedulerContext,
+    private readonly lifecycle: RunLifecycle,
+  ) {
+    this.conn = ctx.redis.duplicate();
+    this.conn.on("error", () => {});
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.ctx.redis.xgroup("CREATE", this.ctx.keys.events(), CONSUMER_GROUP, "0", "MKSTREAM");
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes("BUSYGROUP")) throw err;
+    }
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.conn.disconnect();
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    const stream = this.ctx.keys.events();
+    while (!this.stopped) {
+      try {
+        if (Date.now() - this.lastClaim > CLAIM_IDLE_MS / 2) {
+          this.lastClaim = Date.now();
+          const claimed = (await this.conn.xautoclaim(stream, CONSUMER_GROUP, this.name, CLAIM_IDLE_MS, "0-0", "COUNT", 100)) as [string, [string, string[]][]];
+          await this.applyAll(claimed[1] ?? []);
+        }
+        const res = (await this.conn.xreadgroup("GROUP", CONSUMER_GROUP, this.name, "COUNT", 200, "BLOCK", 1000, "STREAMS", stream, ">")) as
+          | [string, [string, string[]][]][]
+          | null;
+        for (const [, entries] of res ?? []) await this.applyAll(entries);
+      } catch (err) {
+        if (this.stopped) return;
+        this.ctx.log.error({ err }, "reading agent events failed; retrying in 1 s");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async applyAll(entries: [string, string[]][]): Promise<void> {
+    if (entries.length === 0) return;
+    // Events of one run stay in order; different runs proceed together.
+    const byRun = new Map<string, { id: string; ev: AgentEvent }[]>();
+    const bad: string[] = [];
+    for (const [id, fields] of entries) {
+      const i = fields.indexOf("json");
+      const parsed = i >= 0 ? AgentEventSchema.safeParse(JSON.parse(fields[i + 1] ?? "null")) : undefined;
+      if (!parsed?.success) {
+        bad.push(id);
+        continue;
+      }
+      const ev = parsed.data;
+      const key = ev.type === "job-finished" ? ev.result.runId : "runId" in ev ? ev.runId : "";
+      const list = byRun.get(key) ?? [];
+      list.push({ id, ev });
+      byRun.set(key, list);
+    }
+    if (bad.length) this.ctx.log.warn({ ids: bad }, "ignored agent events that do not match the contract");
+    await Promise.all(
+      [...byRun.values()].map(async (list) => {
+        for (const { ev } of list) await this.apply(ev);
+      }),
+    );
+    await this.ctx.redis.xack(this.ctx.keys.events(), CONSUMER_GROUP, ...entries.map(([id]) => id));
+  }
+
+  private async apply(ev: AgentEvent): Promise<void> {
+    switch (ev.type) {
+      case "job-started":
+        return this.lifecycle.started(ev.runId, ev.attempt, ev.at);
+      case "step-finished":
+        return this.lifecycle.stepFinished(ev.runId, ev.attempt, ev.step);
+      case "job-finished":
+        return this.lifecycle.finished(ev.result);
+      case "board-changed":
+      case "board-gone":
+        this.ctx.wake();
+        return;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+export interface PendingEntry {
+  id: string;
+  submitter: string;
+  priority: number;
+  /** When it (re)entered the queue. */
+  queuedAt: number;
+}
+
+/**
+ * Dispatch order: priority (higher first), then fair share, then age. At equal priority a run's
+ * share key is `running(submitter) + k`, k being its index among that submitter's pending runs, so
+ * submitters take turns (round robin) and one that already holds many boards waits behind one that holds none.
+ */
+export function fairOrder(entries: readonly PendingEntry[], running: ReadonlyMap<string, number>): PendingEntry[] {
+  const byAge = [...entries].sort((a, b) => a.queuedAt - b.queuedAt || (a.id < b.id ? -1 : 1));
+  const seen = new Map<string, number>();
+  const keyed = byAge.map((e) => {
+    const slot = `${e.priority}\u0000${e.submitter}`;
+    const k = seen.get(slot) ?? 0;
+    seen.set(slot, k + 1);
+    return { e, share: (running.get(e.submitter) ?? 0) + k };
+  });
+  keyed.sort((a, b) => b.e.priority - a.e.priority || a.share - b.share || a.e.queuedAt - b.e.queuedAt);
+  return keyed.map((k) => k.e);
+}

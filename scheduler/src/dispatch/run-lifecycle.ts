@@ -1,0 +1,156 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ERROR_CODES, LogLineSchema, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
+import type { SchedulerContext } from "../context.js";
+import { isTerminal, pendingScore, type StoredRun } from "../store/run-store.js";
+
+const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
+
+function isInfraCode(code: string | undefined): boolean {
+  if (code === undefined) return true;
+  return code in ERROR_CODES ? ERROR_CODES[code as keyof typeof ERROR_CODES].infra : true;
+}
+
+/**
+ * Every run state change after dispatch: outcomes from agents, retries, cancel, timeout, and what
+ * happens once a run ends (leases released, JUnit and log written).
+ */
+export class RunLifecycle {
+  constructor(private readonly ctx: SchedulerContext) {}
+
+  async started(runId: string, attempt: number, at: number): Promise<void> {
+    await this.ctx.runs.update(runId, (cur) => {
+      const a = CURRENT(cur);
+      if (cur.run.state !== "leased" || !a || a.attempt !== attempt) return null;
+      const run: Run = { ...cur.run, state: "running", startedAt: cur.run.startedAt ?? at };
+      run.attempts = [...cur.run.attempts.slice(0, -1), { ...a, startedAt: at }];
+      return { run, pending: null };
+    });
+  }
+
+  async stepFinished(runId: string, attempt: number, step: Run["steps"][number]): Promise<void> {
+    await this.ctx.runs.update(runId, (cur) => {
+      const a = CURRENT(cur);
+      if (isTerminal(cur.run.state) || !a || a.attempt !== attempt) return null;
+      if (cur.run.steps.some((s) => s.index === step.index)) return null;
+      return { run: { ...cur.run, steps: [...cur.run.steps, step] }, pending: null };
+    });
+  }
+
+  /** An attempt ended (agent report or the reaper's AGENT_LOST): final outcome or a retry. */
+  async finished(result: JobResult): Promise<void> {
+    const now = Date.now();
+    let retry = false;
+    const res = await this.ctx.runs.update(result.runId, (cur) => {
+      const a = CURRENT(cur);
+      if (isTerminal(cur.run.state) || !a || a.attempt !== result.attempt) return null;
+      if (cur.run.state === "queued") return null;
+      const attempt = { ...a, endedAt: now, outcome: result.outcome, ...(result.error ? { error: result.error } : {}) };
+      const run: Run = { ...cur.run, attempts: [...cur.run.attempts.slice(0, -1), attempt], steps: result.steps, cases: result.cases };
+      const infra = result.outcome === "error" && isInfraCode(result.error?.code);
+      const max = Math.min(cur.run.request.maxAttempts, this.ctx.config.maxAttempts);
+      if (infra && cur.run.attempts.length < max) {
+        retry = true;
+        run.state = "queued";
+        run.boards = {};
+        run.waitingFor = `retrying after ${result.error?.code ?? "an infrastructure error"} on ${Object.values(a.boards).join(", ")}`;
+        return { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive" };
+      }
+      run.state = result.outcome === "pass" ? "passed" : result.outcome === "fail" ? "failed" : result.outcome === "cancelled" ? "cancelled" : "error";
+      run.endedAt = now;
+      if (result.error) run.error = result.error;
+      return { run, pending: null };
+    });
+    if (!res) return;
+    const before = res.before;
+    const boardIds = Object.values(CURRENT(before)?.boards ?? {});
+    if (retry) {
+      // Try other boards first; the run may still come back to these when no other board fits.
+      await this.ctx.runs.setExclude(result.runId, [...new Set([...before.exclude, ...boardIds])]);
+    }
+    if (result.outcome === "error" && isInfraCode(result.error?.code)) {
+      const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
+      for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
+    } else if (result.outcome === "pass" || result.outcome === "fail") {
+      await this.ctx.boards.recordCleanRun(boardIds);
+    }
+    await this.releaseClaim(before);
+    if (!retry) await this.ended(res.after);
+    this.ctx.wake();
+  }
+
+  /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */
+  async stop(runId: string, state: "cancelled" | "timed-out", message: string): Promise<Run | undefined> {
+    const now = Date.now();
+    const res = await this.ctx.runs.update(runId, (cur) => {
+      if (isTerminal(cur.run.state)) return null;
+      const a = CURRENT(cur);
+      const run: Run = {
+        ...cur.run,
+        state,
+        endedAt: now,
+        error: { code: state === "cancelled" ? "CANCELLED" : "RUN_TIMEOUT", message },
+      };
+      delete run.waitingFor;
+      if (a && cur.run.state !== "queued") run.attempts = [...cur.run.attempts.slice(0, -1), { ...a, endedAt: now, outcome: "cancelled" }];
+      return { run, pending: null };
+    });
+    if (!res) return (await this.ctx.runs.get(runId))?.run;
+    const claim = res.before.claim;
+    await this.releaseClaim(res.before);
+    await this.ctx.redis.publish(this.ctx.keys.cancelChannel(), runId);
+    if (claim && res.before.run.state !== "queued") await this.ctx.queues.remove(claim.agent, `${runId}-a${claim.attempt}`);
+    await this.ended(res.after);
+    this.ctx.wake();
+    return res.after;
+  }
+
+  private async releaseClaim(s: StoredRun): Promise<void> {
+    const claim = s.claim;
+    if (!claim || s.run.state === "queued") return;
+    await this.ctx.leases.release(Object.values(claim.boards), claim.token);
+    await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), s.run.submitter, -1);
+  }
+
+  /** A run reached its final state: write JUnit and the full log beside the artifacts. */
+  private async ended(run: Run): Promise<void> {
+    this.ctx.metrics.runEnded(run.state);
+    try {
+      const lines = await this.readRunLog(run.id);
+      const dir = this.ctx.artifacts.runDir(run.id);
+      await mkdir(dir, { recursive: true });
+      const junit = toJUnitXml({
+        name: run.request.suite,
+        runId: run.id,
+        steps: run.steps,
+        cases: run.cases,
+        logLines: lines,
+        ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
+      });
+      await writeFile(join(dir, "junit.xml"), junit);
+      await writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : ""));
+      await writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + (lines.length ? "\n" : ""));
+      await this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs);
+    } catch (err) {
+      this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files; check the artifact directory");
+    }
+  }
+
+  async readRunLog(runId: string): Promise<LogLine[]> {
+    const out: LogLine[] = [];
+    let start = "-";
+    for (;;) {
+      const batch = await this.ctx.redis.xrange(this.ctx.keys.runLog(runId), start, "+", "COUNT", 5000);
+      for (const [id, fields] of batch) {
+        const i = fields.indexOf("json");
+        const raw = i >= 0 ? fields[i + 1] : undefined;
+        if (raw !== undefined) {
+          const p = LogLineSchema.safeParse(JSON.parse(raw));
+          if (p.success) out.push(p.data);
+        }
+        start = `(${id}`;
+      }
+      if (batch.length < 5000) return out;
+    }
+  }
+}

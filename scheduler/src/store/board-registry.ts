@@ -1,0 +1,158 @@
+import type { Redis } from "ioredis";
+import { BoardSchema, BookingSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
+import { LeaseSchema, type Lease } from "../leases/lease-store.js";
+
+/** One board as the dispatcher and the API see it: agent's report + scheduler fields + live lease/bookings. */
+export interface BoardView {
+  board: Board;
+  agent: string;
+  agentAlive: boolean;
+  quarantined: boolean;
+  quarantineReason?: string;
+  health: number;
+  infraFailures: number;
+  lease?: Lease;
+  /** Bookings not released and not yet ended, earliest first. */
+  bookings: Booking[];
+}
+
+export interface RoleRequirement {
+  profile: string;
+  labels: Record<string, string>;
+  board?: string;
+}
+
+export function bookingState(b: Booking, now: number): Booking["state"] {
+  if (b.state === "released") return "released";
+  if (now >= b.end) return "ended";
+  return now >= b.start ? "active" : "scheduled";
+}
+
+export function matches(view: BoardView, req: RoleRequirement): boolean {
+  if (req.board !== undefined && view.board.id !== req.board) return false;
+  if (view.board.profile !== req.profile) return false;
+  for (const [k, v] of Object.entries(req.labels)) if (view.board.labels[k] !== v) return false;
+  return true;
+}
+
+/** quarantined > offline > running/flashing > leased > booked > idle (see docs/scheduler.md). */
+export function derivedState(view: BoardView, now: number): BoardState {
+  if (view.quarantined) return "quarantined";
+  if (!view.agentAlive || view.board.state === "offline") return "offline";
+  if (view.lease && (view.board.state === "running" || view.board.state === "flashing")) return view.board.state;
+  if (view.lease) return "leased";
+  if (view.bookings.some((b) => bookingState(b, now) === "active")) return "booked";
+  return "idle";
+}
+
+export function publicBoard(view: BoardView, now: number): Board {
+  const active = view.bookings.find((b) => bookingState(b, now) === "active");
+  const board: Board = { ...view.board, state: derivedState(view, now), health: view.health };
+  if (view.lease) board.currentRun = view.lease.runId;
+  else delete board.currentRun;
+  if (active) board.holder = active.holder;
+  else delete board.holder;
+  return board;
+}
+
+export class BoardRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: LabKeys,
+  ) {}
+
+  async ids(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.boards())).sort();
+  }
+
+  /** Everything about every registered board, in a few pipelined round trips. */
+  async snapshot(now = Date.now()): Promise<BoardView[]> {
+    const ids = await this.ids();
+    if (ids.length === 0) return [];
+    const p1 = this.redis.pipeline();
+    for (const id of ids) {
+      p1.hmget(this.keys.board(id), "json", "agent", "quarantined", "health", "fails", "quarantineReason");
+      p1.get(this.keys.lease(id));
+      p1.zrangebyscore(this.keys.boardBookings(id), "-inf", "+inf");
+    }
+    const r1 = (await p1.exec()) ?? [];
+    const partial: { id: string; f: (string | null)[]; lease: string | null; bookingIds: string[] }[] = [];
+    ids.forEach((id, i) => {
+      const f = r1[i * 3]?.[1] as (string | null)[] | undefined;
+      const lease = (r1[i * 3 + 1]?.[1] as string | null | undefined) ?? null;
+      const bookingIds = (r1[i * 3 + 2]?.[1] as string[] | undefined) ?? [];
+      if (f && f[0] !== null && f[0] !== undefined) partial.push({ id, f, lease, bookingIds });
+    });
+    const agents = [...new Set(partial.map((p) => p.f[1] ?? ""))];
+    const allBookingIds = partial.flatMap((p) => p.bookingIds);
+    const p2 = this.redis.pipeline();
+    for (const a of agents) p2.exists(this.keys.agent(a));
+    for (const b of allBookingIds) p2.get(this.keys.booking(b));
+    const r2 = (await p2.exec()) ?? [];
+    const alive = new Map(agents.map((a, i) => [a, r2[i]?.[1] === 1]));
+    const bookings = new Map<string, Booking>();
+    allBookingIds.forEach((id, i) => {
+      const raw = r2[agents.length + i]?.[1];
+      if (typeof raw === "string") bookings.set(id, BookingSchema.parse(JSON.parse(raw)));
+    });
+    const views: BoardView[] = [];
+    for (const p of partial) {
+      const parsed = BoardSchema.safeParse(JSON.parse(p.f[0] ?? "{}"));
+      if (!parsed.success) continue;
+      const agent = p.f[1] ?? parsed.data.agent;
+      const view: BoardView = {
+        board: parsed.data,
+        agent,
+        agentAlive: alive.get(agent) ?? false,
+        quarantined: p.f[2] === "1",
+        health: p.f[3] === null || p.f[3] === undefined ? 100 : Number(p.f[3]),
+        infraFailures: Number(p.f[4] ?? "0"),
+        bookings: p.bookingIds
+          .map((id) => bookings.get(id))
+          .filter((b): b is Booking => b !== undefined && b.state !== "released" && b.end > now)
+          .sort((a, b) => a.start - b.start),
+      };
+      if (p.f[5]) view.quarantineReason = p.f[5];
+      if (p.lease !== null) {
+        const l = LeaseSchema.safeParse(JSON.parse(p.lease));
+        if (l.success) view.lease = l.data;
+      }
+      views.push(view);
+    }
+    return views;
+  }
+
+  async setQuarantine(id: string, on: boolean, reason?: string): Promise<boolean> {
+    if ((await this.redis.sismember(this.keys.boards(), id)) !== 1) return false;
+    if (on) await this.redis.hset(this.keys.board(id), { quarantined: "1", quarantineReason: reason ?? "quarantined by admin" });
+    else await this.redis.hset(this.keys.board(id), { quarantined: "0", quarantineReason: "", fails: "0", health: "100" });
+    return true;
+  }
+
+  /**
+   * An infrastructure failure on these boards: health drops, and a board with `quarantineAfter`
+   * consecutive failures is quarantined. Returns the boards quarantined now.
+   */
+  async recordInfraFailure(ids: readonly string[], quarantineAfter: number, reason: string): Promise<string[]> {
+    const quarantined: string[] = [];
+    for (const id of ids) {
+      const key = this.keys.board(id);
+      const fails = await this.redis.hincrby(key, "fails", 1);
+      const health = Number((await this.redis.hget(key, "health")) ?? "100");
+      await this.redis.hset(key, "health", String(Math.max(0, health - 20)));
+      if (fails >= quarantineAfter) {
+        await this.redis.hset(key, { quarantined: "1", quarantineReason: `${fails} infrastructure failures in a row; last: ${reason}` });
+        quarantined.push(id);
+      }
+    }
+    return quarantined;
+  }
+
+  async recordCleanRun(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const key = this.keys.board(id);
+      const health = Number((await this.redis.hget(key, "health")) ?? "100");
+      await this.redis.hset(key, { fails: "0", health: String(Math.min(100, health + 5)) });
+    }
+  }
+}

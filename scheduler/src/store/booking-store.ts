@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import { BookingSchema, type Booking, type LabKeys } from "@hil/contracts";
+import { LuaScript } from "../leases/lua-script.js";
+import { bookingState } from "./board-registry.js";
+
+/**
+ * put-booking (3 keys): writes a booking unless it overlaps another live booking of its board.
+ * KEYS[1] board-bookings zset · KEYS[2] booking key · KEYS[3] all-bookings zset (score = end).
+ * ARGV[1] booking id · [2] start · [3] end · [4] booking JSON · [5] booking key prefix · [6] now.
+ * Returns "" when written, else the id of the booking it overlaps.
+ */
+const PUT_BOOKING = new LuaScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+for _, id in ipairs(ids) do
+  if id ~= ARGV[1] then
+    local raw = redis.call('GET', ARGV[5] .. id)
+    if raw then
+      local b = cjson.decode(raw)
+      local e = tonumber(b['end'])
+      if b.state ~= 'released' and e > tonumber(ARGV[2]) and e > tonumber(ARGV[6]) then return id end
+    end
+  end
+end
+redis.call('SET', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return ''
+`);
+
+export class BookingConflictError extends Error {
+  override name = "BookingConflictError";
+  constructor(readonly other: string, board: string) {
+    super(`board ${board} is already booked in that window (booking ${other}); pick another time or board`);
+  }
+}
+
+export class BookingStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: LabKeys,
+  ) {}
+
+  static newId(): string {
+    return `bk-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  }
+
+  /** Throws BookingConflictError on overlap. */
+  async put(b: Booking, now = Date.now()): Promise<Booking> {
+    const other = (await PUT_BOOKING.run(
+      this.redis,
+      [this.keys.boardBookings(b.board), this.keys.booking(b.id), this.keys.bookings()],
+      [b.id, b.start, b.end, JSON.stringify(b), this.keys.booking(""), now],
+    )) as string;
+    if (other) throw new BookingConflictError(other, b.board);
+    return this.withState(b, now);
+  }
+
+  async get(id: string, now = Date.now()): Promise<Booking | undefined> {
+    const raw = await this.redis.get(this.keys.booking(id));
+    return raw === null ? undefined : this.withState(BookingSchema.parse(JSON.parse(raw)), now);
+  }
+
+  async release(id: string, now = Date.now()): Promise<Booking | undefined> {
+    const b = await this.get(id, now);
+    if (!b) return undefined;
+    if (b.state === "released" || b.state === "ended") return b;
+    const released: Booking = { ...b, state: "released", end: Math.min(b.end, Math.max(b.start, now)) };
+    await this.redis
+      .multi()
+      .set(this.keys.booking(id), JSON.stringify(released))
+      .zrem(this.keys.boardBookings(b.board), id)
+      .zadd(this.keys.bookings(), released.end, id)
+      .exec();
+    return released;
+  }
+
+  async list(filter: { board?: string; holder?: string; active?: boolean }, now = Date.now()): Promise<Booking[]> {
+    const ids = filter.board
+      ? await this.redis.zrange(this.keys.boardBookings(filter.board), "0", "-1")
+      : await this.redis.zrevrange(this.keys.bookings(), "0", "999");
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((id) => this.keys.booking(id)));
+    return raws
+      .filter((r): r is string => r !== null)
+      .map((r) => this.withState(BookingSchema.parse(JSON.parse(r)), now))
+      .filter((b) => (filter.holder ? b.holder === filter.holder : true))
+      .filter((b) => (filter.active ? b.state === "active" : true))
+      .sort((a, b) => a.start - b.start);
+  }
+
+  /** Ends of bookings still to come, for the timers that wake the dispatcher. */
+  async upcomingEnds(now = Date.now()): Promise<number[]> {
+    const res = await this.redis.zrangebyscore(this.keys.bookings(), now, "+inf", "WITHSCORES", "LIMIT", 0, 200);
+    return res.filter((_, i) => i % 2 === 1).map(Number);
+  }
+
+  private withState(b: Booking, now: number): Booking {
+    return { ...b, state: bookingState(b, now) };
+  }
+}

@@ -1,0 +1,162 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { ArtifactRefSchema, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
+import { LuaScript } from "../leases/lua-script.js";
+import { ClaimSchema, type Claim } from "../leases/lease-store.js";
+
+/** What the dispatcher needs to place a run, fixed at submit (kept beside the Run JSON). */
+export const RunPlanSchema = z
+  .object({
+    submitter: z.string(),
+    priority: z.number().int(),
+    suite: SuiteSchema,
+    roles: z.record(z.string(), z.object({ profile: z.string(), labels: z.record(z.string(), z.string()), board: z.string().optional() }).strict()),
+    artifacts: z.record(z.string(), ArtifactRefSchema),
+    timeoutMs: z.number().int().positive(),
+    maxAttempts: z.number().int().positive(),
+  })
+  .strict();
+export type RunPlan = z.infer<typeof RunPlanSchema>;
+
+/**
+ * update-run (4 keys): compare-and-set of a run's JSON plus its set memberships, in one step.
+ * KEYS[1] run hash · KEYS[2] pending zset · KEYS[3] active-runs zset · KEYS[4] waiting-reasons hash.
+ * ARGV[1] expected version · [2] new JSON · [3] pending score, or "" to take it out of pending ·
+ * [4] "active" | "inactive" | "keep" · [5] run id · [6] now · [7] next attempt number.
+ * Returns 1 when written, 0 when someone else changed the run first.
+ */
+const UPDATE_RUN = new LuaScript(`
+local v = redis.call('HGET', KEYS[1], 'ver')
+if (v or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5]) else redis.call('ZREM', KEYS[2], ARGV[5]) end
+if ARGV[4] == 'inactive' then
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  redis.call('HDEL', KEYS[4], ARGV[5])
+elseif ARGV[4] == 'active' then
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+end
+return 1
+`);
+
+export interface StoredRun {
+  run: Run;
+  version: number;
+  claim?: Claim;
+  exclude: string[];
+}
+
+export interface RunChange {
+  run: Run;
+  /** Pending score, or null when the run must not be pending. */
+  pending: number | null;
+  active?: "active" | "inactive" | "keep";
+}
+
+export interface RunFilter {
+  states?: RunState[];
+  submitter?: string;
+  suite?: string;
+  board?: string;
+  limit: number;
+  /** createdAt (exclusive) to continue below. */
+  cursor?: number;
+}
+
+/** Priority first (0..100, higher first), then age: one number so Redis keeps the order. */
+export function pendingScore(priority: number, queuedAt: number): number {
+  return (100 - priority) * 1e13 + queuedAt;
+}
+
+export function isTerminal(state: RunState): boolean {
+  return TERMINAL_RUN_STATES.includes(state);
+}
+
+export class RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: LabKeys,
+  ) {}
+
+  async create(run: Run, plan: RunPlan): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.run(run.id), { json: JSON.stringify(run), ver: "1", na: "1", plan: JSON.stringify(plan) })
+      .zadd(this.keys.runs(), run.createdAt, run.id)
+      .zadd(this.keys.runsBySubmitter(run.submitter), run.createdAt, run.id)
+      .zadd(this.keys.pending(), pendingScore(plan.priority, run.createdAt), run.id)
+      .exec();
+  }
+
+  async get(id: string): Promise<StoredRun | undefined> {
+    const [json, ver, claim, exclude] = await this.redis.hmget(this.keys.run(id), "json", "ver", "claim", "exclude");
+    if (json === null || json === undefined) return undefined;
+    return {
+      run: RunSchema.parse(JSON.parse(json)),
+      version: Number(ver ?? "0"),
+      claim: claim === null || claim === undefined ? undefined : ClaimSchema.parse(JSON.parse(claim)),
+      exclude: exclude === null || exclude === undefined ? [] : (JSON.parse(exclude) as string[]),
+    };
+  }
+
+  async plan(id: string): Promise<RunPlan | undefined> {
+    const raw = await this.redis.hget(this.keys.run(id), "plan");
+    return raw === null ? undefined : RunPlanSchema.parse(JSON.parse(raw));
+  }
+
+  async setExclude(id: string, boards: string[]): Promise<void> {
+    await this.redis.hset(this.keys.run(id), "exclude", JSON.stringify(boards));
+  }
+
+  /**
+   * Applies `change` atomically against concurrent writers (other replicas, the reaper, the API):
+   * re-reads and re-decides until its write wins. `change` returns null to leave the run alone.
+   */
+  async update(id: string, change: (cur: StoredRun) => RunChange | null): Promise<{ before: StoredRun; after: Run } | null> {
+    for (let i = 0; i < 50; i++) {
+      const cur = await this.get(id);
+      if (!cur) return null;
+      const next = change(cur);
+      if (!next) return null;
+      const active = next.active ?? (isTerminal(next.run.state) ? "inactive" : "keep");
+      const ok = await UPDATE_RUN.run(
+        this.redis,
+        [this.keys.run(id), this.keys.pending(), this.keys.activeRuns(), this.keys.waitingReasons()],
+        [cur.version, JSON.stringify(next.run), next.pending === null ? "" : next.pending, active, id, Date.now(), next.run.attempts.length + 1],
+      );
+      if (ok === 1) return { before: cur, after: next.run };
+    }
+    throw new Error(`run ${id} kept changing under us; retry the request`);
+  }
+
+  async list(filter: RunFilter): Promise<{ runs: Run[]; nextCursor?: number }> {
+    const source = filter.submitter ? this.keys.runsBySubmitter(filter.submitter) : this.keys.runs();
+    const out: Run[] = [];
+    let max: string = filter.cursor === undefined ? "+inf" : `(${filter.cursor}`;
+    const page = Math.max(filter.limit * 2, 100);
+    for (let scanned = 0; out.length < filter.limit && scanned < 20_000; scanned += page) {
+      const ids = await this.redis.zrevrangebyscore(source, max, "-inf", "WITHSCORES", "LIMIT", 0, page);
+      if (ids.length === 0) break;
+      const pipe = this.redis.pipeline();
+      for (let i = 0; i < ids.length; i += 2) pipe.hget(this.keys.run(ids[i] ?? ""), "json");
+      const res = (await pipe.exec()) ?? [];
+      for (const [, raw] of res) {
+        if (typeof raw !== "string") continue;
+        const run = RunSchema.parse(JSON.parse(raw));
+        if (filter.states && !filter.states.includes(run.state)) continue;
+        if (filter.suite && run.request.suite !== filter.suite) continue;
+        if (filter.board && !run.attempts.some((a) => Object.values(a.boards).includes(filter.board ?? ""))) continue;
+        out.push(run);
+        if (out.length >= filter.limit) break;
+      }
+      const last = out.length >= filter.limit ? out[out.length - 1]?.createdAt : Number(ids[ids.length - 1]);
+      max = `(${last}`;
+      if (ids.length < page * 2) {
+        if (out.length < filter.limit) return { runs: out };
+        break;
+      }
+    }
+    const lastRun = out[out.length - 1];
+    return out.length >= filter.limit && lastRun ? { runs: out, nextCursor: lastRun.createdAt } : { runs: out };
+  }
+}
