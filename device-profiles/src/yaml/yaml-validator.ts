@@ -136,6 +136,8 @@ function closest(word: string, candidates: Set<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
+    // The names are pooled from the whole schema, so the word itself may be valid elsewhere.
+    if (c === word) continue;
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       best = c;
