@@ -149,6 +149,17 @@ test("an artifact of the wrong kind for its step is a problem at the artifact's 
   assert.match(problems[0]?.message ?? "", /flash cannot take artifact "apk" of kind apk/);
 });
 
+test("a flash image that is not an esp32-app needs an explicit offset", async () => {
+  const text = TWO_BOARDS.replace("app: { kind: esp32-app }", "app: { kind: esp32-app }\n  boot: { kind: esp32-bin }").replace(
+    "images: [{ artifact: app }]",
+    "images: [{ artifact: app }, { artifact: boot }]",
+  );
+  const problems = await check("nooffset.yaml", text);
+  assert.equal(problems.map((p) => [p.line, p.path]), [[11, "steps[0].images[1]"]]);
+  assert.match(problems[0]?.message ?? "", /needs an offset/);
+  assert.equal(await check("withoffset.yaml", text.replace("{ artifact: boot }", "{ artifact: boot, offset: 0x1000 }")), []);
+});
+
 test("a number where text is expected gets a hint to quote it", async () => {
   const problems = await check("number.yaml", TWO_BOARDS.replace("text: hello", "").replace("pattern: 'ready'", "pattern: 7523"));
   assert.equal(problems.map((p) => [p.line, p.path]), [[12, "steps[1].pattern"]]);

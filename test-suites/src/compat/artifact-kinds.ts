@@ -22,6 +22,18 @@ export function checkArtifactKinds(suite: Suite): FitProblem[] {
         : "artifact" in step
           ? [{ name: step.artifact, path: ["steps", i, "artifact"] }]
           : [];
+    if (step.type === "flash") {
+      step.images.forEach((img, j) => {
+        const kind = suite.artifacts[img.artifact]?.kind;
+        // The runner puts only esp32-app images at the profile's appOffset; anything else would land at 0x0.
+        if (img.offset === undefined && kind !== undefined && kind !== "esp32-app" && accepts.includes(kind)) {
+          problems.push({
+            path: ["steps", i, "images", j],
+            message: `image "${img.artifact}" (kind ${kind}) needs an offset, e.g. offset: 0x1000; only esp32-app images default to the profile's appOffset`,
+          });
+        }
+      });
+    }
     for (const use of uses) {
       const kind = suite.artifacts[use.name]?.kind;
       if (kind !== undefined && !accepts.includes(kind)) {
