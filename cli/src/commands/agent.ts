@@ -1,4 +1,5 @@
 import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
+import { parseDuration } from "@hil/contracts";
 import type { Command } from "commander";
 import { UsageError } from "../main.js";
 
@@ -19,6 +20,7 @@ interface AgentOptions {
   labels?: string;
   instant?: boolean;
   instantBoards?: string;
+  instantHold?: string;
   logLevel: string;
 }
 
@@ -42,6 +44,7 @@ export function register(program: Command): void {
     .option("--labels <k=v,...>", "labels added to every board")
     .option("--instant", "boards pass every job at once (dispatch benchmark: Redis and BullMQ stay real)")
     .option("--instant-boards <n>", "how many instant boards to register (implies --instant)")
+    .option("--instant-hold <duration>", "instant boards hold each job this long before passing it", "0ms")
     .option("--log-level <level>", "info, warn, error, debug", "info")
     .action(async (opts: AgentOptions) => {
       const name = opts.name ?? process.env.HIL_AGENT_NAME;
@@ -62,6 +65,7 @@ export function register(program: Command): void {
           leaseTtlMs: opts.leaseTtl,
           labels: parseLabels(opts.labels),
           instantBoards,
+          instantHoldMs: parseHold(opts.instantHold ?? "0ms"),
           virtualEsp32,
           pace: opts.pace ?? false,
           discover: opts.discover && instantBoards === 0,
@@ -112,6 +116,12 @@ function parseVirtual(spec: string | undefined): number {
     else if (m[1] !== "android") throw new UsageError(`--virtual: unknown board kind "${m[1]}" (esp32 or android)`);
   }
   return esp32;
+}
+
+function parseHold(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--instant-hold takes a duration like 3s (got "${value}")`);
+  return ms;
 }
 
 function parseCount(value: string, flag: string): number {

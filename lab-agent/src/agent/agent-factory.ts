@@ -18,7 +18,7 @@ export async function startConfiguredAgent(config: AgentConfig, logger: AgentLog
       profile: config.instantProfile,
       labels: config.labels,
     });
-    return LabAgent.start(config, { boards, executor: new InstantExecutor(), logger });
+    return LabAgent.start(config, { boards, executor: new InstantExecutor(config.instantHoldMs), logger });
   }
   const { startInventoryAgent } = await import("./inventory-agent.js");
   return startInventoryAgent(config, logger);

@@ -31,6 +31,8 @@ export const AgentConfigSchema = z
     /** Boards that pass every job at once: the dispatch path is real, the board work is skipped. */
     instantBoards: z.number().int().nonnegative().default(0),
     instantProfile: z.string().min(1).default("esp32-virtual"),
+    /** How long an instant board holds each job before passing it (0 = at once); cancel and stop cut it short. */
+    instantHoldMs: z.number().nonnegative().default(0),
     virtualEsp32: z.number().int().nonnegative().default(0),
     scenario: z.string().min(1).optional(),
     pace: z.boolean().default(false),
