@@ -1,0 +1,156 @@
+import { readEsp32Image, type Esp32ImageInfo } from "../../../esp32-image/image-reader.js";
+import { PARTITION_TABLE_MAX, PARTITION_TABLE_OFFSET, SINGLE_APP_TABLE, buildPartitionTable, partitionUsage, readPartitionTable, type PartitionEntry } from "../../../esp32-image/partition-table.js";
+import { CHIP_IDS } from "../../../esp32-image/chips.js";
+import { isMappedAddress } from "../../../esp32-image/layout.js";
+import { idfLine, type BootClock } from "./idf-log.js";
+
+/** The IDF the simulated bootloader was built with (its banner line). */
+export const BOOTLOADER_IDF_VERSION = "v5.2.1";
+const BOOTLOADER_OFFSET = 0x1000;
+
+export interface LoadedApp {
+  offset: number;
+  label: string;
+  info: Esp32ImageInfo;
+  /** The image bytes (header through appended hash). */
+  bytes: Uint8Array;
+}
+
+export type BootloaderResult = { ok: true; text: string; app: LoadedApp } | { ok: false; text: string };
+
+/**
+ * What the ROM and ESP-IDF's second-stage bootloader print after the ROM's `rst:` line, and which
+ * app they hand over to. The bootloader itself is simulated: a real one at 0x1000 only contributes
+ * its header (load lines, SPI mode); an erased 0x1000 is treated as a stock IDF bootloader.
+ */
+export function runSecondStageBootloader(flash: Uint8Array, clock: BootClock): BootloaderResult {
+  let text = "";
+  const log = (level: "E" | "W" | "I", tag: string, message: string, step = 5) => {
+    text += idfLine(level, clock.step(step), tag, message);
+  };
+
+  const boot = readEsp32Image(flash.subarray(BOOTLOADER_OFFSET, PARTITION_TABLE_OFFSET));
+  const bootOk = boot.ok && boot.chip === "esp32";
+  text += "configsip: 0, SPIWP:0xee\r\n";
+  text += "clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\n";
+  text += `mode:${bootOk ? boot.flashMode.toUpperCase() : "DIO"}, clock div:2\r\n`;
+  if (bootOk) {
+    for (const s of boot.segments) text += `load:0x${s.address.toString(16).padStart(8, "0")},len:${s.length}\r\n`;
+    text += `entry 0x${boot.entry.toString(16).padStart(8, "0")}\r\n`;
+  } else {
+    text += "load:0x3fff0030,len:7104\r\nload:0x40078000,len:15576\r\nload:0x40080400,len:4\r\nload:0x40080404,len:3876\r\nentry 0x4008064c\r\n";
+  }
+
+  log("I", "boot", `ESP-IDF ${BOOTLOADER_IDF_VERSION} 2nd stage bootloader`, 4);
+  log("I", "boot", "compile time Jan 10 2025 12:00:00", 0);
+  log("I", "boot", "Multicore bootloader", 0);
+  log("I", "boot", "chip revision: v3.0");
+  log("I", "boot.esp32", `SPI Speed      : ${bootOk ? boot.flashFreq.replace("m", "MHz") : "40MHz"}`);
+  log("I", "boot.esp32", `SPI Mode       : ${bootOk ? boot.flashMode.toUpperCase() : "DIO"}`);
+  log("I", "boot.esp32", `SPI Flash Size : ${bootOk ? boot.flashSize : "4MB"}`);
+  log("I", "boot", "Enabling RNG early entropy source...");
+
+  const tableBytes = flash.subarray(PARTITION_TABLE_OFFSET, PARTITION_TABLE_OFFSET + PARTITION_TABLE_MAX);
+  let table = readPartitionTable(tableBytes);
+  if (table.entries.length === 0 && table.problems[0]?.startsWith("no partition table")) {
+    // Nothing at 0x8000: behave as if the stock single-app table were there, app at 0x10000.
+    log("W", "boot", "no partition table at 0x8000 (erased); using the single factory app layout");
+    table = readPartitionTable(buildPartitionTable(SINGLE_APP_TABLE));
+  } else if (!table.ok) {
+    const problem = table.problems[0] ?? "";
+    log("E", "flash_parts", problem.startsWith("partition table MD5") ? "Incorrect MD5 checksum" : problem.replace(/ at table offset .*/, ""));
+    log("E", "boot", "Failed to verify partition table");
+    log("E", "boot", "load partition table error!");
+    return { ok: false, text };
+  }
+
+  log("I", "boot", "Partition Table:");
+  log("I", "boot", "## Label            Usage          Type ST Offset   Length");
+  table.entries.forEach((p, i) => {
+    const hx = (n: number, w: number) => n.toString(16).padStart(w, "0");
+    log("I", "boot", `${String(i).padStart(2)} ${p.label.padEnd(16)} ${partitionUsage(p).padEnd(16)} ${hx(p.type, 2)} ${hx(p.subtype, 2)} ${hx(p.offset, 8)} ${hx(p.size, 8)}`);
+  });
+  log("I", "boot", "End of partition table");
+
+  const candidates = bootOrder(table.entries);
+  for (const part of candidates) {
+    const app = verifyApp(flash, part, log);
+    if (app) {
+      log("I", "boot", `Loaded app from partition at offset 0x${part.offset.toString(16)}`, 20);
+      log("I", "boot", "Disabling RNG early entropy source...", 0);
+      return { ok: true, text, app };
+    }
+    if (part.subtype === 0x00) log("E", "boot", "Factory app partition is not bootable");
+    else if (part.subtype >= 0x10 && part.subtype < 0x20) log("E", "boot", `OTA app partition slot ${part.subtype - 0x10} is not bootable`);
+    else log("E", "boot", `Test app partition is not bootable`);
+  }
+  log("E", "boot", "No bootable app partitions in the partition table");
+  return { ok: false, text };
+}
+
+/** Factory first, then OTA slots in order (otadata is not simulated: an erased one means this). */
+function bootOrder(entries: PartitionEntry[]): PartitionEntry[] {
+  const apps = entries.filter((e) => e.type === 0);
+  const factory = apps.filter((e) => e.subtype === 0x00);
+  const ota = apps.filter((e) => e.subtype >= 0x10 && e.subtype < 0x20).sort((a, b) => a.subtype - b.subtype);
+  return [...factory, ...ota];
+}
+
+type Log = (level: "E" | "W" | "I", tag: string, message: string, step?: number) => void;
+
+/** esp_image_format.c's checks in its order, with its own log texts; undefined when not bootable. */
+function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp | undefined {
+  const at = part.offset;
+  const end = Math.min(flash.length, part.offset + part.size);
+  if (at >= flash.length) {
+    log("E", "esp_image", `bootloader_mmap(0x${at.toString(16)}, 0x18) failed`);
+    return undefined;
+  }
+  const slice = flash.subarray(at, end);
+  const info = readEsp32Image(slice);
+  const hex = (n: number) => n.toString(16);
+  const first = info.failures[0];
+  if (first?.kind === "magic" || first?.kind === "too-short") {
+    log("E", "esp_image", `image at 0x${hex(at)} has invalid magic byte (nothing flashed here?)`);
+    return undefined;
+  }
+  if (info.chipId !== CHIP_IDS.esp32) {
+    log("E", "boot_comm", `mismatch chip ID, expected ${CHIP_IDS.esp32}, found ${info.chipId}`);
+    return undefined;
+  }
+  if (first?.kind === "segment-count") {
+    log("E", "esp_image", `image at 0x${hex(at)} segment count ${first.count} exceeds max 16`);
+    return undefined;
+  }
+  for (const s of info.segments) {
+    const kind = isMappedAddress(s.address) ? "map" : s.address >= 0x10000000 ? "load" : "";
+    const size = `${hex(s.length).padStart(5, "0")}h (${String(s.length).padStart(6)})`;
+    log("I", "esp_image", `segment ${s.index}: paddr=${hex(at + s.fileOffset).padStart(8, "0")} vaddr=${hex(s.address).padStart(8, "0")} size=${size} ${kind}`, 8);
+  }
+  for (const f of info.failures) {
+    switch (f.kind) {
+      case "segment-length":
+        log("E", "esp_image", `invalid segment length 0x${hex(f.length)}`);
+        return undefined;
+      case "segment-truncated":
+        log("E", "esp_image", `bootloader_mmap(0x${hex(at + f.fileOffset)}, 0x${hex(Math.max(8, end - at - f.fileOffset))}) failed`);
+        return undefined;
+      case "segment-map":
+        log("E", "esp_image", `Segment ${f.index} load address 0x${hex(f.address).padStart(8, "0")}, doesn't match data 0x${hex(at + f.dataOffset).padStart(8, "0")}`);
+        return undefined;
+      case "checksum":
+        log("E", "esp_image", `Checksum failed. Calculated 0x${hex(f.calculated)} read 0x${hex(f.stored)}`);
+        return undefined;
+      case "checksum-missing":
+      case "hash-missing":
+        log("E", "esp_image", `Image length ${info.imageLength + 32} doesn't fit in partition length ${part.size}`);
+        return undefined;
+      case "hash":
+        log("E", "esp_image", "Image hash failed - image is corrupt");
+        return undefined;
+      default:
+        break;
+    }
+  }
+  return { offset: at, label: part.label, info, bytes: slice.subarray(0, info.imageLength) };
+}
