@@ -73,3 +73,38 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 150
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * The issue's "done" sequence on one connection: detect, MAC, stub, 921600, then a 1 MiB and a
+ * 4 MiB random image (compressed, MD5-verified), each read back through esptool-js and compared
+ * with the board's flash array. Returns esptool-js's log.
+ */
+export async function flashAndVerifyBothSizes(
+  link: SerialLink,
+  board: { mac: string; mode: string; stubStarts: number; flash: Uint8Array; baudRate: number },
+  mode: "default_reset" | "no_reset",
+): Promise<string[]> {
+  const session = await connectEsptool(link, { mode });
+  try {
+    if (!/^ESP32/.test(session.chip)) throw new Error(`esptool-js detected "${session.chip}", not an ESP32`);
+    if (!session.log.some((l) => l.includes(`MAC: ${board.mac}`))) throw new Error(`esptool-js did not print the board's MAC ${board.mac}:\n${session.log.join("\n")}`);
+    if (board.mode !== "stub" || board.stubStarts < 1) throw new Error(`board is in ${board.mode} mode after connect; the stub was not started`);
+    if (board.baudRate !== 921600) throw new Error(`board runs at ${board.baudRate} baud, expected 921600 after CHANGE_BAUDRATE`);
+    const cases: [number, Uint8Array][] = [
+      [0x10000, randomImage(1024 * 1024)],
+      [0x0, randomImage(4 * 1024 * 1024)],
+    ];
+    for (const [address, image] of cases) {
+      const verified = session.log.filter((l) => l.includes("Hash of data verified")).length;
+      await flashImage(session, address, image);
+      if (session.log.filter((l) => l.includes("Hash of data verified")).length !== verified + 1) throw new Error("esptool-js did not verify the MD5");
+      await session.loader.after("no_reset_stub");
+      if (!sameBytes(board.flash.subarray(address, address + image.length), image)) throw new Error(`flash array differs from the ${image.length}-byte image`);
+      const back = await session.loader.readFlash(address, image.length);
+      if (!sameBytes(back, image)) throw new Error(`esptool-js read back different bytes for the ${image.length}-byte image`);
+    }
+    return session.log;
+  } finally {
+    await session.close();
+  }
+}

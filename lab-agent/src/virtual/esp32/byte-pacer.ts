@@ -25,6 +25,11 @@ export class BytePacer {
       this.deliver(bytes);
       return;
     }
+    if (this.queue.length === 0) {
+      // An idle line starts sending now; a busy one continues where the queued bytes end.
+      const now = performance.now();
+      if (this.wireFreeAt < now) this.wireFreeAt = now;
+    }
     for (let i = 0; i < bytes.length; i += BytePacer.SLICE) {
       this.queue.push({ bytes: bytes.subarray(i, i + BytePacer.SLICE), baud: this.baud });
     }
@@ -46,7 +51,6 @@ export class BytePacer {
   private pump(): void {
     if (this.timer !== undefined) return;
     const now = performance.now();
-    if (this.wireFreeAt < now) this.wireFreeAt = now;
     while (this.queue.length > 0) {
       const head = this.queue[0];
       if (head === undefined) break;

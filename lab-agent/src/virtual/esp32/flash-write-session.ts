@@ -53,7 +53,13 @@ export class FlashWriteSession {
     const inflate = this.inflate;
     if (inflate === null || this.inflateFailed) return "inflate-error";
     await new Promise<void>((resolve) => {
-      inflate.write(data, () => resolve());
+      // A corrupt stream errors instead of calling back.
+      const onError = (): void => resolve();
+      inflate.once("error", onError);
+      inflate.write(data, () => {
+        inflate.off("error", onError);
+        resolve();
+      });
     });
     // The write callback fires once zlib has consumed the block, so its output is stored by now.
     await new Promise<void>((resolve) => setImmediate(resolve));
