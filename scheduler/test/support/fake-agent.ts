@@ -1,0 +1,131 @@
+// A small in-test agent: real BullMQ Worker, real Redis, the shared data model. It records when
+// each run held each board so tests can look for double leasing.
+import { Worker, type Job as BullJob } from "bullmq";
+import { Redis } from "ioredis";
+import { labKeys, type AgentEvent, type Board, type Job, type JobResult, type LabKeys } from "@hil/contracts";
+import { LeaseStore } from "../../src/leases/lease-store.js";
+
+export interface FakeBoard {
+  id: string;
+  profile: string;
+  labels?: Record<string, string>;
+}
+
+export interface Holding {
+  runId: string;
+  attempt: number;
+  board: string;
+  agent: string;
+  start: number;
+  end: number;
+}
+
+export type Behaviour = (job: Job, signal: AbortSignal) => Promise<Pick<JobResult, "outcome"> & Partial<JobResult>>;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class FakeAgent {
+  readonly keys: LabKeys;
+  readonly holdings: Holding[] = [];
+  readonly jobsSeen: Job[] = [];
+  private readonly redis: Redis;
+  private readonly leases: LeaseStore;
+  private worker?: Worker;
+  private beat?: NodeJS.Timeout;
+  private readonly running = new Map<string, { boards: string[]; token: string; abort: AbortController }>();
+  private sub?: Redis;
+
+  constructor(
+    readonly url: string,
+    namespace: string,
+    readonly name: string,
+    readonly boards: FakeBoard[],
+    private readonly behaviour: Behaviour = async () => {
+      await sleep(50);
+      return { outcome: "pass" };
+    },
+  ) {
+    this.keys = labKeys(namespace);
+    this.redis = new Redis(url, { maxRetriesPerRequest: null });
+    this.leases = new LeaseStore(this.redis, this.keys);
+  }
+
+  async start(): Promise<void> {
+    await this.register();
+    this.beat = setInterval(() => void this.heartbeat().catch(() => {}), 500);
+    this.sub = this.redis.duplicate();
+    await this.sub.subscribe(this.keys.cancelChannel());
+    this.sub.on("message", (_ch, runId: string) => this.running.get(runId)?.abort.abort());
+    this.worker = new Worker(this.keys.agentQueue(this.name), (job: BullJob<Job>) => this.process(job.data), {
+      connection: new Redis(this.url, { maxRetriesPerRequest: null }),
+      prefix: this.keys.bullPrefix,
+      concurrency: Math.max(1, this.boards.length),
+      stalledInterval: 5000,
+    });
+    this.worker.on("error", () => {});
+  }
+
+  private board(b: FakeBoard): Board {
+    return { id: b.id, profile: b.profile, agent: this.name, identity: {}, state: "idle", labels: b.labels ?? {}, virtual: true, health: 100, updatedAt: Date.now() };
+  }
+
+  async register(): Promise<void> {
+    const pipe = this.redis.multi();
+    pipe.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
+    pipe.sadd(this.keys.agents(), this.name);
+    for (const b of this.boards) {
+      pipe.hset(this.keys.board(b.id), "json", JSON.stringify(this.board(b)), "agent", this.name);
+      pipe.sadd(this.keys.boards(), b.id);
+    }
+    await pipe.exec();
+    for (const b of this.boards) await this.emit({ type: "board-changed", agent: this.name, board: this.board(b) });
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.redis.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
+    for (const [, r] of this.running) await this.leases.renew(r.boards, r.token, 5000);
+  }
+
+  async emit(ev: AgentEvent): Promise<void> {
+    await this.redis.xadd(this.keys.events(), "MAXLEN", "~", "100000", "*", "json", JSON.stringify(ev));
+  }
+
+  private async process(job: Job): Promise<void> {
+    this.jobsSeen.push(job);
+    const boards = Object.values(job.boards);
+    // a job whose leases are gone was cancelled or handed elsewhere: drop it
+    if ((await this.leases.renew(boards, job.leaseToken, 5000)).length > 0) return;
+    const abort = new AbortController();
+    this.running.set(job.runId, { boards, token: job.leaseToken, abort });
+    const start = Date.now();
+    await this.emit({ type: "job-started", runId: job.runId, attempt: job.attempt, agent: this.name, at: start });
+    let result: Pick<JobResult, "outcome"> & Partial<JobResult>;
+    try {
+      result = await this.behaviour(job, abort.signal);
+    } catch (err) {
+      result = { outcome: "error", error: { code: "INTERNAL", message: (err as Error).message } };
+    }
+    if (abort.signal.aborted) result = { outcome: "cancelled" };
+    const end = Date.now();
+    for (const b of boards) this.holdings.push({ runId: job.runId, attempt: job.attempt, board: b, agent: this.name, start, end });
+    this.running.delete(job.runId);
+    await this.emit({
+      type: "job-finished",
+      agent: this.name,
+      result: { runId: job.runId, attempt: job.attempt, steps: [], cases: [], durationMs: end - start, ...result },
+    });
+  }
+
+  /** Dies without a word: no more heartbeats or renewals, the worker is gone. */
+  async kill(): Promise<void> {
+    if (this.beat) clearInterval(this.beat);
+    for (const r of this.running.values()) r.abort.abort();
+    await this.worker?.close(true).catch(() => {});
+    this.sub?.disconnect();
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    this.redis.disconnect();
+  }
+}
