@@ -124,11 +124,10 @@ function startScenario(spec: ScenarioSpec, env: ScenarioEnv): ScenarioRunner {
       return quiet;
     case "logger":
       return startLogger(spec, env);
-    case "console": {
-      const r = startConsole(spec, env);
+    case "console":
+      // app_main starts the REPL task and returns; the REPL's banner and prompt come after.
       env.log("I", "main_task", "Returned from app_main()");
-      return r;
-    }
+      return startConsole(spec, env);
     case "unity":
       return startUnity(spec, env);
     case "panic":
