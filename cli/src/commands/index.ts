@@ -8,6 +8,8 @@ import { register as registerBook } from "./book.js";
 import { register as registerProfiles } from "./profiles.js";
 import { register as registerSuites } from "./suites.js";
 import { register as registerScheduler } from "./scheduler.js";
+import { register as registerVirtual } from "./virtual.js";
+import { register as registerImage } from "./image.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -24,4 +26,6 @@ export function registerCommands(program: Command): void {
   registerProfiles(program);
   registerSuites(program);
   registerScheduler(program);
+  registerVirtual(program);
+  registerImage(program);
 }
