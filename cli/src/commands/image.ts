@@ -1,0 +1,82 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, readEsp32Image, validateImageForFlash, type ChipName } from "@hil/lab-agent";
+import { EXIT } from "../exit-codes.js";
+import { UsageError } from "../main.js";
+
+const CHIPS = Object.keys(CHIP_IDS).join(", ");
+
+function parseChip(value: string): ChipName {
+  if (!isChipName(value)) throw new UsageError(`unknown chip "${value}"; use one of ${CHIPS}`);
+  return value;
+}
+
+function parseSize(value: string): number {
+  const m = /^(0x[0-9a-f]+|\d+)([kKmM])?$/.exec(value.trim());
+  if (!m?.[1]) throw new UsageError(`"${value}" is not a size (e.g. 1M, 4096, 0x100000)`);
+  const n = Number(m[1]);
+  const unit = m[2]?.toLowerCase();
+  return unit === "k" ? n * 1024 : unit === "m" ? n * 1024 * 1024 : n;
+}
+
+async function readInput(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export function register(program: Command): void {
+  const image = program.command("image").description("ESP32 app images: inspect what a .bin holds, build test images");
+
+  image
+    .command("info")
+    .description("print an app image's header, segments, checksum/hash validity, app description and chip; exit 1 and say what is wrong if it is corrupt")
+    .argument("<file>", "app image (.bin)")
+    .option("--chip <chip>", `also check the image against a board with this chip (${CHIPS})`, parseChip)
+    .option("--json", "print the parsed fields as JSON")
+    .action(async (file: string, opts: { chip?: ChipName; json?: boolean }) => {
+      const bytes = await readInput(file);
+      const info = readEsp32Image(bytes);
+      const problems = [...info.problems];
+      if (opts.chip) {
+        for (const p of validateImageForFlash(bytes, { chip: opts.chip, flashSize: Number.MAX_SAFE_INTEGER, offset: 0x10000 })) if (!problems.includes(p)) problems.push(p);
+      }
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ file, fileLength: bytes.length, ...info, ok: problems.length === 0, problems }, null, 2)}\n`);
+      } else {
+        process.stdout.write(formatImageInfo({ ...info, ok: problems.length === 0, problems }, bytes.length));
+      }
+      if (problems.length > 0) process.exitCode = EXIT.TEST_FAILED;
+    });
+
+  image
+    .command("build")
+    .description("write a valid ESP32 app image (for virtual boards and tests) with an app description and optionally an embedded scenario")
+    .requiredOption("-o, --output <file>", "where to write the image")
+    .option("--project <name>", "project name in esp_app_desc_t", "hil_app")
+    .option("--app-version <version>", "app version in esp_app_desc_t", "1.0.0")
+    .option("--idf <version>", "ESP-IDF version in esp_app_desc_t", "v5.2.1")
+    .option("--chip <chip>", `target chip (${CHIPS})`, parseChip, "esp32" as ChipName)
+    .option("--scenario <name|file>", "scenario the virtual firmware runs (idle, logger, console, unity, panic, hang, bootloop, or a JSON/YAML file)")
+    .option("--pad-to <size>", "make the image exactly this long (multiple of 16), e.g. 1M", parseSize)
+    .option("--no-hash", "do not append the SHA-256 validation hash")
+    .action(async (opts: { output: string; project: string; appVersion: string; idf: string; chip: ChipName; scenario?: string; padTo?: number; hash: boolean }) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = buildEsp32Image({
+          chip: opts.chip,
+          appDesc: { projectName: opts.project, version: opts.appVersion, idfVersion: opts.idf },
+          appendHash: opts.hash,
+          ...(opts.scenario ? { scenario: loadScenario(opts.scenario) } : {}),
+          ...(opts.padTo !== undefined ? { padTo: opts.padTo } : {}),
+        });
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      await writeFile(opts.output, bytes);
+      const info = readEsp32Image(bytes);
+      process.stdout.write(`wrote ${opts.output}: ${bytes.length} bytes, ${info.segmentCount} segments, ${opts.project} ${opts.appVersion} for ${opts.chip}\nsha256 ${info.sha256}\n`);
+    });
+}
