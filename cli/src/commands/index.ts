@@ -10,7 +10,6 @@ import { register as registerSuites } from "./suites.js";
 import { register as registerScheduler } from "./scheduler.js";
 import { register as registerVirtual } from "./virtual.js";
 import { register as registerImage } from "./image.js";
-import { register as registerImage } from "./image.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -28,6 +27,5 @@ export function registerCommands(program: Command): void {
   registerSuites(program);
   registerScheduler(program);
   registerVirtual(program);
-  registerImage(program);
   registerImage(program);
 }
