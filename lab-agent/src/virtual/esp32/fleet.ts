@@ -1,10 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { Rfc2217Server } from "../../links/rfc2217/rfc2217-server.js";
 import { BoardControlSocket } from "../board-control-socket.js";
 import { PtyExposure } from "../pty-exposure.js";
-import { BUILTIN_SCENARIOS, ScenarioSpecSchema, type ScenarioManifest, type ScenarioSpec } from "./firmware/scenario-spec.js";
+import { loadScenario, type ScenarioManifest, type ScenarioSpec } from "./firmware/index.js";
 import { VirtualEsp32 } from "./virtual-esp32.js";
 
 export interface VirtualEsp32FleetOptions {
@@ -41,21 +39,6 @@ export interface VirtualEsp32Fleet {
 export function describeFleetBoard(b: FleetBoard): string {
   const pty = b.ptyPath !== undefined ? `  pty ${b.ptyPath}` : "";
   return `${b.id}  mac ${b.mac}  ${b.rfc2217Url}${pty}`;
-}
-
-/**
- * Scenario by built-in name (`logger`, `unity`, …) or from a JSON/YAML file. Throws with the list
- * of names when neither fits.
- */
-export function loadScenario(nameOrFile: string): ScenarioSpec {
-  if ((BUILTIN_SCENARIOS as readonly string[]).includes(nameOrFile)) return ScenarioSpecSchema.parse({ kind: nameOrFile });
-  if (!existsSync(nameOrFile)) {
-    throw new Error(`scenario "${nameOrFile}" is neither a built-in (${BUILTIN_SCENARIOS.join(", ")}) nor an existing file`);
-  }
-  const text = readFileSync(nameOrFile, "utf8");
-  const parsed = ScenarioSpecSchema.safeParse(parseYaml(text));
-  if (!parsed.success) throw new Error(`scenario file ${nameOrFile} is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  return parsed.data;
 }
 
 /**

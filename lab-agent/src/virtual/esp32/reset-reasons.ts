@@ -1,9 +1,8 @@
-/** ESP32 RESET_REASON values the ROM prints after `rst:` (PROTOCOLS.md §D.1). */
-export interface ResetReason {
-  code: number;
-  name: string;
-}
+import type { ResetReason } from "./firmware/index.js";
 
+export type { ResetReason };
+
+/** ESP32 RESET_REASON values the ROM prints after `rst:` (PROTOCOLS.md §D.1). */
 export const RESET_REASONS = {
   POWERON_RESET: { code: 0x1, name: "POWERON_RESET" },
   SW_RESET: { code: 0x3, name: "SW_RESET" },

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Disposable, ModemLines, SerialDevice } from "../../links/serial-link.js";
 import { BytePacer } from "./byte-pacer.js";
 import { bootFirmware, type RunningFirmware } from "./firmware-bridge.js";
-import { BUILTIN_SCENARIOS, ScenarioSpecSchema, type ScenarioKind, type ScenarioManifest, type ScenarioSpec } from "./firmware/scenario-spec.js";
+import { loadScenario, type ScenarioManifest, type ScenarioSpec } from "./firmware/index.js";
 import { FlashMemory } from "./flash-memory.js";
 import { Esp32Loader } from "./loader.js";
 import { RegisterMap, flashIdFor, formatMac, parseMac } from "./registers.js";
@@ -292,9 +292,5 @@ function macFromId(id: string): Uint8Array {
 }
 
 function resolveScenario(scenario: ScenarioSpec | string | undefined): ScenarioSpec | undefined {
-  if (scenario === undefined || typeof scenario !== "string") return scenario;
-  if (!(BUILTIN_SCENARIOS as readonly string[]).includes(scenario)) {
-    throw new Error(`unknown scenario "${scenario}"; use one of ${BUILTIN_SCENARIOS.join(", ")} or load a scenario file first`);
-  }
-  return ScenarioSpecSchema.parse({ kind: scenario as ScenarioKind });
+  return typeof scenario === "string" ? loadScenario(scenario) : scenario;
 }
