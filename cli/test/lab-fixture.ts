@@ -1,0 +1,134 @@
+// Real processes for end-to-end tests: a private redis-server, `hil scheduler` on a free port and
+// `hil agent` processes, all stopped by PID. Tokens: "admin" (books boards) and "ci" (submits runs).
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { labKeys, type Run } from "@hil/contracts";
+import { freePort, startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
+import { makeTempDir, spawnHil, type Spawned } from "@hil/scheduler/testing";
+import { Redis } from "ioredis";
+
+export const ADMIN_TOKEN = "admin-token-e2e";
+export const CI_TOKEN = "ci-token-e2e-0001";
+
+export interface Lab {
+  url: string;
+  redisUrl: string;
+  namespace: string;
+  dir: string;
+  redis: Redis;
+  keys: ReturnType<typeof labKeys>;
+  scheduler: Spawned;
+  agents: Map<string, Spawned>;
+  startAgent(name: string, args: string[]): Promise<Spawned>;
+  /** `hil …` with the lab's URL and the given token in the environment. */
+  hil(args: string[], token?: string): Spawned;
+  api<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
+  getRun(id: string): Promise<Run>;
+  stop(): Promise<void>;
+}
+
+export async function startLab(): Promise<Lab> {
+  const tmp = await makeTempDir("hil-e2e-");
+  const started: Spawned[] = [];
+  let server: PrivateRedis | undefined;
+  let client: Redis | undefined;
+  try {
+    server = await startPrivateRedis();
+    const namespace = `e2e${randomUUID().slice(0, 8)}`;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = { ...process.env, HIL_TOKENS: `ci:${CI_TOKEN}`, HIL_TICK: "200ms" };
+    const scheduler = spawnHil(
+      ["scheduler", "--port", String(port), "--redis", server.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN_TOKEN, "--namespace", namespace],
+      { env },
+    );
+    started.push(scheduler);
+    await scheduler.waitFor(/scheduler listening on/, 60_000);
+    const redis = new Redis(server.url);
+    client = redis;
+    const agents = new Map<string, Spawned>();
+    const redisUrl = server.url;
+    const lab: Lab = {
+      url,
+      redisUrl,
+      namespace,
+      dir: tmp.dir,
+      redis,
+      keys: labKeys(namespace),
+      scheduler,
+      agents,
+      async startAgent(name, args) {
+        const agent = spawnHil(
+          ["agent", "--redis", redisUrl, "--namespace", namespace, "--name", name, "--heartbeat", "500ms", "--scheduler-url", url, "--token", ADMIN_TOKEN,
+            "--cache-dir", join(tmp.dir, `cache-${name}`), "--no-discover", ...args],
+        );
+        started.push(agent);
+        agents.set(name, agent);
+        await agent.waitFor(/agent \S+ ready with/, 60_000);
+        return agent;
+      },
+      hil(args, token = CI_TOKEN) {
+        const p = spawnHil(args, { env: { ...process.env, HIL_URL: url, HIL_TOKEN: token } });
+        started.push(p);
+        return p;
+      },
+      async api(method, path, body, token = ADMIN_TOKEN) {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as never };
+      },
+      async getRun(id) {
+        const res = await lab.api<Run>("GET", `/api/v1/runs/${id}`);
+        if (res.status !== 200) throw new Error(`GET run ${id}: HTTP ${res.status}`);
+        return res.body;
+      },
+      async stop() {
+        await Promise.allSettled(started.map((p) => p.stop()));
+        redis.disconnect();
+        await server?.stop();
+        await tmp.remove();
+      },
+    };
+    return lab;
+  } catch (err) {
+    await Promise.allSettled(started.map((p) => p.stop()));
+    client?.disconnect();
+    await server?.stop();
+    await tmp.remove();
+    throw err;
+  }
+}
+
+export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The agent's own record of the jobs it executed ("job finished" log lines, pino JSON on stderr). */
+export function executedJobs(agent: Spawned): { runId: string; attempt: number; boards: string[]; outcome: string }[] {
+  const out: { runId: string; attempt: number; boards: string[]; outcome: string }[] = [];
+  for (const line of agent.output().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const rec = JSON.parse(line) as { msg?: string; runId?: string; attempt?: number; boards?: string[]; outcome?: string };
+      if (rec.msg === "job finished" && rec.runId) out.push({ runId: rec.runId, attempt: rec.attempt ?? 0, boards: rec.boards ?? [], outcome: rec.outcome ?? "" });
+    } catch {
+      // not a log record
+    }
+  }
+  return out;
+}
