@@ -119,6 +119,17 @@ test("console: prompt, echo, version, unknown command, restart reboots", async (
   });
 });
 
+test("console: a command typed before app_main waits in the UART FIFO and is answered", async () => {
+  const bench = new FirmwareBench(buildFlashLayout({ app: buildEsp32Image({ appDesc: APP, scenario: { kind: "console" } }) }));
+  try {
+    bench.boot();
+    bench.send("echo early bird\n");
+    await bench.waitFor(/esp32> echo early bird\r\nearly bird\r\nesp32> $/);
+  } finally {
+    bench.stop();
+  }
+});
+
 test("logger: periodic coloured IDF lines with rising timestamps", async () => {
   await withScenario({ kind: "logger", intervalMs: 20 }, async (b) => {
     await b.waitFor(/app: tick 3\r\n/);

@@ -16,6 +16,8 @@ export const BOOT_LOOP_DELAY_MS = 400;
 const BOOTLOADER_DELAY_MS = 10;
 const APP_START_DELAY_MS = 30;
 const PANIC_REBOOT_DELAY_MS = 50;
+/** The UART RX FIFO: bytes that arrive before the app reads its console wait here; more are lost. */
+const RX_FIFO_BYTES = 128;
 
 export type ScenarioSource = "board" | "manifest" | "image" | "default";
 
@@ -40,6 +42,7 @@ export function bootFirmware(ctx: FirmwareContext): RunningFirmware {
   const clock = new BootClock();
   let runner: ScenarioRunner | undefined;
   let rebooting = false;
+  let early = new Uint8Array(0);
 
   const print = (text: string) => {
     if (!timers.isStopped) ctx.print(text);
@@ -78,12 +81,24 @@ export function bootFirmware(ctx: FirmwareContext): RunningFirmware {
       print(appMainText(clock));
       clock.startRealTime();
       runner = startScenario(spec, makeEnv(ctx, app, clock, timers, print, reboot));
+      if (early.length > 0) runner.input(early);
+      early = new Uint8Array(0);
     });
   });
 
   return {
     input(bytes) {
-      if (!timers.isStopped) runner?.input(bytes);
+      if (timers.isStopped) return;
+      if (runner) {
+        runner.input(bytes);
+        return;
+      }
+      const room = RX_FIFO_BYTES - early.length;
+      if (room <= 0) return;
+      const next = new Uint8Array(early.length + Math.min(room, bytes.length));
+      next.set(early);
+      next.set(bytes.subarray(0, room), early.length);
+      early = next;
     },
     stop() {
       timers.clear();
