@@ -7,6 +7,8 @@ import { SerialPort } from "serialport";
 import { SerialportLink } from "../src/links/serialport-link.js";
 import { PtyExposure } from "../src/virtual/pty-exposure.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
+import { startVirtualEsp32Fleet } from "../src/virtual/esp32/fleet.js";
+import { connect } from "node:net";
 import { flashAndVerifyBothSizes, waitFor } from "./virtual-esp32-esptool.js";
 
 test("real esptool-js over node serialport on the PTY: no_reset after a control-API reset, 1 MiB + 4 MiB, read back", async () => {
@@ -52,6 +54,45 @@ test("the PTY survives a client closing and reopening it; ROM banner reaches the
     rmSync(dir, { recursive: true, force: true });
   }
   assert.not.ok(existsSync(path), "the PTY link is removed on stop");
+});
+
+async function control(path: string, line: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const s = connect(path);
+    let out = "";
+    s.on("data", (d) => {
+      out += d.toString();
+      if (out.includes("\n")) {
+        s.end();
+        resolve(out.trim());
+      }
+    });
+    s.on("error", reject);
+    s.write(`${line}\n`);
+  });
+}
+
+test("control socket unplug: the serialport link ends with LINK_CLOSED and the PTY goes; reset plugs it back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hil-vesp32-pty-"));
+  const fleet = await startVirtualEsp32Fleet({ count: 1, ptyDir: dir });
+  try {
+    const b = fleet.boards[0];
+    assert.ok(b?.ptyPath && b.controlPath);
+    const link = new SerialportLink({ path: b.ptyPath });
+    await link.open();
+    let closedWith: unknown = "open";
+    link.onClose((err) => (closedWith = err));
+    assert.is(await control(b.controlPath, "unplug"), "ok unplugged");
+    await waitFor(() => closedWith !== "open", "the link to close after unplug");
+    assert.is((closedWith as { code?: string } | undefined)?.code, "LINK_CLOSED");
+    assert.not.ok(existsSync(b.ptyPath));
+    assert.is(await control(b.controlPath, "reset download"), "ok download");
+    assert.ok(existsSync(b.ptyPath), "the PTY is back after a reset");
+    await link.close().catch(() => undefined);
+  } finally {
+    await fleet.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -1,4 +1,4 @@
-import { describeFleetBoard, loadScenario, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
+import { describeFleetBoard, loadScenario, loadScenarioManifest, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { UsageError } from "../main.js";
 
@@ -9,6 +9,7 @@ interface VirtualEsp32CliOptions {
   pty?: string;
   flashSize: string;
   scenario?: string;
+  manifest?: string;
   pace?: boolean;
 }
 
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option("--pty <dir>", "also expose each board as a PTY <dir>/esp32-N, with a control socket <dir>/esp32-N.ctl")
     .option("--flash-size <size>", "flash size, e.g. 4MB, 8MB, 16MB", "4MB")
     .option("--scenario <name|file>", "firmware scenario: a built-in name or a JSON/YAML file")
+    .option("--manifest <file>", "scenario manifest: image SHA-256 → scenario")
     .option("--pace", "deliver bytes no faster than the board's baud rate")
     .action(async (opts: VirtualEsp32CliOptions) => {
       const fleetOpts = toFleetOptions(opts);
@@ -63,8 +65,17 @@ function toFleetOptions(opts: VirtualEsp32CliOptions): VirtualEsp32FleetOptions 
       throw new UsageError((err as Error).message);
     }
   }
+  let manifest;
+  if (opts.manifest !== undefined) {
+    try {
+      manifest = loadScenarioManifest(opts.manifest);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   return {
     count,
+    ...(manifest !== undefined ? { manifest } : {}),
     flashSize,
     pace: opts.pace ?? false,
     ...(rfc2217Port !== undefined ? { rfc2217Port } : {}),
