@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { ScenarioSpec } from "../virtual/esp32/firmware/scenario-spec.js";
 import { APP_DESC_SIZE, decodeAppDesc, type AppDesc } from "./app-desc.js";
 import { FLASH_FREQS, FLASH_MODES, FLASH_SIZES, chipById, nameOfCode, type ChipName } from "./chips.js";
-import { CHECKSUM_SEED, HASH_LENGTH, HEADER_SIZE, IMAGE_MAGIC, MAX_SEGMENTS, MAX_SEGMENT_LENGTH, MMU_PAGE, SEGMENT_HEADER_SIZE, isMappedAddress } from "./layout.js";
+import { CHECKSUM_SEED, HASH_LENGTH, HEADER_SIZE, IMAGE_MAGIC, MAX_SEGMENTS, MAX_SEGMENT_LENGTH, MMU_PAGE, SEGMENT_HEADER_SIZE, isMappedAddress, xorBytes } from "./layout.js";
 import { decodeScenarioBlob } from "./scenario-blob.js";
 
 /** One thing wrong with an image, structured so the virtual bootloader can print ESP-IDF's own text. */
@@ -155,8 +155,7 @@ export function readEsp32Image(bytes: Uint8Array): Esp32ImageInfo {
       });
     }
     info.segments.push({ index, address, length, fileOffset: dataOffset });
-    const data = bytes.subarray(dataOffset, dataOffset + length);
-    for (const b of data) checksum ^= b;
+    checksum = xorBytes(checksum, bytes.subarray(dataOffset, dataOffset + length));
     offset = dataOffset + length;
   }
 

@@ -3,7 +3,7 @@ import type { ScenarioSpecInput } from "../virtual/esp32/firmware/scenario-spec.
 import { encodeAppDesc, type AppDescInput } from "./app-desc.js";
 import { CHIP_FACTS, CHIP_IDS, FLASH_FREQS, FLASH_MODES, FLASH_SIZES, type ChipName, type FlashFreq, type FlashMode, type FlashSizeName } from "./chips.js";
 import { encodeScenarioBlob } from "./scenario-blob.js";
-import { CHECKSUM_SEED, HEADER_SIZE, MAX_SEGMENTS, MMU_PAGE, SEGMENT_HEADER_SIZE, isMappedAddress } from "./layout.js";
+import { CHECKSUM_SEED, HEADER_SIZE, MAX_SEGMENTS, MMU_PAGE, SEGMENT_HEADER_SIZE, isMappedAddress, xorBytes } from "./layout.js";
 
 export interface ImageSegmentInput {
   address: number;
@@ -74,7 +74,7 @@ export function buildEsp32Image(opts: BuildEsp32ImageOptions = {}): Uint8Array {
     segView.setUint32(0, seg.address, true);
     segView.setUint32(4, seg.data.length, true);
     parts.push(segHeader, seg.data);
-    for (const b of seg.data) checksum ^= b;
+    checksum = xorBytes(checksum, seg.data);
     length += SEGMENT_HEADER_SIZE + seg.data.length;
   }
   // Zero padding so the checksum byte ends a 16-byte block.

@@ -15,3 +15,18 @@ export const MAX_SEGMENT_LENGTH = 0x1000000;
 export function isMappedAddress(address: number): boolean {
   return (address >= 0x3f400000 && address < 0x3f800000) || (address >= 0x400d0000 && address < 0x40400000);
 }
+
+/** XOR of all bytes into `seed`; word-wise when the data is 4-byte aligned, as the bootloader does it. */
+export function xorBytes(seed: number, data: Uint8Array): number {
+  let acc = seed;
+  let i = 0;
+  if (data.byteOffset % 4 === 0 && data.length >= 64) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);
+    let w = 0;
+    for (let k = 0; k < words.length; k++) w ^= words[k] ?? 0;
+    acc ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
+    i = words.length * 4;
+  }
+  for (; i < data.length; i++) acc ^= data[i] ?? 0;
+  return acc;
+}
