@@ -53,10 +53,18 @@ test("good image: bootloader listing, segments, app information from esp_app_des
   });
 });
 
-test("no partition table: the app at 0x10000 is taken", async () => {
-  await withBench(flashWith(buildEsp32Image({ appDesc: APP }), false), async (b) => {
+test("no partition table: the app at 0x10000 is taken, even a 2 MiB one", async () => {
+  await withBench(flashWith(buildEsp32Image({ appDesc: APP, padTo: 2 * 1024 * 1024 }), false), async (b) => {
     await b.waitFor(/Project name: +door_sensor/);
     assert.match(b.plain, "boot: Loaded app from partition at offset 0x10000");
+    assert.match(b.plain, /boot: {2}2 factory {10}factory app {6}00 00 00010000 003f0000\r\n/);
+  });
+});
+
+test("an app longer than its partition does not fit", async () => {
+  const flash = flashWith(buildEsp32Image({ appDesc: APP, padTo: 0x100000 + 0x1000 }));
+  await withBench(flash, async (b) => {
+    await b.waitFor(/E \(\d+\) esp_image: Image length \d+ doesn't fit in partition length 1048576\r\n[\s\S]*Factory app partition is not bootable/);
   });
 });
 

@@ -53,9 +53,11 @@ export function runSecondStageBootloader(flash: Uint8Array, clock: BootClock): B
   const tableBytes = flash.subarray(PARTITION_TABLE_OFFSET, PARTITION_TABLE_OFFSET + PARTITION_TABLE_MAX);
   let table = readPartitionTable(tableBytes);
   if (table.entries.length === 0 && table.problems[0]?.startsWith("no partition table")) {
-    // Nothing at 0x8000: behave as if the stock single-app table were there, app at 0x10000.
+    // Nothing at 0x8000: behave as if the stock single-app table were there, with the factory
+    // partition stretched to the end of flash so any app flashed at 0x10000 gets its chance.
     log("W", "boot", "no partition table at 0x8000 (erased); using the single factory app layout");
-    table = readPartitionTable(buildPartitionTable(SINGLE_APP_TABLE));
+    const layout = SINGLE_APP_TABLE.map((e) => (e.type === "app" ? { ...e, size: Math.max(e.size, flash.length - e.offset) } : e));
+    table = readPartitionTable(buildPartitionTable(layout));
   } else if (!table.ok) {
     const problem = table.problems[0] ?? "";
     log("E", "flash_parts", problem.startsWith("partition table MD5") ? "Incorrect MD5 checksum" : problem.replace(/ at table offset .*/, ""));
@@ -101,14 +103,15 @@ type Log = (level: "E" | "W" | "I", tag: string, message: string, step?: number)
 /** esp_image_format.c's checks in its order, with its own log texts; undefined when not bootable. */
 function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp | undefined {
   const at = part.offset;
-  const end = Math.min(flash.length, part.offset + part.size);
+  const hex = (n: number) => n.toString(16);
   if (at >= flash.length) {
-    log("E", "esp_image", `bootloader_mmap(0x${at.toString(16)}, 0x18) failed`);
+    log("E", "esp_image", `bootloader_mmap(0x${hex(at)}, 0x18) failed`);
     return undefined;
   }
-  const slice = flash.subarray(at, end);
+  // The bootloader reads segments straight from flash, past the partition's end if the header says
+  // so; the partition size is only compared with the image length after the checksum.
+  const slice = flash.subarray(at);
   const info = readEsp32Image(slice);
-  const hex = (n: number) => n.toString(16);
   const first = info.failures[0];
   if (first?.kind === "magic" || first?.kind === "too-short") {
     log("E", "esp_image", `image at 0x${hex(at)} has invalid magic byte (nothing flashed here?)`);
@@ -127,13 +130,20 @@ function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp
     const size = `${hex(s.length).padStart(5, "0")}h (${String(s.length).padStart(6)})`;
     log("I", "esp_image", `segment ${s.index}: paddr=${hex(at + s.fileOffset).padStart(8, "0")} vaddr=${hex(s.address).padStart(8, "0")} size=${size} ${kind}`, 8);
   }
+  const fits = () => {
+    if (info.imageLength <= part.size) return true;
+    log("E", "esp_image", `Image length ${info.imageLength} doesn't fit in partition length ${part.size}`);
+    return false;
+  };
   for (const f of info.failures) {
     switch (f.kind) {
       case "segment-length":
         log("E", "esp_image", `invalid segment length 0x${hex(f.length)}`);
         return undefined;
       case "segment-truncated":
-        log("E", "esp_image", `bootloader_mmap(0x${hex(at + f.fileOffset)}, 0x${hex(Math.max(8, end - at - f.fileOffset))}) failed`);
+      case "checksum-missing":
+      case "hash-missing":
+        log("E", "esp_image", `bootloader_mmap(0x${hex(at + ("fileOffset" in f ? f.fileOffset : info.imageLength))}, 0x${hex(flash.length - at)}) failed`);
         return undefined;
       case "segment-map":
         log("E", "esp_image", `Segment ${f.index} load address 0x${hex(f.address).padStart(8, "0")}, doesn't match data 0x${hex(at + f.dataOffset).padStart(8, "0")}`);
@@ -141,16 +151,13 @@ function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp
       case "checksum":
         log("E", "esp_image", `Checksum failed. Calculated 0x${hex(f.calculated)} read 0x${hex(f.stored)}`);
         return undefined;
-      case "checksum-missing":
-      case "hash-missing":
-        log("E", "esp_image", `Image length ${info.imageLength + 32} doesn't fit in partition length ${part.size}`);
-        return undefined;
       case "hash":
-        log("E", "esp_image", "Image hash failed - image is corrupt");
+        if (fits()) log("E", "esp_image", "Image hash failed - image is corrupt");
         return undefined;
       default:
         break;
     }
   }
+  if (!fits()) return undefined;
   return { offset: at, label: part.label, info, bytes: slice.subarray(0, info.imageLength) };
 }
