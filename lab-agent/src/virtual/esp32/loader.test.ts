@@ -173,4 +173,34 @@ test("stub: ERASE_REGION, READ_FLASH with acks and the final MD5 packet; CHANGE_
   assert.equal(h.bauds, [921600]);
 });
 
+test("ROM (no stub, as esptool.py --no-stub): FLASH_BEGIN/DATA with 0x400 blocks, 5th word accepted, FLASH_END leaves the loader", async () => {
+  const h = new Harness();
+  const image = new Uint8Array(randomBytes(0x900));
+  const blocks = Math.ceil(image.length / 0x400);
+  assert.ok(ok((await h.cmd(OP.FLASH_BEGIN, u32le(image.length, blocks, 0x400, 0x8000, 0)))[0], 4));
+  for (let i = 0; i < blocks; i++) {
+    const block = new Uint8Array(0x400).fill(0xff);
+    block.set(image.subarray(i * 0x400, (i + 1) * 0x400));
+    assert.ok(ok((await h.data(OP.FLASH_DATA, i, block))[0], 4), `block ${i}`);
+  }
+  const [md5] = await h.cmd(OP.SPI_FLASH_MD5, u32le(0x8000, image.length, 0, 0));
+  assert.is(new TextDecoder().decode(md5?.body.subarray(0, 32)), createHash("md5").update(image).digest("hex"));
+  assert.equal(Array.from(md5?.body.subarray(32) ?? []), [0, 0, 0, 0]);
+  const [seq] = await h.data(OP.FLASH_DATA, 7, new Uint8Array(0x400));
+  assert.equal(Array.from(seq?.body ?? []), [1, 0x01, 0, 0], "out-of-order block is refused");
+  await h.cmd(OP.FLASH_END, u32le(1));
+  assert.is(h.reboots, 1);
+});
+
+test("ROM: compressed write with the size rounded up to whole blocks (esptool.py ROM semantics)", async () => {
+  const h = new Harness();
+  const image = new Uint8Array(randomBytes(3000));
+  const z = deflateSync(image, { level: 9 });
+  const blocks = Math.ceil(z.length / 0x400);
+  await h.cmd(OP.FLASH_DEFL_BEGIN, u32le(blocks * 0x400 > image.length ? Math.ceil(image.length / 0x400) * 0x400 : image.length, blocks, 0x400, 0x20000));
+  for (let i = 0; i < blocks; i++) assert.ok(ok((await h.data(OP.FLASH_DEFL_DATA, i, z.subarray(i * 0x400, (i + 1) * 0x400)))[0], 4));
+  const [md5] = await h.cmd(OP.SPI_FLASH_MD5, u32le(0x20000, image.length, 0, 0));
+  assert.is(new TextDecoder().decode(md5?.body.subarray(0, 32)), createHash("md5").update(image).digest("hex"));
+});
+
 test.run();
