@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { buildEsp32Image, readEsp32Image } from "@hil/lab-agent";
+import { buildEsp32Image, buildFlashLayout, buildPartitionTable, readEsp32Image, SINGLE_APP_TABLE } from "@hil/lab-agent";
 import { spawnHil, withTempDir } from "@hil/scheduler/testing";
 
 async function hil(args: string[]): Promise<{ code: number | null; out: string }> {
@@ -76,6 +76,24 @@ test("hil image build writes an image that reads back with its scenario", async 
     assert.is(info.imageLength, 64 * 1024);
     assert.is(info.appDesc?.projectName, "probe");
     assert.is(info.scenario?.kind, "console");
+  });
+});
+
+test("hil image partitions: lists a table inside a flash dump; a damaged one exits 1", async () => {
+  await withTempDir(async (dir) => {
+    const dump = join(dir, "flash.bin");
+    await writeFile(dump, buildFlashLayout({ partitionTable: buildPartitionTable(SINGLE_APP_TABLE), app: buildEsp32Image(), flashSize: 0x20000 }));
+    const ok = await hil(["image", "partitions", "--offset", "0x8000", dump]);
+    assert.is(ok.code, 0, ok.out);
+    assert.match(ok.out, " 2 factory          factory app      00 00 00010000 00100000\n");
+    assert.match(ok.out, /MD5: [0-9a-f]{32} \(valid\)/);
+    const table = buildPartitionTable(SINGLE_APP_TABLE);
+    table[0x28] = (table[0x28] ?? 0) ^ 1;
+    const bad = join(dir, "bad-table.bin");
+    await writeFile(bad, table);
+    const damaged = await hil(["image", "partitions", bad]);
+    assert.is(damaged.code, 1, damaged.out);
+    assert.match(damaged.out, "ERROR: partition table MD5 mismatch");
   });
 });
 

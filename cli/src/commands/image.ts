@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, readEsp32Image, validateImageForFlash, type ChipName } from "@hil/lab-agent";
+import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, partitionUsage, readEsp32Image, readPartitionTable, validateImageForFlash, type ChipName } from "@hil/lab-agent";
 import { EXIT } from "../exit-codes.js";
 import { UsageError } from "../main.js";
 
@@ -78,5 +78,23 @@ export function register(program: Command): void {
       await writeFile(opts.output, bytes);
       const info = readEsp32Image(bytes);
       process.stdout.write(`wrote ${opts.output}: ${bytes.length} bytes, ${info.segmentCount} segments, ${opts.project} ${opts.appVersion} for ${opts.chip}\nsha256 ${info.sha256}\n`);
+    });
+
+  image
+    .command("partitions")
+    .description("print an ESP-IDF partition table (partitions.bin, or a whole flash dump with --offset 0x8000); exit 1 if it is damaged")
+    .argument("<file>", "partition table binary or flash dump")
+    .option("--offset <offset>", "where the table starts in the file", parseSize, 0)
+    .action(async (file: string, opts: { offset: number }) => {
+      const bytes = await readInput(file);
+      const table = readPartitionTable(bytes.subarray(opts.offset));
+      const hx = (n: number, w: number) => n.toString(16).padStart(w, "0");
+      process.stdout.write("## Label            Usage          Type ST Offset   Length\n");
+      table.entries.forEach((p, i) => {
+        process.stdout.write(`${String(i).padStart(2)} ${p.label.padEnd(16)} ${partitionUsage(p).padEnd(16)} ${hx(p.type, 2)} ${hx(p.subtype, 2)} ${hx(p.offset, 8)} ${hx(p.size, 8)}\n`);
+      });
+      if (table.md5) process.stdout.write(`MD5: ${table.md5.stored} (${table.md5.valid ? "valid" : `invalid - calculated ${table.md5.calculated}`})\n`);
+      for (const p of table.problems) process.stdout.write(`ERROR: ${p}\n`);
+      if (!table.ok) process.exitCode = EXIT.TEST_FAILED;
     });
 }
