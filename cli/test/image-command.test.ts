@@ -83,6 +83,9 @@ test("hil image partitions: lists a table inside a flash dump; a damaged one exi
   await withTempDir(async (dir) => {
     const dump = join(dir, "flash.bin");
     await writeFile(dump, buildFlashLayout({ partitionTable: buildPartitionTable(SINGLE_APP_TABLE), app: buildEsp32Image(), flashSize: 0x20000 }));
+    const app = await hil(["image", "info", "--offset", "0x10000", dump]);
+    assert.is(app.code, 0, app.out);
+    assert.match(app.out, "Project name:   hil_app");
     const ok = await hil(["image", "partitions", "--offset", "0x8000", dump]);
     assert.is(ok.code, 0, ok.out);
     assert.match(ok.out, " 2 factory          factory app      00 00 00010000 00100000\n");

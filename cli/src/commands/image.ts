@@ -35,9 +35,12 @@ export function register(program: Command): void {
     .description("print an app image's header, segments, checksum/hash validity, app description and chip; exit 1 and say what is wrong if it is corrupt")
     .argument("<file>", "app image (.bin)")
     .option("--chip <chip>", `also check the image against a board with this chip (${CHIPS})`, parseChip)
+    .option("--offset <offset>", "where the image starts in the file, e.g. 0x10000 in a whole flash dump", parseSize, 0)
     .option("--json", "print the parsed fields as JSON")
-    .action(async (file: string, opts: { chip?: ChipName; json?: boolean }) => {
-      const bytes = await readInput(file);
+    .action(async (file: string, opts: { chip?: ChipName; json?: boolean; offset: number }) => {
+      const whole = await readInput(file);
+      if (opts.offset >= whole.length) throw new UsageError(`--offset 0x${opts.offset.toString(16)} is past the end of ${file} (${whole.length} bytes)`);
+      const bytes = whole.subarray(opts.offset);
       const info = readEsp32Image(bytes);
       const problems = [...info.problems];
       if (opts.chip) {
