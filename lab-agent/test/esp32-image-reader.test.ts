@@ -147,6 +147,33 @@ test("validateImageForFlash: chip mismatch, fit, alignment, raw data", () => {
   assert.ok(validateImageForFlash(flipped, { ...board, offset: 0x10000 }).some((p) => p.startsWith("checksum failed")));
 });
 
+test("validateImageForFlash: app offsets on 64 KiB pages, unknown chip ids, empty files", () => {
+  const board = { chip: "esp32" as const, flashSize: 4 * 1024 * 1024 };
+  const good = buildEsp32Image({ appDesc: APP });
+  assert.ok(validateImageForFlash(good, { ...board, offset: 0x11000 }).some((p) => p.startsWith("app images must start on a 64 KiB boundary")));
+  assert.equal(validateImageForFlash(good, { ...board, offset: 0x11000, kind: "raw" }), []);
+  const odd = good.slice();
+  new DataView(odd.buffer).setUint16(12, 77, true);
+  const problems = validateImageForFlash(odd, { ...board, offset: 0x10000 });
+  assert.ok(problems.some((p) => p.startsWith("image is for an unknown chip (chip id 77), board is ESP32")), problems.join("\n"));
+  assert.ok(readEsp32Image(odd).problems.includes("unknown chip id 77 in the header: no ESP32-family chip runs this image"));
+  assert.equal(validateImageForFlash(new Uint8Array(0), { ...board, offset: 0x10000 }), ["image is empty: nothing to flash"]);
+});
+
+test("a damaged embedded scenario is reported beside the checksum failure", () => {
+  const image = buildEsp32Image({ appDesc: APP, scenario: { kind: "logger" } });
+  const info = readEsp32Image(image);
+  const seg = info.segments[0];
+  assert.ok(seg);
+  // first byte of the JSON after the 256-byte app description, 8-byte marker and u32 length
+  const broken = image.slice();
+  broken[seg.fileOffset + 256 + 12] = 0x21;
+  const fixed = readEsp32Image(broken);
+  assert.is(fixed.scenario, undefined);
+  assert.match(fixed.scenarioProblem ?? "", "embedded scenario is not JSON");
+  assert.ok(fixed.problems.some((p) => p.startsWith("checksum failed")));
+});
+
 test("partition table round trip with MD5, and damage is reported", () => {
   const table = buildPartitionTable([...SINGLE_APP_TABLE, { label: "ota_0", type: "app", subtype: "ota_0", offset: 0x110000, size: 0x100000 }]);
   const info = readPartitionTable(table);
