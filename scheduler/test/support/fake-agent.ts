@@ -34,6 +34,8 @@ export class FakeAgent {
   private beat?: NodeJS.Timeout;
   private readonly running = new Map<string, { boards: string[]; token: string; abort: AbortController }>();
   private sub?: Redis;
+  private workerConn?: Redis;
+  private dead = false;
 
   constructor(
     readonly url: string,
@@ -57,7 +59,7 @@ export class FakeAgent {
     await this.sub.subscribe(this.keys.cancelChannel());
     this.sub.on("message", (_ch, runId: string) => this.running.get(runId)?.abort.abort());
     this.worker = new Worker(this.keys.agentQueue(this.name), (job: BullJob<Job>) => this.process(job.data), {
-      connection: new Redis(this.url, { maxRetriesPerRequest: null }),
+      connection: (this.workerConn = new Redis(this.url, { maxRetriesPerRequest: null })),
       prefix: this.keys.bullPrefix,
       concurrency: Math.max(1, this.boards.length),
       stalledInterval: 5000,
@@ -83,7 +85,7 @@ export class FakeAgent {
 
   private async heartbeat(): Promise<void> {
     await this.redis.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
-    for (const [, r] of this.running) await this.leases.renew(r.boards, r.token, 5000);
+    for (const [, r] of this.running) await this.leases.renew(r.boards, r.token, 2000);
   }
 
   async emit(ev: AgentEvent): Promise<void> {
@@ -94,7 +96,7 @@ export class FakeAgent {
     this.jobsSeen.push(job);
     const boards = Object.values(job.boards);
     // a job whose leases are gone was cancelled or handed elsewhere: drop it
-    if ((await this.leases.renew(boards, job.leaseToken, 5000)).length > 0) return;
+    if ((await this.leases.renew(boards, job.leaseToken, 2000)).length > 0) return;
     const abort = new AbortController();
     this.running.set(job.runId, { boards, token: job.leaseToken, abort });
     const start = Date.now();
@@ -105,6 +107,7 @@ export class FakeAgent {
     } catch (err) {
       result = { outcome: "error", error: { code: "INTERNAL", message: (err as Error).message } };
     }
+    if (this.dead) return new Promise<void>(() => {});
     if (abort.signal.aborted) result = { outcome: "cancelled" };
     const end = Date.now();
     for (const b of boards) this.holdings.push({ runId: job.runId, attempt: job.attempt, board: b, agent: this.name, start, end });
@@ -118,6 +121,7 @@ export class FakeAgent {
 
   /** Dies without a word: no more heartbeats or renewals, the worker is gone. */
   async kill(): Promise<void> {
+    this.dead = true;
     if (this.beat) clearInterval(this.beat);
     for (const r of this.running.values()) r.abort.abort();
     await this.worker?.close(true).catch(() => {});
@@ -126,6 +130,7 @@ export class FakeAgent {
 
   async stop(): Promise<void> {
     await this.kill();
+    this.workerConn?.disconnect();
     this.redis.disconnect();
   }
 }
