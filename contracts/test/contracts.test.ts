@@ -7,9 +7,29 @@ test("durations parse to milliseconds and reject nonsense", () => {
   assert.is(parseDuration("10s"), 10_000);
   assert.is(parseDuration("2m"), 120_000);
   assert.is(parseDuration("1.5h"), 5_400_000);
-  assert.is(parseDuration(3), 3000);
+  assert.is(parseDuration(3000), 3000);
   assert.is(parseDuration("ten seconds"), undefined);
   assert.is(parseDuration(-1), undefined);
+});
+
+test("parsing a parsed suite changes nothing (durations stay milliseconds)", () => {
+  const once = SuiteSchema.parse({
+    name: "s",
+    roles: { dut: { profile: "p" } },
+    timeout: "5m",
+    steps: [
+      { type: "expect", pattern: "x", timeout: "10s" },
+      { type: "expect-not", pattern: "y", duration: "5s" },
+      { type: "wait", duration: "250ms" },
+    ],
+  });
+  const twice = SuiteSchema.parse(JSON.parse(JSON.stringify(once)));
+  assert.equal(twice, once);
+  assert.is(once.timeout, 300_000);
+  assert.equal(
+    once.steps.map((s) => ("duration" in s ? s.duration : s.timeout)),
+    [10_000, 5000, 250],
+  );
 });
 
 test("every key of a lab shares one hash tag", () => {
