@@ -33,6 +33,7 @@ const ConfigSchema = z.object({
   HIL_RUN_RETENTION: DurationSchema.default(7 * 24 * 3_600_000),
   HIL_RESERVE_AFTER: DurationSchema.default(30_000),
   HIL_TICK: DurationSchema.default(1000),
+  HIL_TIMEOUT_GRACE: DurationSchema.default(10_000),
 });
 
 export interface SchedulerConfig {
@@ -52,6 +53,8 @@ export interface SchedulerConfig {
   readonly reserveAfterMs: number;
   /** Safety tick of the dispatcher and reaper. */
   readonly tickMs: number;
+  /** How long past its timeout a running run may go before the scheduler ends it as timed-out (the agent normally ends it first). */
+  readonly timeoutGraceMs: number;
 }
 
 export const DEFAULT_SCHEDULER_PORT = 8081;
@@ -81,6 +84,7 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     retentionMs: c.HIL_RUN_RETENTION,
     reserveAfterMs: c.HIL_RESERVE_AFTER,
     tickMs: c.HIL_TICK,
+    timeoutGraceMs: c.HIL_TIMEOUT_GRACE,
     ...overrides,
   };
   if (overrides.adminToken !== undefined) {

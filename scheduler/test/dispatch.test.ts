@@ -232,4 +232,18 @@ test("an agent that dies: its leases expire and the run is retried on another ag
   assert.equal(run.attempts[1]?.boards, { dut: "dk2" });
 });
 
+test("a run past its timeout ends as timed-out and its board is freed", async () => {
+  const { s, ns } = await setup({ HIL_TIMEOUT_GRACE: "300ms" });
+  await agent(ns, "bench1", [{ id: "dk1", profile: "esp32-devkitc" }], async (_job, signal) => {
+    await waitForAbort(signal);
+    return { outcome: "cancelled" };
+  });
+  const id = await submit(s, { suite: "smoke", timeoutSec: 1 });
+  const run = await finalState(s, id);
+  assert.is(run.state, "timed-out");
+  assert.is(run.error?.code, "RUN_TIMEOUT");
+  const lease = await new LeaseStore(s.svc.context.redis, s.svc.context.keys).get("dk1");
+  assert.is(lease, undefined);
+});
+
 test.run();

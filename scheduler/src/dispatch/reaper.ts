@@ -3,9 +3,6 @@ import type { SchedulerContext } from "../context.js";
 import { isTerminal } from "../store/run-store.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
 
-/** Grace after a run's timeout before the scheduler ends it (the agent normally ends it itself). */
-const TIMEOUT_GRACE_MS = 10_000;
-
 /**
  * Finds claimed runs whose agent went silent (no lease left with the claim's token: it died or lost
  * Redis) and runs past their timeout. Safe on every replica at once: outcomes go through the
@@ -28,7 +25,7 @@ export class Reaper {
       const claim = s.claim;
       if (!claim) continue;
       const plan = await this.ctx.runs.plan(id);
-      if (plan && s.run.startedAt !== undefined && now > s.run.startedAt + plan.timeoutMs + TIMEOUT_GRACE_MS) {
+      if (plan && s.run.startedAt !== undefined && now > s.run.startedAt + plan.timeoutMs + this.ctx.config.timeoutGraceMs) {
         await this.lifecycle.stop(id, "timed-out", `the run exceeded its timeout of ${Math.round(plan.timeoutMs / 1000)} s`);
         continue;
       }
