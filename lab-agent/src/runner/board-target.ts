@@ -2,7 +2,7 @@ import type { StepType } from "@hil/contracts";
 import type { ConsoleCapture } from "../console/console-capture.js";
 
 /** One file to write to a board's flash. */
-export interface FlashImage {
+export interface FlashImageFile {
   /** The suite's artifact name (for messages). */
   name: string;
   path: string;
@@ -29,7 +29,7 @@ export interface BoardTarget {
   readonly panicPattern: RegExp;
   supports(type: StepType): boolean;
   /** Writes the images and leaves the board running the new firmware. */
-  flash(images: FlashImage[], opts: FlashOptions): Promise<void>;
+  flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
   reset(mode: "run" | "download"): Promise<void>;
   /** Writes text to the board's console as is. */
   send(text: string): Promise<void>;

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { LabError, type FlashImageSchema, type Step } from "@hil/contracts";
 import type { z } from "zod";
-import type { FlashImage } from "../board-target.js";
+import type { FlashImageFile } from "../board-target.js";
 import { requireTarget, type StepContext, type StepOutcome } from "../step-context.js";
 
 type FlashStep = Extract<Step, { type: "flash" }>;
@@ -12,8 +12,8 @@ function parseOffset(value: z.infer<typeof FlashImageSchema>["offset"]): number 
 }
 
 /** Flash images: an explicit offset wins; an `esp32-app` artifact goes to the profile's app offset; anything else to 0. */
-export async function resolveImages(ctx: StepContext<FlashStep>, appOffset: number): Promise<FlashImage[]> {
-  const images: FlashImage[] = [];
+export async function resolveImages(ctx: StepContext<FlashStep>, appOffset: number): Promise<FlashImageFile[]> {
+  const images: FlashImageFile[] = [];
   for (const img of ctx.step.images) {
     const path = ctx.artifacts[img.artifact];
     if (path === undefined) {
