@@ -10,6 +10,7 @@ import { register as registerSuites } from "./suites.js";
 import { register as registerScheduler } from "./scheduler.js";
 import { register as registerVirtual } from "./virtual.js";
 import { register as registerImage } from "./image.js";
+import { register as registerFlash } from "./flash.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerScheduler(program);
   registerVirtual(program);
   registerImage(program);
+  registerFlash(program);
 }

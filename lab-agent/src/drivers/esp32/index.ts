@@ -4,3 +4,4 @@ export * from "./image-checks.js";
 export * from "./link-guard.js";
 export * from "./reset-sequencer.js";
 export * from "./profile-reset-strategy.js";
+export * from "./image-args.js";
