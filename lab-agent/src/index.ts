@@ -3,3 +3,8 @@ export * from "./drivers/esp32/index.js";
 export * from "./agent/index.js";
 export * from "./virtual/esp32/index.js";
 export * from "./esp32-image/index.js";
+export * from "./console/index.js";
+export * from "./runner/index.js";
+export * from "./results/index.js";
+export * from "./discovery/index.js";
+export * from "./inventory/index.js";

@@ -10,6 +10,7 @@ import { register as registerSuites } from "./suites.js";
 import { register as registerScheduler } from "./scheduler.js";
 import { register as registerVirtual } from "./virtual.js";
 import { register as registerImage } from "./image.js";
+import { register as registerTest } from "./test.js";
 import { register as registerFlash } from "./flash.js";
 
 /**
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerVirtual(program);
   registerImage(program);
   registerFlash(program);
+  registerTest(program);
 }

@@ -1,0 +1,238 @@
+import { LabError, type Board } from "@hil/contracts";
+import type { DeviceProfile } from "@hil/device-profiles";
+import { discoverSerialBoards, type DiscoveryOptions } from "../discovery/serial-discovery.js";
+import type { DiscoveredBoard } from "../discovery/usb-fingerprint.js";
+import { watchUsb } from "../discovery/usb-watcher.js";
+import { createLink } from "../links/open-link.js";
+import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
+import type { Disposable } from "../links/serial-link.js";
+import { createEsp32Target, type Esp32Target } from "../runner/esp32-target.js";
+import type { ScenarioSpec } from "../virtual/esp32/firmware/scenario-spec.js";
+import { VirtualEsp32 } from "../virtual/esp32/virtual-esp32.js";
+
+export interface InventoryOptions {
+  /** The agent's name: part of virtual board ids, so two agents' virtual boards never collide. */
+  agent: string;
+  profiles: Map<string, DeviceProfile>;
+  log?: (msg: string) => void;
+  /** Scan serial ports now and follow USB attach/detach; default false. */
+  discover?: boolean;
+  discovery?: DiscoveryOptions;
+}
+
+export interface VirtualEsp32Request {
+  count: number;
+  /** Built-in scenario name or a parsed scenario; overrides the scenario a flashed image carries. Absent: the image decides. */
+  scenario?: ScenarioSpec | string;
+  /** Deliver bytes at the baud rate, like a real UART. */
+  pace?: boolean;
+  /** Default esp32-virtual. */
+  profile?: string;
+}
+
+export interface OpenTargetOptions {
+  runId?: string | null;
+  /** Continue the board's console sequence numbers. */
+  startSeq?: number;
+}
+
+interface Entry {
+  board: Board;
+  profile: DeviceProfile;
+  virtual?: { device: VirtualEsp32; server: Rfc2217Server };
+}
+
+// USB events come in bursts (a hub, a board with two interfaces): rescan once after they settle.
+const RESCAN_DEBOUNCE_MS = 500;
+
+/**
+ * The boards this agent owns: serial boards found by USB identity, plus virtual ESP32s it runs
+ * in-process. Virtual boards are reached through a loopback RFC 2217 server, so jobs use the same
+ * link, flash and console path as a board on a remote serial server.
+ */
+export class Inventory {
+  private readonly entries = new Map<string, Entry>();
+  private readonly added = new Set<(b: Board) => void>();
+  private readonly removed = new Set<(id: string, reason: string) => void>();
+  private readonly log: (msg: string) => void;
+  private usbWatch: Disposable | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private rescanning: Promise<void> | undefined;
+  private virtualCount = 0;
+  private closed = false;
+
+  private constructor(private readonly opts: InventoryOptions) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  static async create(opts: InventoryOptions): Promise<Inventory> {
+    const inv = new Inventory(opts);
+    if (opts.discover) {
+      await inv.rescan();
+      inv.usbWatch = await watchUsb(() => inv.scheduleRescan(), inv.log);
+    }
+    return inv;
+  }
+
+  list(): Board[] {
+    return [...this.entries.values()].map((e) => ({ ...e.board, updatedAt: Date.now() }));
+  }
+
+  get(boardId: string): Board | undefined {
+    return this.entries.get(boardId)?.board;
+  }
+
+  profileOf(boardId: string): DeviceProfile | undefined {
+    return this.entries.get(boardId)?.profile;
+  }
+
+  /** The in-process virtual board behind an id (tests and the control API use it). */
+  virtualDevice(boardId: string): VirtualEsp32 | undefined {
+    return this.entries.get(boardId)?.virtual?.device;
+  }
+
+  onAdded(listener: (b: Board) => void): Disposable {
+    this.added.add(listener);
+    return { dispose: () => this.added.delete(listener) };
+  }
+
+  onRemoved(listener: (id: string, reason: string) => void): Disposable {
+    this.removed.add(listener);
+    return { dispose: () => this.removed.delete(listener) };
+  }
+
+  async addVirtualEsp32(req: VirtualEsp32Request): Promise<Board[]> {
+    const profileId = req.profile ?? "esp32-virtual";
+    const profile = this.opts.profiles.get(profileId);
+    if (!profile || profile.kind !== "esp32") {
+      throw new LabError("PROFILE_INVALID", `no ESP32 profile "${profileId}" is loaded; virtual ESP32 boards need one (shipped: esp32-virtual)`);
+    }
+    const boards: Board[] = [];
+    for (let i = 0; i < req.count; i++) {
+      const id = `${this.opts.agent}-vesp32-${this.virtualCount++}`;
+      const device = new VirtualEsp32({
+        id,
+        ...(req.scenario !== undefined ? { scenario: req.scenario } : {}),
+        pace: req.pace ?? false,
+      });
+      const server = new Rfc2217Server(device, { port: 0 });
+      const { url } = await server.listen();
+      device.onUnplug(() => server.disconnectClients());
+      device.powerCycle();
+      const board: Board = {
+        id,
+        profile: profileId,
+        agent: this.opts.agent,
+        identity: { mac: device.mac },
+        state: "idle",
+        labels: { ...profile.labels },
+        endpoint: url,
+        virtual: true,
+        health: 100,
+        updatedAt: Date.now(),
+      };
+      this.entries.set(id, { board, profile, virtual: { device, server } });
+      boards.push(board);
+      this.emitAdded(board);
+      this.log(`virtual ESP32 ${id} (MAC ${device.mac}) on ${url}`);
+    }
+    return boards;
+  }
+
+  /** Opens a board for a job: its link, console capture and flash driver. */
+  async openTarget(boardId: string, opts: OpenTargetOptions = {}): Promise<Esp32Target> {
+    const entry = this.entries.get(boardId);
+    if (!entry) throw new LabError("BOARD_VANISHED", `board ${boardId} is not on this agent (any more); it may have been unplugged`);
+    if (entry.profile.kind !== "esp32") {
+      throw new LabError("STEP_UNSUPPORTED", `board ${boardId} is a ${entry.profile.kind} board; only ESP32 targets are wired to the runner so far`);
+    }
+    const endpoint = entry.board.endpoint;
+    if (!endpoint) throw new LabError("BOARD_VANISHED", `board ${boardId} has no port to open`);
+    const link = createLink(endpoint, { baudRate: entry.profile.serial?.baud ?? 115200 });
+    try {
+      return await createEsp32Target({
+        boardId,
+        profile: entry.profile,
+        link,
+        ...(entry.board.identity.mac !== undefined ? { expectedMac: entry.board.identity.mac } : {}),
+        ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+        logger: (m) => this.log(`${boardId}: ${m}`),
+      });
+    } catch (err) {
+      if (link.isOpen) await link.close().catch(() => undefined);
+      if (err instanceof LabError) throw err;
+      throw new LabError("LINK_OPEN_FAILED", `cannot open ${endpoint} for board ${boardId}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Re-reads the serial ports: new boards are added, vanished ones removed. */
+  async rescan(): Promise<void> {
+    if (this.rescanning) return this.rescanning;
+    this.rescanning = this.doRescan().finally(() => {
+      this.rescanning = undefined;
+    });
+    return this.rescanning;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.usbWatch?.dispose();
+    for (const [id, e] of this.entries) {
+      if (!e.virtual) continue;
+      await e.virtual.server.close().catch(() => undefined);
+      e.virtual.device.dispose();
+      this.entries.delete(id);
+    }
+    this.entries.clear();
+  }
+
+  private scheduleRescan(): void {
+    if (this.closed) return;
+    if (this.rescanTimer) clearTimeout(this.rescanTimer);
+    this.rescanTimer = setTimeout(() => {
+      this.rescan().catch((err: unknown) => this.log(`serial rescan failed: ${(err as Error).message}`));
+    }, RESCAN_DEBOUNCE_MS);
+  }
+
+  private async doRescan(): Promise<void> {
+    let found: DiscoveredBoard[];
+    try {
+      found = await discoverSerialBoards(this.opts.profiles.values(), this.opts.discovery);
+    } catch (err) {
+      this.log(`listing serial ports failed (${(err as Error).message}); is udevadm installed?`);
+      return;
+    }
+    const seen = new Set(found.map((d) => d.id));
+    for (const [id, e] of this.entries) {
+      if (e.virtual || seen.has(id)) continue;
+      this.entries.delete(id);
+      for (const l of [...this.removed]) l(id, "unplugged (gone from the serial port list)");
+    }
+    for (const d of found) {
+      if (this.entries.has(d.id)) continue;
+      const profile = this.opts.profiles.get(d.profile);
+      if (!profile) continue;
+      const board: Board = {
+        id: d.id,
+        profile: d.profile,
+        agent: this.opts.agent,
+        identity: d.identity,
+        state: "idle",
+        labels: { ...profile.labels },
+        endpoint: d.endpoint,
+        virtual: false,
+        health: 100,
+        updatedAt: Date.now(),
+      };
+      this.entries.set(d.id, { board, profile });
+      if (d.alsoMatches.length > 0) this.log(`${d.endpoint} also fits profiles ${d.alsoMatches.join(", ")}; using ${d.profile}`);
+      this.emitAdded(board);
+    }
+  }
+
+  private emitAdded(board: Board): void {
+    for (const l of [...this.added]) l(board);
+  }
+}

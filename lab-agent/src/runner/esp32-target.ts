@@ -1,0 +1,118 @@
+import { readFile } from "node:fs/promises";
+import { LabError, type StepType } from "@hil/contracts";
+import type { DeviceProfile } from "@hil/device-profiles";
+import { ConsoleCapture } from "../console/console-capture.js";
+import { ConsoleYieldingLink } from "../console/console-yielding-link.js";
+import { Esp32FlashDriver, type FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
+import type { SerialLink } from "../links/serial-link.js";
+import { ESP32_STEP_TYPES, type BoardTarget, type FlashImageFile, type FlashOptions } from "./board-target.js";
+
+/** Resets a board another way when its link has no DTR/RTS (virtual board control socket, relay). */
+export interface BoardResetControl {
+  reset(mode: "run" | "download"): Promise<void>;
+}
+
+export interface Esp32TargetOptions {
+  boardId: string;
+  profile: DeviceProfile;
+  /** Open or not; the target opens it. */
+  link: SerialLink;
+  /** The board must report this MAC before anything is written (identity re-check before each flash). */
+  expectedMac?: string;
+  /** The agent continues a board's console sequence across runs. */
+  startSeq?: number;
+  control?: BoardResetControl;
+  runId?: string | null;
+  logger?: (msg: string) => void;
+}
+
+const DEFAULT_PANIC = "Guru Meditation Error|abort\\(\\) was called";
+
+/** An ESP32 board for the step runner: console capture plus the esptool-js flash driver on one link. */
+export class Esp32Target implements BoardTarget {
+  readonly kind = "esp32" as const;
+  readonly boardId: string;
+  readonly console: ConsoleCapture;
+  readonly link: SerialLink;
+  readonly appOffset: number;
+  readonly panicPattern: RegExp;
+  /** The last flash's report (chip, MAC, skipped images). */
+  lastFlash: FlashReport | undefined;
+  private readonly driver: Esp32FlashDriver;
+
+  constructor(opts: Esp32TargetOptions) {
+    this.boardId = opts.boardId;
+    this.link = opts.link;
+    this.appOffset = opts.profile.flash?.appOffset ?? 0x10000;
+    this.panicPattern = new RegExp(opts.profile.console?.panicPattern ?? DEFAULT_PANIC);
+    this.console = new ConsoleCapture(opts.link, {
+      boardId: opts.boardId,
+      runId: opts.runId ?? null,
+      ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
+      ...(opts.profile.console ? { landmarks: opts.profile.console } : {}),
+    });
+    const yielding = new ConsoleYieldingLink(opts.link, {
+      onBusy: () => this.console.pause(),
+      onIdle: () => {
+        // Whatever came before the loader session is the old firmware's; expects start after it.
+        this.console.skipToEnd();
+        this.console.resume();
+      },
+    });
+    const control = opts.control;
+    this.driver = new Esp32FlashDriver({
+      link: yielding,
+      profile: opts.profile,
+      ...(opts.expectedMac !== undefined ? { expectedMac: opts.expectedMac } : {}),
+      ...(control
+        ? { enterDownloadMode: () => control.reset("download"), enterRunMode: () => control.reset("run") }
+        : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+  }
+
+  supports(type: StepType): boolean {
+    return ESP32_STEP_TYPES.includes(type);
+  }
+
+  async flash(images: FlashImageFile[], opts: FlashOptions): Promise<void> {
+    const loaded = await Promise.all(
+      images.map(async (img) => {
+        try {
+          return { data: new Uint8Array(await readFile(img.path)), offset: img.offset, name: img.name };
+        } catch (err) {
+          throw new LabError("ARTIFACT_MISSING", `cannot read artifact "${img.name}" at ${img.path}`, { cause: err });
+        }
+      }),
+    );
+    this.lastFlash = await this.driver.flash(loaded, {
+      eraseAll: opts.erase,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: (p) => opts.onProgress?.(p.written, p.total) } : {}),
+    });
+  }
+
+  async reset(mode: "run" | "download"): Promise<void> {
+    this.console.skipToEnd();
+    await this.driver.reset(mode);
+  }
+
+  async send(text: string): Promise<void> {
+    if (!this.link.isOpen) await this.link.open();
+    await this.link.write(new TextEncoder().encode(text));
+  }
+
+  async close(): Promise<void> {
+    this.console.dispose();
+    if (this.link.isOpen) await this.link.close();
+  }
+}
+
+/** Opens the link (if needed) and builds the target. */
+export async function createEsp32Target(opts: Esp32TargetOptions): Promise<Esp32Target> {
+  if (opts.profile.kind !== "esp32") {
+    throw new LabError("PROFILE_INVALID", `profile ${opts.profile.id} is for ${opts.profile.kind} boards, not ESP32`);
+  }
+  if (!opts.link.isOpen) await opts.link.open();
+  return new Esp32Target(opts);
+}

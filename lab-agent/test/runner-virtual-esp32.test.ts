@@ -1,0 +1,106 @@
+// The runner against the real pieces: VirtualEsp32 behind a loopback RFC 2217 server (Inventory),
+// the real Rfc2217Link, esptool-js flashing through Esp32FlashDriver, images built by buildEsp32Image.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { loadProfiles } from "@hil/device-profiles";
+import { makeTempDir } from "@hil/scheduler/testing";
+import { findSuite } from "@hil/test-suites";
+import { buildEsp32Image } from "../src/esp32-image/index.js";
+import { Inventory } from "../src/inventory/inventory.js";
+import { runSuite } from "../src/runner/run-suite.js";
+import type { ScenarioSpecInput } from "../src/virtual/esp32/firmware/scenario-spec.js";
+
+const profiles = await loadProfiles();
+const tmp = await makeTempDir();
+const inventory = await Inventory.create({ agent: "rt", profiles });
+const [board] = await inventory.addVirtualEsp32({ count: 1 });
+const boardId = board!.id;
+
+async function image(name: string, scenario: ScenarioSpecInput): Promise<string> {
+  const path = join(tmp.dir, `${name}.bin`);
+  await writeFile(path, buildEsp32Image({ appDesc: { projectName: name, version: "2.0.1" }, scenario }));
+  return path;
+}
+
+const UNITY: ScenarioSpecInput = {
+  kind: "unity",
+  cases: [
+    { name: "gpio toggles", tags: "[gpio]", file: "main/test_gpio.c", line: 11 },
+    { name: "wifi connects", tags: "[wifi]", file: "main/test_wifi.c", line: 22, outcome: "fail", message: "Expected 0 Was 257" },
+    { name: "null deref", tags: "[mem]", file: "main/test_mem.c", line: 33, outcome: "panic", message: "LoadProhibited" },
+    { name: "nvs blob", tags: "[nvs]", file: "main/test_nvs.c", line: 44 },
+    { name: "later", tags: "[x]", outcome: "ignore" },
+  ],
+};
+
+test("esp32-unity: right passes and failures; the panic fails its case with the backtrace and the next case still runs", async () => {
+  const suite = await findSuite("esp32-unity");
+  assert.ok(suite);
+  const target = await inventory.openTarget(boardId, { runId: "run-u" });
+  try {
+    const result = await runSuite({ suite, targets: { dut: target }, artifacts: { "test-app": await image("unity_app", UNITY) }, runId: "run-u" });
+    const got = Object.fromEntries(result.cases.map((c) => [c.name, c]));
+    assert.is(got["gpio toggles"]?.outcome, "pass");
+    assert.is(got["gpio toggles"]?.group, "gpio");
+    assert.is(got["wifi connects"]?.outcome, "fail");
+    assert.match(got["wifi connects"]?.message ?? "", /Expected 0 Was 257/);
+    assert.is(got["null deref"]?.outcome, "fail");
+    assert.match(got["null deref"]?.message ?? "", /Guru Meditation Error: Core\s+0 panic'ed \(LoadProhibited\)/);
+    assert.match(got["null deref"]?.message ?? "", /Backtrace:/);
+    assert.is(got["nvs blob"]?.outcome, "pass", "the case after the panic runs after the reboot");
+    assert.is(got["later"]?.outcome, "skip");
+    assert.is(result.outcome, "fail");
+    assert.ok(result.log.some((l) => /rst:0xc \(SW_CPU_RESET\)/.test(l.text)), "the reboot after the panic is in the log");
+  } finally {
+    await target.close();
+  }
+});
+
+test("esp32-smoke passes on an app with a console, twice in a row on the same board", async () => {
+  const suite = await findSuite("esp32-smoke");
+  assert.ok(suite);
+  const app = await image("smoke_app", { kind: "console" });
+  for (const round of [1, 2]) {
+    const target = await inventory.openTarget(boardId);
+    try {
+      const result = await runSuite({ suite, targets: { dut: target }, artifacts: { app } });
+      assert.is(result.outcome, "pass", `round ${round}: ${JSON.stringify(result.steps.filter((s) => s.outcome !== "pass"))}`);
+      assert.equal(result.steps.map((s) => s.outcome), suite.steps.map(() => "pass"));
+      assert.ok(result.log.some((l) => /^IDF Version:/.test(l.text)));
+    } finally {
+      await target.close();
+    }
+  }
+});
+
+test("unplugging the board mid-flash is an infrastructure error: link closed during flash", async () => {
+  const suite = await findSuite("esp32-unity");
+  assert.ok(suite);
+  const big = join(tmp.dir, "big.bin");
+  await writeFile(big, buildEsp32Image({ appDesc: { projectName: "big", version: "9" }, scenario: UNITY, padTo: 512 * 1024, padSeed: 7 }));
+  const device = inventory.virtualDevice(boardId)!;
+  const target = await inventory.openTarget(boardId);
+  const sub = device.onModeChange((mode) => {
+    if (mode === "stub") setTimeout(() => device.unplug(), 50);
+  });
+  try {
+    const result = await runSuite({ suite, targets: { dut: target }, artifacts: { "test-app": big } });
+    assert.is(result.outcome, "error");
+    assert.is(result.error?.code, "LINK_CLOSED");
+    assert.match(result.error?.message ?? "", /link closed during flash/);
+    assert.equal(result.steps.map((s) => s.outcome), ["error", "skip", "skip"]);
+  } finally {
+    sub.dispose();
+    await target.close();
+    device.powerCycle();
+  }
+});
+
+test.after(async () => {
+  await inventory.close();
+  await tmp.remove();
+});
+
+test.run();
