@@ -1,12 +1,41 @@
-import { UsageError } from "./usage-error.js";
+import { loadProfiles } from "@hil/device-profiles";
+import { Inventory } from "../inventory/inventory.js";
+import { ArtifactCache } from "./artifact-cache.js";
 import type { AgentConfig } from "./config.js";
-import type { LabAgent } from "./lab-agent.js";
+import { LabAgent } from "./lab-agent.js";
 import type { AgentLogger } from "./logger.js";
+import { SuiteJobExecutor } from "./suite-executor.js";
+import { UsageError } from "./usage-error.js";
 
-/** Placeholder until the inventory and step runner land: real/virtual boards are not wired yet. */
+/** An agent whose boards come from the inventory (discovered USB boards, virtual ESP32s) and run real suites. */
 export async function startInventoryAgent(config: AgentConfig, logger: AgentLogger): Promise<LabAgent> {
-  void logger;
-  throw new UsageError(
-    `agent ${config.name}: virtual and discovered boards need the step runner, which is not wired in yet; use --instant for now`,
-  );
+  if (!config.schedulerUrl && !config.artifactDir) {
+    throw new UsageError("an agent that runs suites needs --scheduler-url (to fetch artifacts) or --artifact-dir (the scheduler's, on this machine)");
+  }
+  const profiles = await loadProfiles();
+  const inventory = await Inventory.create({
+    agent: config.name,
+    profiles,
+    discover: config.discover,
+    log: (msg) => logger.info({}, msg),
+  });
+  try {
+    if (config.virtualEsp32 > 0) {
+      await inventory.addVirtualEsp32({
+        count: config.virtualEsp32,
+        pace: config.pace,
+        ...(config.scenario ? { scenario: config.scenario } : {}),
+      });
+    }
+    const cache = new ArtifactCache({
+      cacheDir: config.cacheDir ?? `.hil/agent-cache/${config.name}`,
+      ...(config.schedulerUrl ? { schedulerUrl: config.schedulerUrl } : {}),
+      ...(config.token ? { token: config.token } : {}),
+      ...(config.artifactDir ? { artifactDir: config.artifactDir } : {}),
+    });
+    return await LabAgent.start(config, { boards: inventory, executor: new SuiteJobExecutor(inventory, cache), logger });
+  } catch (err) {
+    await inventory.close();
+    throw err;
+  }
 }

@@ -1,0 +1,53 @@
+// End to end on virtual ESP32 boards hosted by a real `hil agent --virtual esp32=2`: the whole path
+// from `hil run` (upload, submit, wait, follow, JUnit) through the scheduler, BullMQ, the agent, the
+// step runner, esptool-js over RFC 2217, to the virtual board and back.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { buildEsp32Image } from "@hil/lab-agent";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startLab, type Lab } from "./lab-fixture.js";
+
+let lab: Lab;
+
+test.before(async () => {
+  lab = await startLab();
+  await lab.startAgent("v1", ["--virtual", "esp32=2"]);
+});
+test.after(async () => {
+  await lab?.stop();
+});
+
+async function image(name: string, scenario: Parameters<typeof buildEsp32Image>[0]): Promise<string> {
+  const file = join(lab.dir, name);
+  await writeFile(file, buildEsp32Image(scenario));
+  return file;
+}
+
+test("hil run on a virtual board: passes, follows the console, writes JUnit, the board log keeps the lines", async () => {
+  const app = await image("console.bin", { appDesc: { projectName: "e2e_console", version: "2.4.1" }, scenario: { kind: "console" } });
+  const junit = join(lab.dir, "smoke.xml");
+  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--wait", "--follow", "--junit", junit]);
+  const code = await run.exited;
+  assert.is(code, 0, run.output());
+  assert.match(run.output(), /main_task: Calling app_main\(\)/, "--follow streamed the console");
+  const xml = await readFile(junit, "utf8");
+  assert.match(xml, /<testsuite[^>]*\bfailures="0"/);
+  assert.match(xml, /<testcase[^>]*name="[^"]*app started/);
+  assert.not.match(xml, /<failure|<error/);
+
+  const board = /running on (\S+)/.exec(run.output())?.[1];
+  assert.ok(board, run.output());
+  const logs = lab.hil(["logs", "--board", board ?? ""]);
+  assert.is(await logs.exited, 0, logs.output());
+  assert.match(logs.output(), /e2e_console/, "the board's log stream holds the run's boot log");
+});
+
+test("a panicking app is a test failure (exit 1), not a lab failure", async () => {
+  const app = await image("panic.bin", { scenario: { kind: "panic" } });
+  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--wait"]);
+  assert.is(await run.exited, 1, run.output());
+  assert.match(run.output(), /failed/);
+});
+
+test.run();
