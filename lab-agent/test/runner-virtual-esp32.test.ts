@@ -58,7 +58,7 @@ test("esp32-unity: right passes and failures; the panic fails its case with the 
   }
 });
 
-test("esp32-smoke passes on an app with a console, twice in a row on the same board", async () => {
+test("esp32-smoke passes on an app with a console; the second run finds the image already flashed", async () => {
   const suite = await findSuite("esp32-smoke");
   assert.ok(suite);
   const app = await image("smoke_app", { kind: "console" });
@@ -69,6 +69,7 @@ test("esp32-smoke passes on an app with a console, twice in a row on the same bo
       assert.is(result.outcome, "pass", `round ${round}: ${JSON.stringify(result.steps.filter((s) => s.outcome !== "pass"))}`);
       assert.equal(result.steps.map((s) => s.outcome), suite.steps.map(() => "pass"));
       assert.ok(result.log.some((l) => /^IDF Version:/.test(l.text)));
+      assert.is(target.lastFlash?.alreadyFlashed, round === 2, `round ${round}: ${JSON.stringify(target.lastFlash)}`);
     } finally {
       await target.close();
     }
