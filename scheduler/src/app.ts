@@ -62,7 +62,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     queues: new AgentQueues(redis, keys),
     metrics: new SchedulerMetrics(redis, keys, boards),
     log,
-    wake: () => dispatcher?.wake(),
+    wake: (refreshBoards) => dispatcher?.wake(refreshBoards),
   };
   dispatcher = new Dispatcher(context);
   const lifecycle = new RunLifecycle(context);

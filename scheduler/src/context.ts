@@ -23,8 +23,8 @@ export interface SchedulerContext {
   readonly queues: AgentQueues;
   readonly metrics: SchedulerMetrics;
   readonly log: Logger;
-  /** Asks the dispatcher for a pass soon (coalesced). */
-  wake(): void;
+  /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
+  wake(refreshBoards?: boolean): void;
 }
 
 /** One BullMQ Queue per agent, created on first use, sharing the scheduler's connection. */

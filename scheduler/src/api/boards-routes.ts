@@ -35,6 +35,7 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     const body = parseInput(QuarantineBodySchema, req.body ?? {});
     if (!(await ctx.boards.setQuarantine(id, true, body.reason))) throw new HttpError(404, `no board ${id}`);
+    ctx.wake(true);
     res.json(await one(id));
   });
 
@@ -42,7 +43,7 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
     requireAdmin(res);
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     if (!(await ctx.boards.setQuarantine(id, false))) throw new HttpError(404, `no board ${id}`);
-    ctx.wake();
+    ctx.wake(true);
     res.json(await one(id));
   });
 

@@ -15,7 +15,7 @@ export function scheduleBookingEnd(ctx: SchedulerContext, end: number, timers: S
   if (delay < 0 || delay > 2_147_000_000) return;
   const t = setTimeout(() => {
     timers.delete(t);
-    ctx.wake();
+    ctx.wake(true);
   }, delay + 5);
   t.unref();
   timers.add(t);
@@ -65,7 +65,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
       try {
         const saved = await ctx.bookings.put(booking, now);
         scheduleBookingEnd(ctx, end, timers);
-        ctx.wake();
+        ctx.wake(true);
         return void res.status(201).location(`/api/v1/bookings/${saved.id}`).json(saved);
       } catch (err) {
         if (!(err instanceof BookingConflictError)) throw err;
@@ -103,7 +103,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
     try {
       const saved = await ctx.bookings.put({ ...b, end, state: "scheduled" });
       scheduleBookingEnd(ctx, end, timers);
-      ctx.wake();
+      ctx.wake(true);
       res.json(saved);
     } catch (err) {
       if (err instanceof BookingConflictError) throw new HttpError(409, err.message);
@@ -115,7 +115,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
     const { id } = parseInput(BookingIdParamSchema, req.params, "params");
     await mine(id, res);
     const b = await ctx.bookings.release(id);
-    ctx.wake();
+    ctx.wake(true);
     res.json(b);
   });
 

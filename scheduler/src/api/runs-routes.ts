@@ -46,12 +46,22 @@ async function readMultipartRun(req: Request, ctx: SchedulerContext): Promise<un
 
 export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: RunLifecycle): Router {
   const r = Router();
+  // The registry barely changes between submits: reuse a snapshot for a second, but never refuse
+  // a run on a stale one.
+  let cached: { at: number; views: Awaited<ReturnType<typeof ctx.boards.snapshot>> } | undefined;
+  const snapshot = async (fresh: boolean) => {
+    if (fresh || !cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), views: await ctx.boards.snapshot() };
+    return cached.views;
+  };
 
   r.post("/runs", async (req, res) => {
     const raw = req.is("multipart/form-data") ? await readMultipartRun(req, ctx) : req.body;
     const request = parseInput(RunRequestSchema, raw ?? {});
-    const views = await ctx.boards.snapshot();
-    const { run, plan } = await planRun(request, identityOf(res), catalog, views, ctx.artifacts);
+    const plan1 = async (fresh: boolean) => planRun(request, identityOf(res), catalog, await snapshot(fresh), ctx.artifacts);
+    const { run, plan } = await plan1(false).catch((err: unknown) => {
+      if (err instanceof HttpError && err.status === 422) return plan1(true);
+      throw err;
+    });
     await ctx.runs.create(run, plan);
     ctx.wake();
     res.status(201).location(`/api/v1/runs/${run.id}`).json(run);

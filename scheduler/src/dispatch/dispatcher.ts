@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Job } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
+import type { Lease } from "../leases/lease-store.js";
 import { bookingState, matches, type BoardView, type RoleRequirement } from "../store/board-registry.js";
 import { RunPlanSchema, type RunPlan } from "../store/run-store.js";
 import { fairOrder, type PendingEntry } from "./fair-order.js";
 
 const BATCH = 500;
+const BOARD_CACHE_MS = 1000;
 
 interface Candidate {
   entry: PendingEntry;
@@ -27,10 +29,16 @@ export class Dispatcher {
   private again = false;
   private stopped = false;
   private readonly lastReason = new Map<string, string>();
+  private readonly plans = new Map<string, Omit<Candidate, "entry">>();
+  private lastExplain = 0;
+  private boardCache?: { at: number; views: BoardView[] };
+  private boardsDirty = true;
 
   constructor(private readonly ctx: SchedulerContext) {}
 
-  wake(): void {
+  /** `refreshBoards` after a change to boards, agents, bookings or quarantine (else board facts are reused for a second). */
+  wake(refreshBoards = false): void {
+    if (refreshBoards) this.boardsDirty = true;
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
@@ -69,39 +77,27 @@ export class Dispatcher {
   /** One pass over the head of the pending set; returns how many runs were dispatched. */
   async pass(): Promise<number> {
     const { redis, keys } = this.ctx;
-    const raw = await redis.zrange(keys.pending(), "0", String(BATCH - 1));
-    if (raw.length === 0) return 0;
     const now = Date.now();
-    const pipe = redis.pipeline();
-    for (const id of raw) pipe.hmget(keys.run(id), "plan", "exclude", "na", "json");
-    pipe.hgetall(keys.submitterUsage());
-    const res = (await pipe.exec()) ?? [];
-    const usageRaw = (res[raw.length]?.[1] ?? {}) as Record<string, string>;
-    const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
-    const candidates = new Map<string, Candidate>();
-    raw.forEach((id, i) => {
-      const f = res[i]?.[1] as (string | null)[] | undefined;
-      if (!f || !f[0] || !f[3]) return;
-      const plan = RunPlanSchema.parse(JSON.parse(f[0]));
-      const createdAt = (JSON.parse(f[3]) as { createdAt: number }).createdAt;
-      candidates.set(id, {
-        entry: { id, submitter: plan.submitter, priority: plan.priority, queuedAt: createdAt },
-        plan,
-        exclude: new Set(f[1] ? (JSON.parse(f[1]) as string[]) : []),
-        attempt: Number(f[2] ?? "1"),
-        createdAt,
-      });
-    });
-    const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
-    const views = await this.ctx.boards.snapshot(now);
+    const views = await this.boardViews(now);
     const free = new Map(views.filter((v) => this.usable(v)).map((v) => [v.board.id, v]));
+    // Explaining why runs wait costs a look at every pending run: once per tick is enough.
+    const explain = now - this.lastExplain >= this.ctx.config.tickMs;
+    if (free.size === 0 && !explain) return 0;
+    const ids = await redis.zrange(keys.pending(), "0", String(BATCH - 1));
+    if (ids.length === 0) return 0;
+    if (explain) this.lastExplain = now;
+    const candidates = await this.load(ids);
+    const usageRaw = await redis.hgetall(keys.submitterUsage());
+    const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
+    const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
     const reserved = new Set<string>();
     const claims: Promise<boolean>[] = [];
     const reasons = new Map<string, string>();
     for (const entry of order) {
+      if (free.size === 0 && !explain) break;
       const c = candidates.get(entry.id);
       if (!c) continue;
-      const pick = this.pick(c, views, free, reserved, now);
+      const pick = free.size === 0 ? { reason: this.describeWait(c, views, now), matching: [] } : this.pick(c, views, free, reserved, now);
       if ("reason" in pick) {
         reasons.set(entry.id, pick.reason);
         if (now - c.createdAt > this.ctx.config.reserveAfterMs) for (const id of pick.matching) reserved.add(id);
@@ -115,8 +111,65 @@ export class Dispatcher {
     return outcomes.filter(Boolean).length;
   }
 
+  /**
+   * Board facts (profile, labels, agent, liveness, bookings) are reused for up to a second unless
+   * something changed; leases change all the time and are re-read on every pass in one MGET. A stale
+   * fact costs at most a refused lease script, never a wrong lease: the script re-checks everything.
+   */
+  private async boardViews(now: number): Promise<BoardView[]> {
+    if (this.boardsDirty || !this.boardCache || now - this.boardCache.at > BOARD_CACHE_MS) {
+      this.boardsDirty = false;
+      this.boardCache = { at: now, views: await this.ctx.boards.snapshot(now) };
+      return this.boardCache.views;
+    }
+    const views = this.boardCache.views;
+    if (views.length === 0) return views;
+    const raws = await this.ctx.redis.mget(...views.map((v) => this.ctx.keys.lease(v.board.id)));
+    return views.map((v, i) => {
+      const raw = raws[i];
+      const out: BoardView = { ...v };
+      if (raw) out.lease = JSON.parse(raw) as Lease;
+      else delete out.lease;
+      return out;
+    });
+  }
+
+  /**
+   * Plans are fixed at submit and cached with the exclusions and attempt number seen; a retry
+   * changes both, and `claim` re-reads them before leasing, so the cache is never trusted blindly.
+   */
+  private async load(ids: string[]): Promise<Map<string, Candidate>> {
+    const { redis, keys } = this.ctx;
+    const missing = ids.filter((id) => !this.plans.has(id));
+    if (missing.length > 0) {
+      const pipe = redis.pipeline();
+      for (const id of missing) pipe.hmget(keys.run(id), "exclude", "na", "plan", "json");
+      const res = (await pipe.exec()) ?? [];
+      missing.forEach((id, i) => {
+        const f = res[i]?.[1] as (string | null)[] | undefined;
+        if (!f || !f[2] || !f[3]) return;
+        const plan = RunPlanSchema.parse(JSON.parse(f[2]));
+        if (this.plans.size > 50_000) this.plans.clear();
+        this.plans.set(id, {
+          plan,
+          createdAt: (JSON.parse(f[3]) as { createdAt: number }).createdAt,
+          exclude: new Set(f[0] ? (JSON.parse(f[0]) as string[]) : []),
+          attempt: Number(f[1] ?? "1"),
+        });
+      });
+    }
+    const out = new Map<string, Candidate>();
+    for (const id of ids) {
+      const c = this.plans.get(id);
+      if (!c) continue;
+      out.set(id, { entry: { id, submitter: c.plan.submitter, priority: c.plan.priority, queuedAt: c.createdAt }, ...c });
+    }
+    return out;
+  }
+
+  /** The agent-reported busy states may be a second old in the cache; the lease script checks the live one. */
   private usable(v: BoardView): boolean {
-    return !v.quarantined && v.agentAlive && !v.lease && (v.board.state === "idle" || v.board.state === "leased" || v.board.state === "booked");
+    return !v.quarantined && v.agentAlive && !v.lease && v.board.state !== "offline";
   }
 
   /** Another holder's booking overlapping [now, now + timeout) keeps the run off the board. */
@@ -183,6 +236,14 @@ export class Dispatcher {
   }
 
   private async claim(c: Candidate, agent: string, boards: Record<string, string>, now: number): Promise<boolean> {
+    const [na, exclude] = await this.ctx.redis.hmget(this.ctx.keys.run(c.entry.id), "na", "exclude");
+    const attempt = Number(na ?? "1");
+    if (attempt !== c.attempt) {
+      // retried since it was cached: decide again with the new exclusions
+      this.plans.set(c.entry.id, { ...c, attempt, exclude: new Set(exclude ? (JSON.parse(exclude) as string[]) : []) });
+      this.again = true;
+      return false;
+    }
     const token = randomUUID();
     const out = await this.ctx.leases.acquire({
       runId: c.entry.id,
@@ -197,7 +258,7 @@ export class Dispatcher {
     });
     if (!out.ok) return false;
     const updated = await this.ctx.runs.update(c.entry.id, (cur) => {
-      if (cur.run.state !== "queued") return null;
+      if (cur.run.state !== "queued" || cur.run.attempts.length + 1 !== c.attempt) return null;
       const run = { ...cur.run, state: "leased" as const, boards, steps: [], cases: [] };
       delete run.waitingFor;
       run.attempts = [...cur.run.attempts, { attempt: c.attempt, boards, agent }];
@@ -224,6 +285,7 @@ export class Dispatcher {
       removeOnFail: { count: 1000 },
     });
     this.lastReason.delete(c.entry.id);
+    this.plans.delete(c.entry.id);
     if (c.attempt === 1) this.ctx.metrics.dispatched(Date.now() - c.createdAt);
     return true;
   }

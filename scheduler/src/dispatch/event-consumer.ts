@@ -101,7 +101,7 @@ export class EventConsumer {
         return this.lifecycle.finished(ev.result);
       case "board-changed":
       case "board-gone":
-        this.ctx.wake();
+        this.ctx.wake(true);
         return;
     }
   }

@@ -76,7 +76,7 @@ export class RunLifecycle {
     }
     await this.releaseClaim(before);
     if (!retry) await this.ended(res.after);
-    this.ctx.wake();
+    this.ctx.wake(result.outcome === "error");
   }
 
   /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */

@@ -70,31 +70,31 @@ export class BoardRegistry {
     const ids = await this.ids();
     if (ids.length === 0) return [];
     const p1 = this.redis.pipeline();
-    for (const id of ids) {
-      p1.hmget(this.keys.board(id), "json", "agent", "quarantined", "health", "fails", "quarantineReason");
-      p1.get(this.keys.lease(id));
-      p1.zrangebyscore(this.keys.boardBookings(id), "-inf", "+inf");
-    }
+    for (const id of ids) p1.hmget(this.keys.board(id), "json", "agent", "quarantined", "health", "fails", "quarantineReason");
+    p1.mget(...ids.map((id) => this.keys.lease(id)));
+    // every booking not yet ended, found through the all-bookings set (score = end)
+    p1.zrangebyscore(this.keys.bookings(), `(${now}`, "+inf");
     const r1 = (await p1.exec()) ?? [];
-    const partial: { id: string; f: (string | null)[]; lease: string | null; bookingIds: string[] }[] = [];
+    const leases = (r1[ids.length]?.[1] as (string | null)[] | undefined) ?? [];
+    const bookingIds = (r1[ids.length + 1]?.[1] as string[] | undefined) ?? [];
+    const partial: { id: string; f: (string | null)[]; lease: string | null }[] = [];
     ids.forEach((id, i) => {
-      const f = r1[i * 3]?.[1] as (string | null)[] | undefined;
-      const lease = (r1[i * 3 + 1]?.[1] as string | null | undefined) ?? null;
-      const bookingIds = (r1[i * 3 + 2]?.[1] as string[] | undefined) ?? [];
-      if (f && f[0] !== null && f[0] !== undefined) partial.push({ id, f, lease, bookingIds });
+      const f = r1[i]?.[1] as (string | null)[] | undefined;
+      if (f && f[0] !== null && f[0] !== undefined) partial.push({ id, f, lease: leases[i] ?? null });
     });
     const agents = [...new Set(partial.map((p) => p.f[1] ?? ""))];
-    const allBookingIds = partial.flatMap((p) => p.bookingIds);
     const p2 = this.redis.pipeline();
     for (const a of agents) p2.exists(this.keys.agent(a));
-    for (const b of allBookingIds) p2.get(this.keys.booking(b));
+    if (bookingIds.length) p2.mget(...bookingIds.map((b) => this.keys.booking(b)));
     const r2 = (await p2.exec()) ?? [];
     const alive = new Map(agents.map((a, i) => [a, r2[i]?.[1] === 1]));
-    const bookings = new Map<string, Booking>();
-    allBookingIds.forEach((id, i) => {
-      const raw = r2[agents.length + i]?.[1];
-      if (typeof raw === "string") bookings.set(id, BookingSchema.parse(JSON.parse(raw)));
-    });
+    const byBoard = new Map<string, Booking[]>();
+    for (const raw of (r2[agents.length]?.[1] as (string | null)[] | undefined) ?? []) {
+      if (raw === null) continue;
+      const b = BookingSchema.safeParse(JSON.parse(raw));
+      if (!b.success || b.data.state === "released" || b.data.end <= now) continue;
+      byBoard.set(b.data.board, [...(byBoard.get(b.data.board) ?? []), b.data]);
+    }
     const views: BoardView[] = [];
     for (const p of partial) {
       const parsed = BoardSchema.safeParse(JSON.parse(p.f[0] ?? "{}"));
@@ -107,10 +107,7 @@ export class BoardRegistry {
         quarantined: p.f[2] === "1",
         health: p.f[3] === null || p.f[3] === undefined ? 100 : Number(p.f[3]),
         infraFailures: Number(p.f[4] ?? "0"),
-        bookings: p.bookingIds
-          .map((id) => bookings.get(id))
-          .filter((b): b is Booking => b !== undefined && b.state !== "released" && b.end > now)
-          .sort((a, b) => a.start - b.start),
+        bookings: (byBoard.get(p.id) ?? []).sort((a, b) => a.start - b.start),
       };
       if (p.f[5]) view.quarantineReason = p.f[5];
       if (p.lease !== null) {
