@@ -43,17 +43,23 @@ export class SchedulerMetrics {
         this.set(n);
       },
     });
-    const byState = new Gauge({ name: "hil_boards", help: "Boards by derived state.", labelNames: ["state"], registers: [this.registry] });
+    new Gauge({
+      name: "hil_boards",
+      help: "Boards by derived state.",
+      labelNames: ["state"],
+      registers: [this.registry],
+      async collect() {
+        const now = Date.now();
+        this.reset();
+        for (const v of await boards.snapshot(now)) this.inc({ state: derivedState(v, now) });
+      },
+    });
     new Gauge({
       name: "hil_leases",
       help: "Boards currently leased.",
       registers: [this.registry],
       async collect() {
-        const views = await boards.snapshot();
-        const now = Date.now();
-        byState.reset();
-        for (const v of views) byState.inc({ state: derivedState(v, now) });
-        this.set(views.filter((v) => v.lease).length);
+        this.set((await boards.snapshot()).filter((v) => v.lease).length);
       },
     });
   }

@@ -43,6 +43,16 @@ test("healthz answers without a token and reports Redis", async () => {
   assert.is(body.service, "scheduler");
 });
 
+test("metrics: queue depth, boards by state, agents alive, dispatch latency", async () => {
+  await s.api("/api/v1/runs", { body: { suite: "smoke" } });
+  const r = await s.api("/metrics");
+  assert.is(r.status, 200);
+  assert.match(r.text, /hil_queue_depth 1/);
+  assert.match(r.text, /hil_boards\{state="idle"\} 1/);
+  assert.match(r.text, /hil_agents_alive 1/);
+  assert.match(r.text, /hil_dispatch_latency_seconds_bucket/);
+});
+
 test("every other route answers 401 without a valid bearer token", async () => {
   for (const path of ["/api/v1/runs", "/api/v1/boards", "/api/v1/bookings", "/metrics", "/api/v1/openapi.json"]) {
     assert.is((await s.api(path, { token: null })).status, 401, path);

@@ -41,6 +41,13 @@ export class EventConsumer {
     this.stopped = true;
     this.conn.disconnect();
     await this.done;
+    // leave no dead consumer behind, unless it still holds entries another replica must claim
+    try {
+      const pending = (await this.ctx.redis.xpending(this.ctx.keys.events(), CONSUMER_GROUP, "-", "+", 1, this.name)) as unknown[];
+      if (pending.length === 0) await this.ctx.redis.xgroup("DELCONSUMER", this.ctx.keys.events(), CONSUMER_GROUP, this.name);
+    } catch {
+      // Redis already gone: nothing to tidy
+    }
   }
 
   private async loop(): Promise<void> {

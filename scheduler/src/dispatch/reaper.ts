@@ -14,7 +14,13 @@ export class Reaper {
     private readonly lifecycle: RunLifecycle,
   ) {}
 
+  private lastPrune = 0;
+
   async sweep(now = Date.now()): Promise<void> {
+    if (now - this.lastPrune > 60_000) {
+      this.lastPrune = now;
+      await this.ctx.runs.prune(now - this.ctx.config.retentionMs);
+    }
     const ids = await this.ctx.redis.zrange(this.ctx.keys.activeRuns(), "0", "999");
     for (const id of ids) {
       const s = await this.ctx.runs.get(id);

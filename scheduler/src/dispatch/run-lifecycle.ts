@@ -54,7 +54,9 @@ export class RunLifecycle {
         run.state = "queued";
         run.boards = {};
         run.waitingFor = `retrying after ${result.error?.code ?? "an infrastructure error"} on ${Object.values(a.boards).join(", ")}`;
-        return { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive" };
+        // try other boards first; the run may still come back to these when no other board fits
+        const exclude = [...new Set([...cur.exclude, ...Object.values(a.boards)])];
+        return { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive", exclude };
       }
       run.state = result.outcome === "pass" ? "passed" : result.outcome === "fail" ? "failed" : result.outcome === "cancelled" ? "cancelled" : "error";
       run.endedAt = now;
@@ -64,10 +66,6 @@ export class RunLifecycle {
     if (!res) return;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
-    if (retry) {
-      // Try other boards first; the run may still come back to these when no other board fits.
-      await this.ctx.runs.setExclude(result.runId, [...new Set([...before.exclude, ...boardIds])]);
-    }
     if (result.outcome === "error" && isInfraCode(result.error?.code)) {
       const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
       for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");

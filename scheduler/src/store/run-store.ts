@@ -22,13 +22,15 @@ export type RunPlan = z.infer<typeof RunPlanSchema>;
  * update-run (4 keys): compare-and-set of a run's JSON plus its set memberships, in one step.
  * KEYS[1] run hash · KEYS[2] pending zset · KEYS[3] active-runs zset · KEYS[4] waiting-reasons hash.
  * ARGV[1] expected version · [2] new JSON · [3] pending score, or "" to take it out of pending ·
- * [4] "active" | "inactive" | "keep" · [5] run id · [6] now · [7] next attempt number.
+ * [4] "active" | "inactive" | "keep" · [5] run id · [6] now · [7] next attempt number ·
+ * [8] JSON list of boards to avoid next time, or "" to leave it.
  * Returns 1 when written, 0 when someone else changed the run first.
  */
 const UPDATE_RUN = new LuaScript(`
 local v = redis.call('HGET', KEYS[1], 'ver')
 if (v or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'exclude', ARGV[8]) end
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5]) else redis.call('ZREM', KEYS[2], ARGV[5]) end
 if ARGV[4] == 'inactive' then
   redis.call('ZREM', KEYS[3], ARGV[5])
@@ -51,6 +53,8 @@ export interface RunChange {
   /** Pending score, or null when the run must not be pending. */
   pending: number | null;
   active?: "active" | "inactive" | "keep";
+  /** Boards the next attempt should avoid (set together with the run, so a dispatcher never sees one without the other). */
+  exclude?: string[];
 }
 
 export interface RunFilter {
@@ -104,10 +108,6 @@ export class RunStore {
     return raw === null ? undefined : RunPlanSchema.parse(JSON.parse(raw));
   }
 
-  async setExclude(id: string, boards: string[]): Promise<void> {
-    await this.redis.hset(this.keys.run(id), "exclude", JSON.stringify(boards));
-  }
-
   /**
    * Applies `change` atomically against concurrent writers (other replicas, the reaper, the API):
    * re-reads and re-decides until its write wins. `change` returns null to leave the run alone.
@@ -122,11 +122,26 @@ export class RunStore {
       const ok = await UPDATE_RUN.run(
         this.redis,
         [this.keys.run(id), this.keys.pending(), this.keys.activeRuns(), this.keys.waitingReasons()],
-        [cur.version, JSON.stringify(next.run), next.pending === null ? "" : next.pending, active, id, Date.now(), next.run.attempts.length + 1],
+        [cur.version, JSON.stringify(next.run), next.pending === null ? "" : next.pending, active, id, Date.now(), next.run.attempts.length + 1, next.exclude ? JSON.stringify(next.exclude) : ""],
       );
       if (ok === 1) return { before: cur, after: next.run };
     }
     throw new Error(`run ${id} kept changing under us; retry the request`);
+  }
+
+  /** Deletes finished runs created before `before` (their files stay in the artifact directory). */
+  async prune(before: number, max = 200): Promise<number> {
+    const ids = await this.redis.zrangebyscore(this.keys.runs(), "-inf", `(${before}`, "LIMIT", 0, max);
+    let n = 0;
+    for (const id of ids) {
+      const s = await this.get(id);
+      if (s && !isTerminal(s.run.state)) continue;
+      const multi = this.redis.multi().del(this.keys.run(id), this.keys.runLog(id)).zrem(this.keys.runs(), id);
+      if (s) multi.zrem(this.keys.runsBySubmitter(s.run.submitter), id);
+      await multi.exec();
+      n++;
+    }
+    return n;
   }
 
   async list(filter: RunFilter): Promise<{ runs: Run[]; nextCursor?: number }> {
