@@ -66,15 +66,16 @@ export class RunLifecycle {
     if (!res) return;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
-    if (result.outcome === "error" && isInfraCode(result.error?.code)) {
+    const infra = result.outcome === "error" && isInfraCode(result.error?.code);
+    // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
+    if (infra) {
       const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
       for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
-    } else if (result.outcome === "pass" || result.outcome === "fail") {
-      await this.ctx.boards.recordCleanRun(boardIds);
     }
     await this.releaseClaim(before);
+    this.ctx.wake(infra);
+    if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) await this.ended(res.after);
-    this.ctx.wake(result.outcome === "error");
   }
 
   /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */
@@ -97,9 +98,9 @@ export class RunLifecycle {
     const claim = res.before.claim;
     await this.releaseClaim(res.before);
     await this.ctx.redis.publish(this.ctx.keys.cancelChannel(), runId);
+    this.ctx.wake();
     if (claim && res.before.run.state !== "queued") await this.ctx.queues.remove(claim.agent, `${runId}-a${claim.attempt}`);
     await this.ended(res.after);
-    this.ctx.wake();
     return res.after;
   }
 
@@ -125,10 +126,13 @@ export class RunLifecycle {
         logLines: lines,
         ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
       });
-      await writeFile(join(dir, "junit.xml"), junit);
-      await writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : ""));
-      await writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + (lines.length ? "\n" : ""));
-      await this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs);
+      const nl = lines.length ? "\n" : "";
+      await Promise.all([
+        writeFile(join(dir, "junit.xml"), junit),
+        writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + nl),
+        writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + nl),
+        this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs),
+      ]);
     } catch (err) {
       this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files; check the artifact directory");
     }

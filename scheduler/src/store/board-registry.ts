@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { BoardSchema, BookingSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
 import { LeaseSchema, type Lease } from "../leases/lease-store.js";
+import { LuaScript } from "../leases/lua-script.js";
 
 /** One board as the dispatcher and the API see it: agent's report + scheduler fields + live lease/bookings. */
 export interface BoardView {
@@ -54,6 +55,27 @@ export function publicBoard(view: BoardView, now: number): Board {
   else delete board.holder;
   return board;
 }
+
+/**
+ * adjust-health (1 key): KEYS[1] board hash. ARGV[1] health delta · [2] "fail" | "ok" ·
+ * [3] consecutive failures that quarantine · [4] quarantine reason. Health stays in 0..100.
+ * Returns 1 when this call quarantined the board.
+ */
+const ADJUST_HEALTH = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local h = tonumber(redis.call('HGET', KEYS[1], 'health') or '100') + tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'health', tostring(math.max(0, math.min(100, h))))
+if ARGV[2] ~= 'fail' then
+  redis.call('HSET', KEYS[1], 'fails', '0')
+  return 0
+end
+local f = redis.call('HINCRBY', KEYS[1], 'fails', 1)
+if f >= tonumber(ARGV[3]) and redis.call('HGET', KEYS[1], 'quarantined') ~= '1' then
+  redis.call('HSET', KEYS[1], 'quarantined', '1', 'quarantineReason', f .. ' ' .. ARGV[4])
+  return 1
+end
+return 0
+`);
 
 export class BoardRegistry {
   constructor(
@@ -131,25 +153,14 @@ export class BoardRegistry {
    * consecutive failures is quarantined. Returns the boards quarantined now.
    */
   async recordInfraFailure(ids: readonly string[], quarantineAfter: number, reason: string): Promise<string[]> {
-    const quarantined: string[] = [];
-    for (const id of ids) {
-      const key = this.keys.board(id);
-      const fails = await this.redis.hincrby(key, "fails", 1);
-      const health = Number((await this.redis.hget(key, "health")) ?? "100");
-      await this.redis.hset(key, "health", String(Math.max(0, health - 20)));
-      if (fails >= quarantineAfter) {
-        await this.redis.hset(key, { quarantined: "1", quarantineReason: `${fails} infrastructure failures in a row; last: ${reason}` });
-        quarantined.push(id);
-      }
-    }
-    return quarantined;
+    const out = await Promise.all(
+      ids.map((id) => ADJUST_HEALTH.run(this.redis, [this.keys.board(id)], [-20, "fail", quarantineAfter, `infrastructure failures in a row; last: ${reason}`])),
+    );
+    return ids.filter((_, i) => out[i] === 1);
   }
 
+  /** A clean run (pass or test failure): the failure streak ends and health recovers a little. */
   async recordCleanRun(ids: readonly string[]): Promise<void> {
-    for (const id of ids) {
-      const key = this.keys.board(id);
-      const health = Number((await this.redis.hget(key, "health")) ?? "100");
-      await this.redis.hset(key, { fails: "0", health: String(Math.min(100, health + 5)) });
-    }
+    await Promise.all(ids.map((id) => ADJUST_HEALTH.run(this.redis, [this.keys.board(id)], [5, "ok", 0, ""])));
   }
 }
