@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     boards: { type: "string", default: "50" },
     submitters: { type: "string", default: "10" },
     schedulers: { type: "string", default: "1" },
+    /** live: submit while the agents run (the API's submit rate bounds throughput); backlog: queue every run first, then start the agents. */
+    mode: { type: "string", default: "backlog" },
   },
 });
 const RUNS = Number(args.runs);
@@ -37,6 +39,7 @@ const AGENTS = Number(args.agents);
 const BOARDS_PER_AGENT = Number(args.boards);
 const SUBMITTERS = Number(args.submitters);
 const SCHEDULERS = Number(args.schedulers);
+const MODE = args.mode === "live" ? "live" : "backlog";
 const IN_FLIGHT_PER_SUBMITTER = 8;
 const ADMIN = "bench-admin-token";
 const NS = "bench";
@@ -118,13 +121,21 @@ async function main(): Promise<void> {
       await s.waitFor(/scheduler listening on/, 60_000);
       urls.push(`http://127.0.0.1:${port}`);
     }
-    for (let i = 0; i < AGENTS; i++) {
-      const a = spawnHil([
-        "agent", "--redis", redisServer.url, "--namespace", NS, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
-        "--log-level", "warn", "--scheduler-url", urls[0] ?? "",
-      ]);
-      procs.push(a);
-      await a.waitFor(/ready with/, 60_000);
+    const startAgents = async (): Promise<Spawned[]> => {
+      const agents = Array.from({ length: AGENTS }, (_, i) =>
+        spawnHil([
+          "agent", "--redis", redisServer.url, "--namespace", NS, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
+          "--log-level", "warn", "--scheduler-url", urls[0] ?? "",
+        ]),
+      );
+      procs.push(...agents);
+      await Promise.all(agents.map((a) => a.waitFor(/ready with/, 60_000)));
+      return agents;
+    };
+    let agents = await startAgents();
+    if (MODE === "backlog") {
+      // Registered but offline: runs are accepted and wait; the agents come back once all are queued.
+      await Promise.all(agents.map((a) => a.stop()));
     }
     const api = async <T>(method: string, path: string, token: string, body?: unknown, at = 0): Promise<{ status: number; body: T }> => {
       const res = await fetch(`${urls[at % urls.length]}${path}`, {
@@ -165,6 +176,11 @@ async function main(): Promise<void> {
       }),
     );
     const submitted = Date.now();
+    let measureFrom = started;
+    if (MODE === "backlog") {
+      agents = await startAgents();
+      measureFrom = Date.now();
+    }
 
     // Done when every run has a job-finished event (read straight from the events stream).
     let finished = 0;
@@ -185,6 +201,7 @@ async function main(): Promise<void> {
       if (batch.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     const ended = Date.now();
+    void agents;
     // Let the schedulers apply the last events before counting commands and reading runs.
     await new Promise((r) => setTimeout(r, 1000));
     const calls = (await commandCalls(redis)) - callsBefore;
@@ -215,22 +232,66 @@ async function main(): Promise<void> {
     }
     latencies.sort((a, b) => a - b);
 
+    const firstStart = events.find((e) => e.type === "job-started");
+    const lastFinish = [...events].reverse().find((e) => e.type === "job-finished");
+    const from = MODE === "backlog" && firstStart ? streamMs(firstStart.id) : measureFrom;
+    const seconds = ((lastFinish ? streamMs(lastFinish.id) : ended) - from) / 1000;
+
+    // Where the latency goes, for the jobs BullMQ still keeps (removeOnComplete: last 1000 per agent):
+    // board free → job added by the scheduler, added → taken by the agent's worker, taken → job-started.
+    const startedAt = new Map(events.filter((e) => e.type === "job-started").map((e) => [e.runId, streamMs(e.id)]));
+    const freeBefore = new Map<string, number>();
+    {
+      const lastFreeByBoard = new Map<string, number>();
+      for (const e of events) {
+        const run = runInfo.get(e.runId);
+        const board = run ? Object.values(run.boards)[0] : undefined;
+        if (!run || !board) continue;
+        if (e.type === "job-finished") lastFreeByBoard.set(board, streamMs(e.id));
+        else {
+          const free = lastFreeByBoard.get(board);
+          if (free !== undefined && run.createdAt <= free) freeBefore.set(e.runId, free);
+        }
+      }
+    }
+    const toEnqueue: number[] = [];
+    const toPickup: number[] = [];
+    const toStarted: number[] = [];
+    for (let i = 0; i < AGENTS; i++) {
+      const q = new Queue(keys.agentQueue(`bench${i}`), { connection: { url: redisServer.url }, prefix: keys.bullPrefix });
+      for (const job of await q.getJobs(["completed"], 0, 999)) {
+        const runId = (job.data as { runId?: string }).runId ?? "";
+        const free = freeBefore.get(runId);
+        const st = startedAt.get(runId);
+        if (free === undefined || st === undefined || job.processedOn === undefined) continue;
+        toEnqueue.push(job.timestamp - free);
+        toPickup.push(job.processedOn - job.timestamp);
+        toStarted.push(st - job.processedOn);
+      }
+      await q.close();
+    }
+    for (const a of [toEnqueue, toPickup, toStarted]) a.sort((x, y) => x - y);
+    const breakdown = {
+      samples: toEnqueue.length,
+      freeToEnqueue: { p50: pct(toEnqueue, 50), p99: pct(toEnqueue, 99) },
+      enqueueToPickup: { p50: pct(toPickup, 50), p99: pct(toPickup, 99) },
+      pickupToStarted: { p50: pct(toStarted, 50), p99: pct(toStarted, 99) },
+    };
     // Fairness: runs finished per submitter in 5 equal slices of the run.
     const slices = 5;
-    const span = Math.max(1, ended - started);
+    const span = Math.max(1, seconds * 1000);
     const fairness: Record<string, number[]> = {};
     for (const e of events) {
       if (e.type !== "job-finished") continue;
       const sub = runInfo.get(e.runId)?.submitter ?? "?";
-      const slice = Math.min(slices - 1, Math.floor(((streamMs(e.id) - started) / span) * slices));
+      const slice = Math.min(slices - 1, Math.floor(((streamMs(e.id) - from) / span) * slices));
       (fairness[sub] ??= Array(slices).fill(0))[slice]++;
     }
 
-    const seconds = (ended - started) / 1000;
     const ref = await bareBullmq(redisServer.url, 5000);
     const result = {
       at: new Date().toISOString(),
-      setup: { runs: RUNS, agents: AGENTS, boardsPerAgent: BOARDS_PER_AGENT, submitters: SUBMITTERS, schedulers: SCHEDULERS, submittedVia: "HTTP API" },
+      setup: { runs: RUNS, agents: AGENTS, boardsPerAgent: BOARDS_PER_AGENT, submitters: SUBMITTERS, schedulers: SCHEDULERS, submittedVia: "HTTP API", mode: MODE },
       runsPerSec: finished / seconds,
       submitSeconds: (submitted - started) / 1000,
       totalSeconds: seconds,
@@ -239,6 +300,7 @@ async function main(): Promise<void> {
       runStates: Object.fromEntries(states),
       runsWithRetries: multiAttempt,
       dispatchLatencyMs: { samples: latencies.length, p50: pct(latencies, 50), p90: pct(latencies, 90), p99: pct(latencies, 99), max: latencies.at(-1) },
+      latencyBreakdownMs: breakdown,
       redisCommandsPerRun: calls / Math.max(1, finished),
       fairness,
       reference: { bareBullmq: ref },
@@ -250,8 +312,12 @@ async function main(): Promise<void> {
 
     const rows: [string, string][] = [
       ["runs finished", `${finished} / ${RUNS} (submit errors ${submitErrors}; states ${JSON.stringify(result.runStates)})`],
-      ["throughput", `${result.runsPerSec.toFixed(0)} runs/s (goal ≥ 500) over ${seconds.toFixed(1)} s; submitting took ${result.submitSeconds.toFixed(1)} s`],
+      ["throughput", `${result.runsPerSec.toFixed(0)} runs/s (goal ≥ 500) over ${seconds.toFixed(1)} s (${MODE}); submitting took ${result.submitSeconds.toFixed(1)} s`],
       ["dispatch latency", `p50 ${result.dispatchLatencyMs.p50} ms, p90 ${result.dispatchLatencyMs.p90} ms, p99 ${result.dispatchLatencyMs.p99} ms (goal < 50), n=${latencies.length}`],
+      [
+        "latency breakdown",
+        `free→enqueued (scheduler) p50 ${breakdown.freeToEnqueue.p50} / p99 ${breakdown.freeToEnqueue.p99} ms; enqueued→taken (BullMQ) p50 ${breakdown.enqueueToPickup.p50} / p99 ${breakdown.enqueueToPickup.p99} ms; taken→started (agent) p50 ${breakdown.pickupToStarted.p50} / p99 ${breakdown.pickupToStarted.p99} ms; n=${breakdown.samples}`,
+      ],
       ["redis commands/run", result.redisCommandsPerRun.toFixed(1)],
       ["bare BullMQ (same run)", `${ref.perSec.toFixed(0)} jobs/s; add → start on an idle queue p50 ${ref.p50} ms, p99 ${ref.p99} ms`],
       ["ratio lab/bare", `throughput ×${result.ratios.throughputVsBareBullmq.toFixed(2)}, p99 ×${result.ratios.p99VsBareBullmq.toFixed(1)}`],

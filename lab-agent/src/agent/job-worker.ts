@@ -118,28 +118,30 @@ export class JobWorker {
       logger.warn({ runId: job.runId, attempt: job.attempt }, "run already executing here; duplicate delivery dropped");
       return { dropped: "duplicate" };
     }
-    if (!(await leases.holds(boards, job.leaseToken))) {
-      logger.info({ runId: job.runId, attempt: job.attempt, boards }, "job dropped: its lease is gone (cancelled or reassigned)");
-      return { dropped: "lease gone" };
-    }
     const missing = boards.filter((id) => registry.get(id) === undefined || registry.get(id)?.state === "offline");
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     this.running.set(job.runId, { job, boards, controller, done });
     try {
-      await registry.setState(boards, "running", job.runId);
-      await this.deps.events.publish({ type: "job-started", runId: job.runId, attempt: job.attempt, agent: this.deps.agent, at: Date.now() });
+      const startEvent = { type: "job-started" as const, runId: job.runId, attempt: job.attempt, agent: this.deps.agent, at: Date.now() };
+      let started: boolean;
+      if (missing.length === 0) started = await registry.startJob(boards, job.runId, job.leaseToken, startEvent);
+      else {
+        // A board it no longer has: still report the attempt (as an infrastructure error) if the lease is ours.
+        started = await leases.holds(boards, job.leaseToken);
+        if (started) await this.deps.events.publish(startEvent);
+      }
+      if (!started) {
+        logger.info({ runId: job.runId, attempt: job.attempt, boards }, "job dropped: its lease is gone (cancelled or reassigned)");
+        return { dropped: "lease gone" };
+      }
       const result =
         missing.length > 0
           ? errorResult(job, new LabError("BOARD_VANISHED", `board ${missing.join(", ")} is not on agent ${this.deps.agent} any more`), 0)
           : await this.execute(job, controller);
       await this.deps.shipper.flush();
-      await registry.setState(
-        boards.filter((id) => registry.get(id)?.state !== "offline"),
-        "idle",
-      );
-      await this.deps.events.publish({ type: "job-finished", agent: this.deps.agent, result });
+      await registry.finishJob(boards, { type: "job-finished", agent: this.deps.agent, result });
       logger.info(
         { runId: job.runId, attempt: job.attempt, boards, outcome: result.outcome, code: result.error?.code },
         "job finished",

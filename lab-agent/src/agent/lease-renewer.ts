@@ -1,7 +1,8 @@
 import type { LabKeys } from "@hil/contracts";
+import { LeaseStore } from "@hil/scheduler";
 import type { Redis } from "ioredis";
 
-/** What the agent needs from the scheduler's LeaseStore: extend held leases, learn which are gone. */
+/** What the agent needs from the scheduler's leases: extend held ones, learn which are gone. */
 export interface LeaseRenewer {
   /** Extends every lease in `boardIds` still holding `token` to `ttlMs`; returns the board ids whose lease is lost. */
   renew(boardIds: string[], token: string, ttlMs: number): Promise<string[]>;
@@ -9,39 +10,19 @@ export interface LeaseRenewer {
   holds(boardIds: string[], token: string): Promise<boolean>;
 }
 
-/*
- * KEYS: lease key per board. ARGV[1] = token, ARGV[2] = ttl ms.
- * Extends only leases whose JSON carries this token; returns the 1-based indexes of the lost ones.
- */
-const RENEW_LEASES_LUA = `
-local lost = {}
-for i, key in ipairs(KEYS) do
-  local raw = redis.call("GET", key)
-  local ok = false
-  if raw then
-    local okDecode, lease = pcall(cjson.decode, raw)
-    if okDecode and type(lease) == "table" and lease.token == ARGV[1] then
-      redis.call("PEXPIRE", key, ARGV[2])
-      ok = true
-    end
-  end
-  if not ok then table.insert(lost, i) end
-end
-return lost
-`;
-
-/** The agent's own renewal against the lease JSON of the shared data model (`{ runId, attempt, token, agent }`). */
+/** Renewal through the scheduler's own `LeaseStore` (one Lua script, shared with the scheduler). */
 export class RedisLeaseRenewer implements LeaseRenewer {
+  private readonly store: LeaseStore;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: LabKeys,
-  ) {}
+  ) {
+    this.store = new LeaseStore(redis, keys);
+  }
 
-  async renew(boardIds: string[], token: string, ttlMs: number): Promise<string[]> {
-    if (boardIds.length === 0) return [];
-    const keys = boardIds.map((id) => this.keys.lease(id));
-    const lost = (await this.redis.eval(RENEW_LEASES_LUA, keys.length, ...keys, token, String(Math.round(ttlMs)))) as number[];
-    return lost.map((i) => boardIds[i - 1]).filter((id): id is string => id !== undefined);
+  renew(boardIds: string[], token: string, ttlMs: number): Promise<string[]> {
+    return this.store.renew(boardIds, token, ttlMs);
   }
 
   async holds(boardIds: string[], token: string): Promise<boolean> {
