@@ -4,6 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { SuiteSchema } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
 import { makeTempDir } from "@hil/scheduler/testing";
 import { findSuite } from "@hil/test-suites";
@@ -73,6 +74,27 @@ test("esp32-smoke passes on an app with a console; the second run finds the imag
     } finally {
       await target.close();
     }
+  }
+});
+
+test("a boot-looping app: the expect for app_main times out and says the board is in a boot loop", async () => {
+  const suite = SuiteSchema.parse({
+    name: "boot-check",
+    roles: { dut: { profile: "esp32-virtual" } },
+    artifacts: { app: { kind: "esp32-app" } },
+    steps: [
+      { type: "flash", images: [{ artifact: "app" }] },
+      { type: "expect", name: "app started", pattern: "main_task: Calling app_main\\(\\)", timeout: "8s" },
+    ],
+  });
+  const target = await inventory.openTarget(boardId);
+  try {
+    const result = await runSuite({ suite, targets: { dut: target }, artifacts: { app: await image("looper", { kind: "bootloop", cause: "panic" }) } });
+    assert.is(result.outcome, "fail");
+    assert.is(result.steps[1]?.errorCode, "STEP_TIMEOUT");
+    assert.match(result.steps[1]?.message ?? "", /^the board is in a boot loop \(\d+ boots without reaching app_main\)/);
+  } finally {
+    await target.close();
   }
 });
 

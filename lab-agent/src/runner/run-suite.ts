@@ -89,12 +89,23 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
   const suiteDeadline = startedAt + budgetMs;
   const log: LogLine[] = [];
   const subs: Disposable[] = [];
+  const trouble = new Map<BoardTarget, string>();
   for (const target of uniqueTargets(opts.targets)) {
     target.console.setRun(opts.runId ?? null);
     subs.push(
       target.console.onLine((line) => {
         log.push(line);
         opts.onLog?.(line);
+      }),
+      // Remembered so a step that times out can say why the board never printed what it waited for.
+      target.console.onLandmark((l) => {
+        if (l.type === "boot-loop") {
+          trouble.set(target, `the board is in a boot loop (${l.boots} boots without reaching app_main)`);
+        } else if (l.type === "panic" && !trouble.get(target)?.includes("boot loop")) {
+          trouble.set(target, `the board panicked: ${l.lines[0] ?? ""}`);
+        } else if (l.type === "app-start") {
+          trouble.delete(target);
+        }
       }),
     );
   }
@@ -112,6 +123,9 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
         continue;
       }
       const { result, suiteLimited } = await runOneStep(opts, step, base, suiteDeadline, budgetMs);
+      const target = role !== undefined ? opts.targets[role] : undefined;
+      const why = target ? trouble.get(target) : undefined;
+      if (why && result.errorCode === "STEP_TIMEOUT" && result.message !== undefined) result.message = `${why}\n${result.message}`;
       steps.push(result);
       opts.onStep?.(result);
       if (result.outcome === "fail" || result.outcome === "error") {
