@@ -25,6 +25,7 @@ export async function watchRun(client: HilClient, runId: string, opts: WatchOpti
   opts.signal?.addEventListener("abort", stopFollow, { once: true });
   const followers: Promise<unknown>[] = [];
   let pollFailures = 0;
+  let firstSeen: { at: number; position: number } | undefined;
   try {
     for (;;) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
@@ -36,6 +37,14 @@ export async function watchRun(client: HilClient, runId: string, opts: WatchOpti
         if (++pollFailures > 20) throw err;
         await sleep(pollMs * 2);
         continue;
+      }
+      const position = run.queue?.position;
+      if (run.state === "queued" && position) {
+        firstSeen ??= { at: Date.now(), position };
+        if (run.queue && run.queue.etaMs === undefined) {
+          const eta = estimateEta(firstSeen, position, Date.now());
+          if (eta !== undefined) run.queue.etaMs = eta;
+        }
       }
       if (!previous || changed(previous, run)) opts.onUpdate?.(run, previous);
       previous = run;
@@ -67,6 +76,14 @@ export async function watchRun(client: HilClient, runId: string, opts: WatchOpti
     opts.signal?.removeEventListener("abort", stopFollow);
     await Promise.allSettled(followers);
   }
+}
+
+/** The server gives no ETA: extrapolate from how fast this run has moved up the queue so far. */
+export function estimateEta(first: { at: number; position: number }, position: number, now: number): number | undefined {
+  const moved = first.position - position;
+  const elapsed = now - first.at;
+  if (moved <= 0 || elapsed <= 0) return undefined;
+  return Math.round((position / moved) * elapsed);
 }
 
 function changed(a: RunView, b: RunView): boolean {
