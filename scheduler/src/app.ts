@@ -142,6 +142,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       await closing;
       await events.stop();
       await dispatcher?.idle();
+      await lifecycle.drain();
       while (sweeping) await new Promise((r) => setTimeout(r, 20));
       await context.queues.close();
       redis.disconnect();

@@ -74,7 +74,9 @@ test("a run passes on an agent's board; JUnit and the full log are written; the 
   assert.equal(run.boards, { dut: "dk1" });
   assert.is(run.attempts[0]?.outcome, "pass");
   assert.is(await s.svc.context.redis.exists(s.svc.context.keys.lease("dk1")), 0);
-  const junit = await readFile(join(s.config.artifactDir, "runs", id, "junit.xml"), "utf8");
+  // the run files are written just after the run ends
+  const junit = await waitUntil("junit.xml", () => readFile(join(s.config.artifactDir, "runs", id, "junit.xml"), "utf8"));
+  await waitUntil("log.txt", () => readFile(join(s.config.artifactDir, "runs", id, "log.txt"), "utf8"));
   assert.match(junit, /testcase[^>]*name="boots"/);
   assert.match(await readFile(join(s.config.artifactDir, "runs", id, "log.txt"), "utf8"), /hello from the board/);
   const log = await s.api(`/api/v1/runs/${id}/log`);

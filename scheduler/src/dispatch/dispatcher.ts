@@ -235,41 +235,37 @@ export class Dispatcher {
     return Object.keys(c.plan.roles).length > 1 ? "waiting for all its boards to be free on one agent at once" : "waiting for a free board";
   }
 
+  /**
+   * Two round trips: the lease script with a read of the run behind it (pipelined on one connection,
+   * so the read sees the claim), then the run update and the job together. If the update loses (a
+   * cancel got in between), the leases go back and the job is withdrawn; an agent that already took
+   * it finds no lease and drops it.
+   */
   private async claim(c: Candidate, agent: string, boards: Record<string, string>, now: number): Promise<boolean> {
-    const [na, exclude] = await this.ctx.redis.hmget(this.ctx.keys.run(c.entry.id), "na", "exclude");
-    const attempt = Number(na ?? "1");
-    if (attempt !== c.attempt) {
-      // retried since it was cached: decide again with the new exclusions
-      this.plans.set(c.entry.id, { ...c, attempt, exclude: new Set(exclude ? (JSON.parse(exclude) as string[]) : []) });
-      this.again = true;
-      return false;
-    }
     const token = randomUUID();
-    const out = await this.ctx.leases.acquire({
-      runId: c.entry.id,
-      submitter: c.plan.submitter,
-      agent,
-      attempt: c.attempt,
-      token,
-      boards,
-      now,
-      until: now + c.plan.timeoutMs,
-      ttlMs: this.ctx.config.leaseTtlMs,
-    });
-    if (!out.ok) return false;
-    const updated = await this.ctx.runs.update(c.entry.id, (cur) => {
-      if (cur.run.state !== "queued" || cur.run.attempts.length + 1 !== c.attempt) return null;
-      const run = { ...cur.run, state: "leased" as const, boards, steps: [], cases: [] };
-      delete run.waitingFor;
-      run.attempts = [...cur.run.attempts, { attempt: c.attempt, boards, agent }];
-      return { run, pending: null };
-    });
-    if (!updated) {
-      // cancelled between the claim and now: give the boards back
-      await this.ctx.leases.release(Object.values(boards), token);
-      await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), c.plan.submitter, -1);
+    const [out, cur] = await Promise.all([
+      this.ctx.leases.acquire({
+        runId: c.entry.id,
+        submitter: c.plan.submitter,
+        agent,
+        attempt: c.attempt,
+        token,
+        boards,
+        now,
+        until: now + c.plan.timeoutMs,
+        ttlMs: this.ctx.config.leaseTtlMs,
+      }),
+      this.ctx.runs.get(c.entry.id),
+    ]);
+    if (!out.ok) {
+      if (out.reason === "stale-attempt") {
+        // retried since it was cached: decide again with the new attempt number and exclusions
+        this.plans.delete(c.entry.id);
+        this.again = true;
+      }
       return false;
     }
+    const jobId = `${c.entry.id}-a${c.attempt}`;
     const job: Job = {
       runId: c.entry.id,
       attempt: c.attempt,
@@ -279,13 +275,28 @@ export class Dispatcher {
       timeoutMs: c.plan.timeoutMs,
       leaseToken: token,
     };
-    await this.ctx.queues.get(agent).add("run", job, {
-      jobId: `${c.entry.id}-a${c.attempt}`,
-      removeOnComplete: { count: 1000 },
-      removeOnFail: { count: 1000 },
-    });
+    const [updated] = await Promise.all([
+      this.ctx.runs.update(
+        c.entry.id,
+        (s) => {
+          if (s.run.state !== "queued" || s.run.attempts.length + 1 !== c.attempt) return null;
+          const run = { ...s.run, state: "leased" as const, boards, steps: [], cases: [] };
+          delete run.waitingFor;
+          run.attempts = [...s.run.attempts, { attempt: c.attempt, boards, agent }];
+          return { run, pending: null };
+        },
+        cur,
+      ),
+      this.ctx.queues.get(agent).add("run", job, { jobId, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } }),
+    ]);
     this.lastReason.delete(c.entry.id);
     this.plans.delete(c.entry.id);
+    if (!updated) {
+      await this.ctx.leases.release(Object.values(boards), token);
+      await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), c.plan.submitter, -1);
+      await this.ctx.queues.remove(agent, jobId);
+      return false;
+    }
     if (c.attempt === 1) this.ctx.metrics.dispatched(Date.now() - c.createdAt);
     return true;
   }

@@ -1,4 +1,5 @@
-import { LeaseSchema } from "../leases/lease-store.js";
+import type { Run } from "@hil/contracts";
+import { LeaseSchema, type Claim } from "../leases/lease-store.js";
 import type { SchedulerContext } from "../context.js";
 import { isTerminal } from "../store/run-store.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
@@ -21,23 +22,38 @@ export class Reaper {
       this.lastPrune = now;
       await this.ctx.runs.prune(now - this.ctx.config.retentionMs);
     }
-    const ids = await this.ctx.redis.zrange(this.ctx.keys.activeRuns(), "0", "999");
-    for (const id of ids) {
-      const s = await this.ctx.runs.get(id);
-      if (!s || isTerminal(s.run.state) || s.run.state === "queued") {
-        if (s && isTerminal(s.run.state)) await this.ctx.redis.zrem(this.ctx.keys.activeRuns(), id);
+    const { redis, keys } = this.ctx;
+    const ids = await redis.zrange(keys.activeRuns(), "0", "999");
+    if (ids.length === 0) return;
+    // one round trip for the runs, one for their leases; the CAS in RunLifecycle re-checks before acting
+    const pipe = redis.pipeline();
+    for (const id of ids) pipe.hmget(keys.run(id), "json", "claim");
+    const rows = ((await pipe.exec()) ?? []).map((r) => r[1] as (string | null)[] | undefined);
+    const seen: { id: string; run: Run; claim: Claim; timeoutMs: number }[] = [];
+    for (const [i, id] of ids.entries()) {
+      const f = rows[i];
+      if (!f?.[0]) continue;
+      const run = JSON.parse(f[0]) as Run;
+      if (isTerminal(run.state)) {
+        await redis.zrem(keys.activeRuns(), id);
         continue;
       }
-      const claim = s.claim;
-      if (!claim) continue;
-      const plan = await this.ctx.runs.plan(id);
-      if (plan && s.run.startedAt !== undefined && now > s.run.startedAt + plan.timeoutMs + this.ctx.config.timeoutGraceMs) {
-        await this.lifecycle.stop(id, "timed-out", `the run exceeded its timeout of ${Math.round(plan.timeoutMs / 1000)} s`);
-        continue;
-      }
+      if (run.state === "queued" || !f[1]) continue;
+      const claim = JSON.parse(f[1]) as Claim;
+      seen.push({ id, run, claim, timeoutMs: claim.timeoutMs ?? Number.POSITIVE_INFINITY });
+    }
+    const leaseKeys = seen.flatMap((s) => Object.values(s.claim.boards).map((b) => keys.lease(b)));
+    const raws = leaseKeys.length ? await redis.mget(...leaseKeys) : [];
+    let k = 0;
+    for (const { id, run, claim, timeoutMs } of seen) {
       const boardIds = Object.values(claim.boards);
-      const raws = await this.ctx.redis.mget(...boardIds.map((b) => this.ctx.keys.lease(b)));
-      const held = raws.some((r) => r !== null && LeaseSchema.safeParse(JSON.parse(r)).data?.token === claim.token);
+      const mine = raws.slice(k, k + boardIds.length);
+      k += boardIds.length;
+      if (run.startedAt !== undefined && now > run.startedAt + timeoutMs + this.ctx.config.timeoutGraceMs) {
+        await this.lifecycle.stop(id, "timed-out", `the run exceeded its timeout of ${Math.round(timeoutMs / 1000)} s`);
+        continue;
+      }
+      const held = mine.some((r) => r !== null && r !== undefined && LeaseSchema.safeParse(JSON.parse(r)).data?.token === claim.token);
       if (held) continue;
       this.ctx.log.warn({ run: id, agent: claim.agent }, "leases expired: the agent died or lost Redis; retrying the run elsewhere");
       await this.ctx.queues.remove(claim.agent, `${id}-a${claim.attempt}`);
@@ -45,8 +61,8 @@ export class Reaper {
         runId: id,
         attempt: claim.attempt,
         outcome: "error",
-        steps: s.run.steps,
-        cases: s.run.cases,
+        steps: run.steps,
+        cases: run.cases,
         error: { code: "AGENT_LOST", message: `agent ${claim.agent} stopped renewing the leases of ${boardIds.join(", ")}` },
         durationMs: Math.max(0, now - claim.at),
       });

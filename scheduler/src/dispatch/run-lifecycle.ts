@@ -16,7 +16,22 @@ function isInfraCode(code: string | undefined): boolean {
  * happens once a run ends (leases released, JUnit and log written).
  */
 export class RunLifecycle {
+  private readonly writing = new Set<Promise<void>>();
+
   constructor(private readonly ctx: SchedulerContext) {}
+
+  /**
+   * Run files are written in the background so the event consumer reads the next events (and frees
+   * the next boards) without waiting for the disk; `drain()` waits for them on shutdown.
+   */
+  private afterEnd(run: Run): void {
+    const p = this.ended(run).finally(() => this.writing.delete(p));
+    this.writing.add(p);
+  }
+
+  async drain(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
+  }
 
   async started(runId: string, attempt: number, at: number): Promise<void> {
     await this.ctx.runs.update(runId, (cur) => {
@@ -75,7 +90,7 @@ export class RunLifecycle {
     await this.releaseClaim(before);
     this.ctx.wake(infra);
     if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
-    if (!retry) await this.ended(res.after);
+    if (!retry) this.afterEnd(res.after);
   }
 
   /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */
@@ -100,7 +115,7 @@ export class RunLifecycle {
     await this.ctx.redis.publish(this.ctx.keys.cancelChannel(), runId);
     this.ctx.wake();
     if (claim && res.before.run.state !== "queued") await this.ctx.queues.remove(claim.agent, `${runId}-a${claim.attempt}`);
-    await this.ended(res.after);
+    this.afterEnd(res.after);
     return res.after;
   }
 

@@ -6,11 +6,12 @@ import { LuaScript } from "./lua-script.js";
  * then per board i (base = 4 + 4·(i-1)): +1 lease key, +2 board hash, +3 board-bookings zset, +4 agent liveness key.
  * ARGV[1] run id · [2] now ms · [3] until ms (now + run timeout) · [4] submitter · [5] lease TTL ms ·
  * [6] booking key prefix (bookings live in the same {hash tag}) · [7] claim JSON · [8] agent that must own every board ·
- * [9..] lease JSON per board.
+ * [9] attempt number the caller expects (the run hash's `na`) · [10..] lease JSON per board.
  * Returns {1} on success, else {0, board index (0 = the run itself), reason}.
  */
 export const ACQUIRE_BOARDS = new LuaScript(`
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return {0, 0, 'not-pending'} end
+if (redis.call('HGET', KEYS[2], 'na') or '1') ~= ARGV[9] then return {0, 0, 'stale-attempt'} end
 local n = (#KEYS - 4) / 4
 local now = tonumber(ARGV[2])
 for i = 1, n do
@@ -35,7 +36,7 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  redis.call('SET', KEYS[4 + (i - 1) * 4 + 1], ARGV[8 + i], 'PX', ARGV[5])
+  redis.call('SET', KEYS[4 + (i - 1) * 4 + 1], ARGV[9 + i], 'PX', ARGV[5])
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'claim', ARGV[7])

@@ -8,7 +8,15 @@ export type Lease = z.infer<typeof LeaseSchema>;
 
 /** What the lease script records on the run hash; the reaper compares it with the live leases. */
 export const ClaimSchema = z
-  .object({ attempt: z.number().int(), token: z.string(), agent: z.string(), boards: z.record(z.string(), z.string()), at: z.number().int() })
+  .object({
+    attempt: z.number().int(),
+    token: z.string(),
+    agent: z.string(),
+    boards: z.record(z.string(), z.string()),
+    at: z.number().int(),
+    /** The run's timeout, so the reaper needs nothing else to spot an overdue run. */
+    timeoutMs: z.number().int().optional(),
+  })
   .strict();
 export type Claim = z.infer<typeof ClaimSchema>;
 
@@ -42,7 +50,7 @@ export class LeaseStore {
     const boardIds = Object.values(req.boards);
     const keys = [this.keys.pending(), this.keys.run(req.runId), this.keys.activeRuns(), this.keys.submitterUsage()];
     for (const id of boardIds) keys.push(this.keys.lease(id), this.keys.board(id), this.keys.boardBookings(id), this.keys.agent(req.agent));
-    const claim: Claim = { attempt: req.attempt, token: req.token, agent: req.agent, boards: req.boards, at: req.now };
+    const claim: Claim = { attempt: req.attempt, token: req.token, agent: req.agent, boards: req.boards, at: req.now, timeoutMs: req.until - req.now };
     const lease: Lease = { runId: req.runId, attempt: req.attempt, token: req.token, agent: req.agent };
     const leaseJson = JSON.stringify(lease);
     const args: (string | number)[] = [
@@ -54,6 +62,7 @@ export class LeaseStore {
       this.keys.booking(""),
       JSON.stringify(claim),
       req.agent,
+      req.attempt,
       ...boardIds.map(() => leaseJson),
     ];
     const res = (await ACQUIRE_BOARDS.run(this.redis, keys, args)) as [number, number?, string?];

@@ -112,9 +112,9 @@ export class RunStore {
    * Applies `change` atomically against concurrent writers (other replicas, the reaper, the API):
    * re-reads and re-decides until its write wins. `change` returns null to leave the run alone.
    */
-  async update(id: string, change: (cur: StoredRun) => RunChange | null): Promise<{ before: StoredRun; after: Run } | null> {
+  async update(id: string, change: (cur: StoredRun) => RunChange | null, first?: StoredRun): Promise<{ before: StoredRun; after: Run } | null> {
     for (let i = 0; i < 50; i++) {
-      const cur = await this.get(id);
+      const cur = i === 0 && first ? first : await this.get(id);
       if (!cur) return null;
       const next = change(cur);
       if (!next) return null;
