@@ -1,10 +1,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { BoardSchema, type Board } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
 import { makeTempDir } from "@hil/scheduler/testing";
 import type { PortListing } from "../src/discovery/serial-discovery.js";
 import { Inventory } from "../src/inventory/inventory.js";
+import { buildEsp32Image } from "../src/esp32-image/index.js";
+import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
+import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 
 const profiles = await loadProfiles();
 const usb = profiles.get("esp32-devkitc")!.usb[0]!;
@@ -74,6 +79,40 @@ test("virtual ESP32s: distinct ids and MACs, reachable over RFC 2217 with resets
     }
   } finally {
     await inv.close();
+  }
+});
+
+test("a discovered board's MAC is learned at its first flash and checked from then on", async () => {
+  const tmp = await makeTempDir();
+  // A board "plugged in" as seen through a serial server: the listing names its RFC 2217 address.
+  const device = new VirtualEsp32({ id: "bench-real-0" });
+  const server = new Rfc2217Server(device, { port: 0 });
+  const { url } = await server.listen();
+  device.powerCycle();
+  const inv = await Inventory.create({
+    agent: "bench3",
+    profiles,
+    discover: true,
+    discovery: { list: async () => [{ path: url, vendorId: usb.vendorId, productId: usb.productId, serialNumber: "SER9" }], serialDir: tmp.dir },
+  });
+  try {
+    const [found] = inv.list();
+    assert.ok(found);
+    assert.is(found.identity.mac, undefined);
+    const app = join(tmp.dir, "app.bin");
+    await writeFile(app, buildEsp32Image({ scenario: { kind: "idle" } }));
+    const target = await inv.openTarget(found.id);
+    try {
+      await target.flash([{ name: "app", path: app, offset: 0x10000 }], { erase: false });
+    } finally {
+      await target.close();
+    }
+    assert.is(inv.get(found.id)?.identity.mac, device.mac);
+  } finally {
+    await inv.close();
+    await server.close();
+    device.dispose();
+    await tmp.remove();
   }
 });
 

@@ -10,6 +10,8 @@ import { makeTempDir } from "@hil/scheduler/testing";
 import { findSuite } from "@hil/test-suites";
 import { buildEsp32Image } from "../src/esp32-image/index.js";
 import { Inventory } from "../src/inventory/inventory.js";
+import { createLink } from "../src/links/open-link.js";
+import { createEsp32Target } from "../src/runner/esp32-target.js";
 import { runSuite } from "../src/runner/run-suite.js";
 import type { ScenarioSpecInput } from "../src/virtual/esp32/firmware/scenario-spec.js";
 
@@ -93,6 +95,26 @@ test("a boot-looping app: the expect for app_main times out and says the board i
     assert.is(result.outcome, "fail");
     assert.is(result.steps[1]?.errorCode, "STEP_TIMEOUT");
     assert.match(result.steps[1]?.message ?? "", /^the board is in a boot loop \(\d+ boots without reaching app_main\)/);
+  } finally {
+    await target.close();
+  }
+});
+
+test("a different board on the port (MAC mismatch) is an infrastructure error and nothing is flashed", async () => {
+  const suite = await findSuite("esp32-unity");
+  assert.ok(suite);
+  const target = await createEsp32Target({
+    boardId,
+    profile: profiles.get("esp32-virtual")!,
+    link: createLink(board!.endpoint!),
+    expectedMac: "02:00:00:00:00:01",
+  });
+  try {
+    const result = await runSuite({ suite, targets: { dut: target }, artifacts: { "test-app": await image("other_app", UNITY) } });
+    assert.is(result.outcome, "error");
+    assert.is(result.error?.code, "IDENTITY_MISMATCH");
+    assert.match(result.error?.message ?? "", /expected 02:00:00:00:00:01/);
+    assert.is(target.lastFlash, undefined);
   } finally {
     await target.close();
   }

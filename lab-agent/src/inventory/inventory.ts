@@ -158,6 +158,13 @@ export class Inventory {
         ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
         ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
         logger: (m) => this.log(`${boardId}: ${m}`),
+        onFlashed: (report) => {
+          // A discovered board's MAC is known after its first flash; from then on every flash re-checks it.
+          if (entry.board.identity.mac === undefined && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(report.mac)) {
+            entry.board = { ...entry.board, identity: { ...entry.board.identity, mac: report.mac }, updatedAt: Date.now() };
+            this.log(`${boardId}: learned MAC ${report.mac}; later flashes refuse a different board on this port`);
+          }
+        },
       });
     } catch (err) {
       if (link.isOpen) await link.close().catch(() => undefined);

@@ -24,6 +24,8 @@ export interface Esp32TargetOptions {
   control?: BoardResetControl;
   runId?: string | null;
   logger?: (msg: string) => void;
+  /** After each successful flash (the inventory learns a discovered board's MAC from it). */
+  onFlashed?: (report: FlashReport) => void;
 }
 
 const DEFAULT_PANIC = "Guru Meditation Error|abort\\(\\) was called";
@@ -39,8 +41,10 @@ export class Esp32Target implements BoardTarget {
   /** The last flash's report (chip, MAC, skipped images). */
   lastFlash: FlashReport | undefined;
   private readonly driver: Esp32FlashDriver;
+  private readonly onFlashed: ((report: FlashReport) => void) | undefined;
 
   constructor(opts: Esp32TargetOptions) {
+    this.onFlashed = opts.onFlashed;
     this.boardId = opts.boardId;
     this.link = opts.link;
     this.appOffset = opts.profile.flash?.appOffset ?? 0x10000;
@@ -90,6 +94,7 @@ export class Esp32Target implements BoardTarget {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress?.(p.written, p.total) } : {}),
     });
+    this.onFlashed?.(this.lastFlash);
   }
 
   async reset(mode: "run" | "download"): Promise<void> {
