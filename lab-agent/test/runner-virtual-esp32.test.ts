@@ -120,6 +120,41 @@ test("a different board on the port (MAC mismatch) is an infrastructure error an
   }
 });
 
+test("cancelling mid-flash ends the run promptly as cancelled and leaves the board usable", async () => {
+  const suite = await findSuite("esp32-unity");
+  assert.ok(suite);
+  const big = join(tmp.dir, "big-cancel.bin");
+  await writeFile(big, buildEsp32Image({ appDesc: { projectName: "big", version: "8" }, scenario: UNITY, padTo: 512 * 1024, padSeed: 3 }));
+  const device = inventory.virtualDevice(boardId)!;
+  const ac = new AbortController();
+  let abortedAt = 0;
+  const sub = device.onModeChange((mode) => {
+    if (mode === "stub" && abortedAt === 0) {
+      abortedAt = Date.now();
+      ac.abort();
+    }
+  });
+  const first = await inventory.openTarget(boardId);
+  try {
+    const result = await runSuite({ suite, targets: { dut: first }, artifacts: { "test-app": big }, signal: ac.signal });
+    assert.is(result.outcome, "cancelled");
+    assert.is(result.steps[0]?.errorCode, "CANCELLED");
+    assert.ok(abortedAt > 0, "the flash reached the stub before the abort");
+  } finally {
+    sub.dispose();
+    await first.close();
+  }
+  // The same board takes the next run.
+  const second = await inventory.openTarget(boardId);
+  try {
+    const result = await runSuite({ suite, targets: { dut: second }, artifacts: { "test-app": await image("after_cancel", UNITY) } });
+    assert.is(result.steps[0]?.outcome, "pass");
+    assert.ok(result.cases.some((c) => c.outcome === "pass"));
+  } finally {
+    await second.close();
+  }
+});
+
 test("unplugging the board mid-flash is an infrastructure error: link closed during flash", async () => {
   const suite = await findSuite("esp32-unity");
   assert.ok(suite);
