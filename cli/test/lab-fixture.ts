@@ -18,6 +18,8 @@ export interface Lab {
   redis: Redis;
   keys: ReturnType<typeof labKeys>;
   scheduler: Spawned;
+  /** Stops the scheduler and starts a new one on the same port and Redis. */
+  restartScheduler(): Promise<Spawned>;
   agents: Map<string, Spawned>;
   startAgent(name: string, args: string[]): Promise<Spawned>;
   /** `hil …` with the lab's URL and the given token in the environment. */
@@ -38,12 +40,14 @@ export async function startLab(): Promise<Lab> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = { ...process.env, HIL_TOKENS: `ci:${CI_TOKEN}`, HIL_TICK: "200ms" };
-    const scheduler = spawnHil(
-      ["scheduler", "--port", String(port), "--redis", server.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN_TOKEN, "--namespace", namespace],
-      { env },
-    );
-    started.push(scheduler);
-    await scheduler.waitFor(/scheduler listening on/, 60_000);
+    const schedulerArgs = ["scheduler", "--port", String(port), "--redis", server.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN_TOKEN, "--namespace", namespace];
+    const startScheduler = async () => {
+      const s = spawnHil(schedulerArgs, { env });
+      started.push(s);
+      await s.waitFor(/scheduler listening on/, 60_000);
+      return s;
+    };
+    const scheduler = await startScheduler();
     const redis = new Redis(server.url);
     client = redis;
     const agents = new Map<string, Spawned>();
@@ -56,6 +60,11 @@ export async function startLab(): Promise<Lab> {
       redis,
       keys: labKeys(namespace),
       scheduler,
+      async restartScheduler() {
+        await lab.scheduler.stop();
+        lab.scheduler = await startScheduler();
+        return lab.scheduler;
+      },
       agents,
       async startAgent(name, args) {
         const agent = spawnHil(
