@@ -3,6 +3,7 @@ import { LabError, toLabError } from "@hil/contracts";
 import { ESPLoader, Transport, type IEspLoaderTerminal } from "esptool-js";
 import type { ChipName } from "../../esp32-image/chips.js";
 import type { SerialLink } from "../../links/serial-link.js";
+import { normalizeMd5, writeCompressed } from "./compressed-writer.js";
 import { assertImagesFlashable, type FlashImage } from "./image-checks.js";
 import { LinkGuard } from "./link-guard.js";
 import { ProfileResetStrategy } from "./profile-reset-strategy.js";
@@ -124,7 +125,7 @@ export class Esp32FlashDriver {
       if (skipUnchanged) {
         // The ROM answers SPI_FLASH_MD5 too, so an unchanged board costs no stub upload at all.
         for (let i = 0; i < images.length; i++) {
-          const onBoard = boardMd5(await s.guard.race(s.loader.flashMd5sum(images[i]!.offset, padded[i]!.length)));
+          const onBoard = normalizeMd5(await s.guard.race(s.loader.flashMd5sum(images[i]!.offset, padded[i]!.length)));
           if (onBoard === md5s[i]) {
             reports[i]!.skipped = true;
             this.log(`0x${images[i]!.offset.toString(16)}: board already holds these ${images[i]!.data.length} bytes (MD5 ${md5s[i]}), skipping`);
@@ -160,34 +161,19 @@ export class Esp32FlashDriver {
     await s.guard.race(s.loader.runStub());
     const baud = opts.baudRate ?? this.profile.serial?.flashBaud ?? ROM_BAUD;
     if (baud !== ROM_BAUD) await s.guard.race(s.loader.changeBaud());
-    let current = -1;
-    let t0 = Date.now();
-    const finishCurrent = () => {
-      if (current >= 0) reports[todo[current]!]!.seconds = (Date.now() - t0) / 1000;
-    };
-    const verify = opts.verify ?? true;
-    await s.guard.race(
-      s.loader.writeFlash({
-        fileArray: todo.map((i) => ({ data: padded[i]!, address: images[i]!.offset })),
-        flashMode: "keep",
-        flashFreq: "keep",
-        flashSize: "keep",
-        eraseAll: opts.eraseAll ?? false,
-        compress: true,
-        reportProgress: (fileIndex, written, total) => {
-          if (fileIndex !== current) {
-            finishCurrent();
-            current = fileIndex;
-            t0 = Date.now();
-          }
-          const index = todo[fileIndex]!;
-          const size = images[index]!.data.length;
-          opts.onProgress?.({ image: index, written: total === 0 ? size : Math.round((written / total) * size), total: size });
-        },
-        ...(verify ? { calculateMD5Hash: (image: Uint8Array) => md5Hex(image) } : {}),
-      }),
-    );
-    finishCurrent();
+    if (opts.eraseAll) await s.guard.race(s.loader.eraseFlash());
+    const race = <T>(p: Promise<T>) => s.guard.race(p);
+    for (const i of todo) {
+      const t0 = Date.now();
+      const size = images[i]!.data.length;
+      await writeCompressed(s.loader, padded[i]!, images[i]!.offset, {
+        verify: opts.verify ?? true,
+        race,
+        onProgress: (written, total) => opts.onProgress?.({ image: i, written: Math.min(size, Math.round((written / total) * size)), total: size }),
+      });
+      reports[i]!.seconds = (Date.now() - t0) / 1000;
+      this.log(`wrote ${size} bytes at 0x${images[i]!.offset.toString(16)} in ${reports[i]!.seconds.toFixed(2)} s`);
+    }
     await s.loader.after("no_reset_stub");
   }
 
@@ -261,17 +247,6 @@ export class Esp32FlashDriver {
     const message = err instanceof Error ? err.message : String(err);
     return new LabError("FLASH_FAILED", `flashing ${this.link.path} failed: ${message}`, { cause: err });
   }
-}
-
-/**
- * esptool-js hex-encodes the raw response: the stub's 16 MD5 bytes give the digest, but the ROM
- * answers with 32 ASCII hex characters, which come out hex-encoded twice.
- */
-function boardMd5(reported: string): string {
-  if (reported.length !== 64) return reported;
-  let out = "";
-  for (let i = 0; i < 64; i += 2) out += String.fromCharCode(parseInt(reported.slice(i, i + 2), 16));
-  return out.toLowerCase();
 }
 
 function padTo4(data: Uint8Array): Uint8Array {

@@ -5,3 +5,4 @@ export * from "./link-guard.js";
 export * from "./reset-sequencer.js";
 export * from "./profile-reset-strategy.js";
 export * from "./image-args.js";
+export * from "./compressed-writer.js";
