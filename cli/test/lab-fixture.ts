@@ -39,7 +39,8 @@ export async function startLab(): Promise<Lab> {
     const namespace = `e2e${randomUUID().slice(0, 8)}`;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const env = { ...process.env, HIL_TOKENS: `ci:${CI_TOKEN}`, HIL_TICK: "200ms" };
+    // Short leases so a killed agent's runs come back within seconds (the agents renew to the same TTL).
+    const env = { ...process.env, HIL_TOKENS: `ci:${CI_TOKEN}`, HIL_TICK: "200ms", HIL_LEASE_TTL: "4s" };
     const schedulerArgs = ["scheduler", "--port", String(port), "--redis", server.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN_TOKEN, "--namespace", namespace];
     const startScheduler = async () => {
       const s = spawnHil(schedulerArgs, { env });
@@ -68,7 +69,7 @@ export async function startLab(): Promise<Lab> {
       agents,
       async startAgent(name, args) {
         const agent = spawnHil(
-          ["agent", "--redis", redisUrl, "--namespace", namespace, "--name", name, "--heartbeat", "500ms", "--scheduler-url", url, "--token", ADMIN_TOKEN,
+          ["agent", "--redis", redisUrl, "--namespace", namespace, "--name", name, "--heartbeat", "500ms", "--lease-ttl", "4s", "--scheduler-url", url, "--token", ADMIN_TOKEN,
             "--cache-dir", join(tmp.dir, `cache-${name}`), "--no-discover", ...args],
         );
         started.push(agent);

@@ -14,6 +14,7 @@ interface RunOptions {
   artifact: string[];
   priority?: string;
   timeout?: string;
+  maxAttempts?: string;
   wait?: boolean;
   follow?: boolean;
   junit?: string;
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .option("--artifact <name=FILE>", "file for the suite's artifact NAME (repeatable)", collect, [])
     .option("--priority <n>", "0..100, higher first (default 50)")
     .option("--timeout <duration>", "whole-run timeout, e.g. 10m")
+    .option("--max-attempts <n>", "attempts when the lab fails (infrastructure errors are retried on another board), 1..10", "3")
     .option("--wait", "wait for the run to finish")
     .option("--follow", "stream the board's log while the run runs (implies --wait)")
     .option("--junit <file>", "write the run's JUnit XML here (implies --wait)")
@@ -73,7 +75,9 @@ function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
     priority = Number(opts.priority);
     if (!Number.isInteger(priority) || priority < 0 || priority > 100) throw new UsageError("--priority takes a whole number 0..100");
   }
-  const request: Omit<RunRequest, "artifacts"> = { suite: opts.suite, priority, maxAttempts: 3 };
+  const maxAttempts = Number(opts.maxAttempts ?? "3");
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new UsageError("--max-attempts takes a whole number 1..10");
+  const request: Omit<RunRequest, "artifacts"> = { suite: opts.suite, priority, maxAttempts };
   if (opts.profile) request.profile = opts.profile;
   if (opts.board) request.board = opts.board;
   if (Object.keys(labels).length > 0) request.labels = labels;
