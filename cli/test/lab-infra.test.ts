@@ -6,7 +6,6 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startLab, waitUntil, type Lab } from "./lab-fixture.js";
 
-const TERMINAL = new Set(["passed", "failed", "error", "cancelled", "timed-out"]);
 
 async function appFile(lab: Lab): Promise<string> {
   const file = join(lab.dir, "app.bin");

@@ -27,7 +27,7 @@ async function image(name: string, scenario: Parameters<typeof buildEsp32Image>[
 test("hil run on a virtual board: passes, follows the console, writes JUnit, the board log keeps the lines", async () => {
   const app = await image("console.bin", { appDesc: { projectName: "e2e_console", version: "2.4.1" }, scenario: { kind: "console" } });
   const junit = join(lab.dir, "smoke.xml");
-  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--wait", "--follow", "--junit", junit]);
+  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--timeout", "2m", "--wait", "--follow", "--junit", junit]);
   const code = await run.exited;
   assert.is(code, 0, run.output());
   assert.match(run.output(), /main_task: Calling app_main\(\)/, "--follow streamed the console");
@@ -45,7 +45,7 @@ test("hil run on a virtual board: passes, follows the console, writes JUnit, the
 
 test("a panicking app is a test failure (exit 1), not a lab failure", async () => {
   const app = await image("panic.bin", { scenario: { kind: "panic" } });
-  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--wait"]);
+  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--timeout", "2m", "--wait"]);
   assert.is(await run.exited, 1, run.output());
   assert.match(run.output(), /failed/);
 });
