@@ -101,6 +101,26 @@ test("usage errors exit 64 before touching the board", async () => {
   assert.is(badArtifact.code, 64, badArtifact.out);
 });
 
+test("Ctrl-C during a step: exit 3, the run recorded as cancelled (suite given as a file)", async () => {
+  const suiteFile = join(tmp.dir, "wait-forever.yaml");
+  await writeFile(
+    suiteFile,
+    ["name: wait-forever", "roles:", "  dut: { profile: esp32-virtual }", "steps:", "  - type: reset", "  - type: expect", "    pattern: never printed", "    timeout: 5m", ""].join("\n"),
+  );
+  const out = join(tmp.dir, "cancel");
+  const p = spawnHil(["test", "--port", url, "--profile", "esp32-virtual", "--suite", suiteFile, "--out", out]);
+  try {
+    await p.waitFor(/\| rst:0x/, 60_000);
+    p.child.kill("SIGINT");
+    const code = await Promise.race([p.exited, new Promise<null>((_, rej) => setTimeout(() => rej(new Error(`no exit after SIGINT:\n${p.output()}`)), 30_000))]);
+    assert.is(code, 3, p.output());
+    const json = JSON.parse(await readFile(join(out, "result.json"), "utf8")) as { outcome: string };
+    assert.is(json.outcome, "cancelled");
+  } finally {
+    await p.stop();
+  }
+});
+
 test("a PTY board resets through its control socket: esp32-smoke passes over /dev/pts", async () => {
   const fleet = await startVirtualEsp32Fleet({ count: 1, ptyDir: tmp.dir, idPrefix: "pty" });
   try {
