@@ -33,6 +33,15 @@ export class Dispatcher {
   private lastExplain = 0;
   private boardCache?: { at: number; views: BoardView[] };
   private boardsDirty = true;
+  /**
+   * Claims run while the next pass plans: a pass never waits for Redis round trips of the previous
+   * one. Boards and runs with a claim in flight are left out of the next pass.
+   */
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflightBoards = new Set<string>();
+  private readonly inflightRuns = new Set<string>();
+  /** Boards the lease script just refused (a cached fact was stale): skipped briefly. */
+  private readonly cooling = new Map<string, number>();
 
   constructor(private readonly ctx: SchedulerContext) {}
 
@@ -52,9 +61,9 @@ export class Dispatcher {
     this.stopped = true;
   }
 
-  /** Resolves once no pass is running (for a graceful stop). */
+  /** Resolves once no pass and no claim is running (for a graceful stop). */
   async idle(): Promise<void> {
-    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    while (this.running || this.inflight.size > 0) await new Promise((r) => setTimeout(r, 20));
   }
 
   private async loop(): Promise<void> {
@@ -64,7 +73,7 @@ export class Dispatcher {
         try {
           const dispatched = await this.pass();
           // a full batch may have more behind it
-          if (dispatched >= BATCH / 2) this.again = true;
+          if (dispatched >= 50) this.again = true;
         } catch (err) {
           if (!this.stopped) this.ctx.log.error({ err }, "dispatch pass failed; the next tick retries");
         }
@@ -79,11 +88,17 @@ export class Dispatcher {
     const { redis, keys } = this.ctx;
     const now = Date.now();
     const views = await this.boardViews(now);
-    const free = new Map(views.filter((v) => this.usable(v)).map((v) => [v.board.id, v]));
+    for (const [id, until] of this.cooling) if (until <= now) this.cooling.delete(id);
+    const free = new Map(
+      views.filter((v) => this.usable(v) && !this.inflightBoards.has(v.board.id) && !this.cooling.has(v.board.id)).map((v) => [v.board.id, v]),
+    );
     // Explaining why runs wait costs a look at every pending run: once per tick is enough.
     const explain = now - this.lastExplain >= this.ctx.config.tickMs;
     if (free.size === 0 && !explain) return 0;
-    const ids = await redis.zrange(keys.pending(), "0", String(BATCH - 1));
+    // Look only as deep into the queue as the free boards can use (fair share applies within that
+    // window); an explaining pass looks at the whole batch.
+    const depth = explain ? BATCH : Math.min(BATCH, Math.max(50, free.size * 4));
+    const ids = await redis.zrange(keys.pending(), "0", String(depth - 1));
     if (ids.length === 0) return 0;
     if (explain) this.lastExplain = now;
     const candidates = await this.load(ids);
@@ -91,12 +106,12 @@ export class Dispatcher {
     const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
     const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
     const reserved = new Set<string>();
-    const claims: Promise<boolean>[] = [];
+    let fired = 0;
     const reasons = new Map<string, string>();
     for (const entry of order) {
       if (free.size === 0 && !explain) break;
       const c = candidates.get(entry.id);
-      if (!c) continue;
+      if (!c || this.inflightRuns.has(entry.id)) continue;
       const pick = free.size === 0 ? { reason: this.describeWait(c, views, now), matching: [] } : this.pick(c, views, free, reserved, now);
       if ("reason" in pick) {
         reasons.set(entry.id, pick.reason);
@@ -104,11 +119,28 @@ export class Dispatcher {
         continue;
       }
       for (const id of Object.values(pick.boards)) free.delete(id);
-      claims.push(this.claim(c, pick.agent, pick.boards, now));
+      this.fire(c, pick.agent, pick.boards, now);
+      fired++;
     }
-    const outcomes = await Promise.all(claims);
     await this.recordReasons(reasons);
-    return outcomes.filter(Boolean).length;
+    return fired;
+  }
+
+  private fire(c: Candidate, agent: string, boards: Record<string, string>, now: number): void {
+    const ids = Object.values(boards);
+    for (const id of ids) this.inflightBoards.add(id);
+    this.inflightRuns.add(c.entry.id);
+    const p: Promise<void> = this.claim(c, agent, boards, now)
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.ctx.log.error({ err, run: c.entry.id }, "claiming boards failed; the run stays queued and is retried");
+      })
+      .finally(() => {
+        for (const id of ids) this.inflightBoards.delete(id);
+        this.inflightRuns.delete(c.entry.id);
+        this.inflight.delete(p);
+      });
+    this.inflight.add(p);
   }
 
   /**
@@ -258,10 +290,14 @@ export class Dispatcher {
       this.ctx.runs.get(c.entry.id),
     ]);
     if (!out.ok) {
-      if (out.reason === "stale-attempt") {
-        // retried since it was cached: decide again with the new attempt number and exclusions
-        this.plans.delete(c.entry.id);
-        this.again = true;
+      if (out.reason === "stale-attempt") this.plans.delete(c.entry.id); // retried since it was cached
+      if (out.board !== undefined) {
+        // a cached fact about this board was stale: look again, and leave it alone for a moment
+        this.cooling.set(out.board, Date.now() + 250);
+        this.boardsDirty = true;
+      } else {
+        // the run went elsewhere (another replica) or changed: its boards are still free for others
+        this.wake();
       }
       return false;
     }

@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { ArtifactRefSchema, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
 import { LuaScript } from "../leases/lua-script.js";
-import { ClaimSchema, type Claim } from "../leases/lease-store.js";
+import type { Claim } from "../leases/lease-store.js";
 
 /** What the dispatcher needs to place a run, fixed at submit (kept beside the Run JSON). */
 export const RunPlanSchema = z
@@ -96,9 +96,10 @@ export class RunStore {
     const [json, ver, claim, exclude] = await this.redis.hmget(this.keys.run(id), "json", "ver", "claim", "exclude");
     if (json === null || json === undefined) return undefined;
     return {
-      run: RunSchema.parse(JSON.parse(json)),
+      // written only by this store after validation at submit: a cast, not a re-parse, on this hot path
+      run: JSON.parse(json) as Run,
       version: Number(ver ?? "0"),
-      claim: claim === null || claim === undefined ? undefined : ClaimSchema.parse(JSON.parse(claim)),
+      claim: claim === null || claim === undefined ? undefined : (JSON.parse(claim) as Claim),
       exclude: exclude === null || exclude === undefined ? [] : (JSON.parse(exclude) as string[]),
     };
   }
