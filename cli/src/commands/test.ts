@@ -40,7 +40,7 @@ export function exitCodeFor(result: SuiteResult): ExitCode {
 export function register(program: Command): void {
   program
     .command("test")
-    .description("Run a suite on one board attached here (serial port, PTY or rfc2217://), no scheduler; exit 0 pass, 1 test failure, 2 infrastructure error")
+    .description("Run a suite on one board attached here (serial port, PTY or rfc2217://), no scheduler; exit 0 pass, 1 test failure, 2 infrastructure error, 3 timed out or cancelled, 64 usage")
     .requiredOption("--port <path|url>", "the board's port: /dev/ttyUSB0, a virtual board's PTY, or rfc2217://host:port")
     .requiredOption("--profile <id|file>", "device profile id (e.g. esp32-devkitc) or a profile YAML file")
     .requiredOption("--suite <name|file>", "suite name (e.g. esp32-smoke) or a suite YAML file")
