@@ -169,6 +169,34 @@ test("multi-board runs lease all their boards or none; smaller runs skip ahead",
   assert.is((await finalState(s, b)).state, "passed");
 });
 
+test("a multi-board run blocked for long reserves its free boards, so small runs cannot starve it", async () => {
+  const { s, ns } = await setup({ HIL_RESERVE_AFTER: "0s" });
+  const gates = new Map<string, () => void>();
+  await agent(
+    ns,
+    "bench1",
+    [
+      { id: "dk1", profile: "esp32-devkitc" },
+      { id: "dk2", profile: "esp32-devkitc" },
+      { id: "ph1", profile: "android-generic" },
+    ],
+    (job) => new Promise((resolve) => gates.set(job.runId, () => resolve({ outcome: "pass" }))),
+  );
+  const a = await submit(s, { suite: "pair" });
+  await waitUntil("pair A running", async () => gates.has(a));
+  const b = await submit(s, { suite: "pair" });
+  const c = await submit(s, { suite: "smoke" });
+  await sleep(1500); // several passes: C must keep off dk2, which B is waiting to pair with a phone
+  assert.not.ok(gates.has(c), "the small run took the board the blocked multi-board run needs");
+  assert.is((await runOf(s, c)).state, "queued");
+  gates.get(a)?.();
+  await waitUntil("pair B running", async () => gates.has(b));
+  gates.get(b)?.();
+  await waitUntil("smoke C running", async () => gates.has(c));
+  gates.get(c)?.();
+  assert.is((await finalState(s, c)).state, "passed");
+});
+
 test("LeaseStore: all or none, renew reports lost leases, release only with the token", async () => {
   const { s } = await setup();
   const { redis: r, keys } = s.svc.context;
