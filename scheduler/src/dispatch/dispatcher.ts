@@ -87,7 +87,12 @@ export class Dispatcher {
   async pass(): Promise<number> {
     const { redis, keys } = this.ctx;
     const now = Date.now();
-    const views = await this.boardViews(now);
+    // independent reads go out together (one round trip on the shared connection)
+    const [views, head, usageRaw] = await Promise.all([
+      this.boardViews(now),
+      redis.zrange(keys.pending(), "0", String(BATCH - 1)),
+      redis.hgetall(keys.submitterUsage()),
+    ]);
     for (const [id, until] of this.cooling) if (until <= now) this.cooling.delete(id);
     const free = new Map(
       views.filter((v) => this.usable(v) && !this.inflightBoards.has(v.board.id) && !this.cooling.has(v.board.id)).map((v) => [v.board.id, v]),
@@ -98,11 +103,10 @@ export class Dispatcher {
     // Look only as deep into the queue as the free boards can use (fair share applies within that
     // window); an explaining pass looks at the whole batch.
     const depth = explain ? BATCH : Math.min(BATCH, Math.max(50, free.size * 4));
-    const ids = await redis.zrange(keys.pending(), "0", String(depth - 1));
+    const ids = head.slice(0, depth);
     if (ids.length === 0) return 0;
     if (explain) this.lastExplain = now;
     const candidates = await this.load(ids);
-    const usageRaw = await redis.hgetall(keys.submitterUsage());
     const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
     const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
     const reserved = new Set<string>();

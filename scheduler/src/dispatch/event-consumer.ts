@@ -7,6 +7,7 @@ import type { RunLifecycle } from "./run-lifecycle.js";
 export const CONSUMER_GROUP = "schedulers";
 /** Entries a consumer has held this long without XACK belong to a dead replica: take them over. */
 const CLAIM_IDLE_MS = 30_000;
+const MAX_BATCHES = 4;
 
 /**
  * Reads agent events through the `schedulers` consumer group: each event is applied once, by one
@@ -19,6 +20,7 @@ export class EventConsumer {
   private stopped = false;
   private done: Promise<void> = Promise.resolve();
   private lastClaim = 0;
+  private readonly batches = new Set<Promise<void>>();
 
   constructor(
     private readonly ctx: SchedulerContext,
@@ -41,6 +43,7 @@ export class EventConsumer {
     this.stopped = true;
     this.conn.disconnect();
     await this.done;
+    await Promise.all([...this.batches]);
     // leave no dead consumer behind, unless it still holds entries another replica must claim
     try {
       const pending = (await this.ctx.redis.xpending(this.ctx.keys.events(), CONSUMER_GROUP, "-", "+", 1, this.name)) as unknown[];
@@ -62,7 +65,16 @@ export class EventConsumer {
         const res = (await this.conn.xreadgroup("GROUP", CONSUMER_GROUP, this.name, "COUNT", 200, "BLOCK", 1000, "STREAMS", stream, ">")) as
           | [string, [string, string[]][]][]
           | null;
-        for (const [, entries] of res ?? []) await this.applyAll(entries);
+        for (const [, entries] of res ?? []) {
+          // Keep reading while earlier batches are applied: a board freed by the next event should
+          // not wait for the previous batch's slowest update. Handlers tolerate reordering across
+          // batches (a late job-started after job-finished is a no-op).
+          const p: Promise<void> = this.applyAll(entries)
+            .catch((err: unknown) => this.ctx.log.error({ err }, "applying agent events failed; they stay pending and are claimed again"))
+            .finally(() => this.batches.delete(p));
+          this.batches.add(p);
+          if (this.batches.size >= MAX_BATCHES) await Promise.race(this.batches);
+        }
       } catch (err) {
         if (this.stopped) return;
         this.ctx.log.error({ err }, "reading agent events failed; retrying in 1 s");

@@ -122,8 +122,10 @@ export class RunLifecycle {
   private async releaseClaim(s: StoredRun): Promise<void> {
     const claim = s.claim;
     if (!claim || s.run.state === "queued") return;
-    await this.ctx.leases.release(Object.values(claim.boards), claim.token);
-    await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), s.run.submitter, -1);
+    await Promise.all([
+      this.ctx.leases.release(Object.values(claim.boards), claim.token),
+      this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), s.run.submitter, -1),
+    ]);
   }
 
   /** A run reached its final state: write JUnit and the full log beside the artifacts. */
