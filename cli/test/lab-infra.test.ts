@@ -1,5 +1,6 @@
-// End to end with real processes: a run the lab cannot finish (its only agent killed, no attempts
-// left) ends as an infrastructure error and `hil run` exits 2 — never 1, which means a test failed.
+// End to end with real processes: what the lab does when an agent goes away. A run the lab cannot
+// finish (its only agent killed, no attempts left) ends as an infrastructure error and `hil run` exits
+// 2, never 1 (a test failure); a SIGTERM-ed agent hands its running job back and leaves cleanly.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -36,6 +37,38 @@ test("a lab failure with no attempts left exits 2, not 1", async () => {
     const done = await lab.getRun(id);
     assert.is(done.state, "error");
     assert.is(done.attempts[0]?.error?.code, "AGENT_LOST");
+  } finally {
+    await lab.stop();
+  }
+});
+
+test("SIGTERM: the agent exits 0, hands its running job back (retried on the other agent) and its boards go offline", async () => {
+  const lab = await startLab();
+  try {
+    const a = await lab.startAgent("t1", ["--instant-boards", "1", "--instant-hold", "3s"]);
+    const b = await lab.startAgent("t2", ["--instant-boards", "1", "--instant-hold", "3s"]);
+    const file = await appFile(lab);
+    const sub = lab.hil(submitArgs(file));
+    assert.is(await sub.exited, 0, sub.output());
+    const id = runIdOf(sub.output());
+    const first = await waitUntil("run running", async () => {
+      const r = await lab.getRun(id);
+      return r.state === "running" ? Object.values(r.boards)[0] : undefined;
+    });
+    const [leaving, staying] = first.startsWith("t1-") ? [a, b] : [b, a];
+    leaving.child.kill("SIGTERM");
+    assert.is(await leaving.exited, 0, leaving.output());
+    const done = await waitUntil("run finished", async () => {
+      const r = await lab.getRun(id);
+      return ["passed", "failed", "error", "cancelled", "timed-out"].includes(r.state) ? r : undefined;
+    });
+    assert.is(done.state, "passed");
+    assert.is(done.attempts[0]?.error?.code, "AGENT_LOST");
+    assert.match(done.attempts[0]?.error?.message ?? "", /agent stopped/);
+    assert.ok(Object.values(done.boards)[0] !== first);
+    assert.ok(staying.output().includes(id));
+    const boards = await lab.api<{ boards: { id: string; state: string }[] }>("GET", "/api/v1/boards");
+    assert.is(boards.body.boards.find((x) => x.id === first)?.state, "offline");
   } finally {
     await lab.stop();
   }

@@ -80,28 +80,28 @@ export function register(program: Command): void {
         throw err;
       }
       const logger = createAgentLogger(config.name, opts.logLevel);
-      let agent;
+      // Listen before starting: a SIGTERM that lands during start-up still ends in a clean stop.
+      let signalled!: (signal: NodeJS.Signals) => void;
+      const stopRequested = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
+      process.once("SIGINT", signalled);
+      process.once("SIGTERM", signalled);
       try {
-        agent = await startConfiguredAgent(config, logger);
-      } catch (err) {
-        if (err instanceof AgentUsageError) throw new UsageError(err.message);
-        throw err;
+        let agent;
+        try {
+          agent = await startConfiguredAgent(config, logger);
+        } catch (err) {
+          if (err instanceof AgentUsageError) throw new UsageError(err.message);
+          throw err;
+        }
+        const boards = agent.boards();
+        process.stdout.write(`agent ${config.name} ready with ${boards.length} board(s): ${boards.map((b) => b.id).join(", ")}\n`);
+        const signal = await stopRequested;
+        logger.info({ signal }, "stopping: no new jobs, handing back running ones");
+        await agent.stop().catch((err: Error) => logger.error({ err: err.message }, "unclean stop"));
+      } finally {
+        process.off("SIGINT", signalled);
+        process.off("SIGTERM", signalled);
       }
-      const boards = agent.boards();
-      process.stdout.write(`agent ${config.name} ready with ${boards.length} board(s): ${boards.map((b) => b.id).join(", ")}\n`);
-      await new Promise<void>((resolve) => {
-        const onSignal = (signal: NodeJS.Signals) => {
-          logger.info({ signal }, "stopping: no new jobs, handing back running ones");
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-          agent
-            .stop()
-            .catch((err: Error) => logger.error({ err: err.message }, "unclean stop"))
-            .finally(resolve);
-        };
-        process.on("SIGINT", onSignal);
-        process.on("SIGTERM", onSignal);
-      });
       process.stdout.write(`agent ${config.name} stopped\n`);
     });
 }
