@@ -285,7 +285,8 @@ async function main(): Promise<void> {
       if (e.type !== "job-finished") continue;
       const sub = runInfo.get(e.runId)?.submitter ?? "?";
       const slice = Math.min(slices - 1, Math.floor(((streamMs(e.id) - from) / span) * slices));
-      (fairness[sub] ??= Array(slices).fill(0))[slice]++;
+      const counts = (fairness[sub] ??= Array<number>(slices).fill(0));
+      counts[slice] = (counts[slice] ?? 0) + 1;
     }
 
     const ref = await bareBullmq(redisServer.url, 5000);
