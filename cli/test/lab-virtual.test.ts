@@ -41,6 +41,14 @@ test("hil run on a virtual board: passes, follows the console, writes JUnit, the
   const logs = lab.hil(["logs", "--board", board ?? ""]);
   assert.is(await logs.exited, 0, logs.output());
   assert.match(logs.output(), /e2e_console/, "the board's log stream holds the run's boot log");
+
+  const runId = /run (\S+) submitted/.exec(run.output())?.[1] ?? "";
+  const [boards, runs] = [lab.hil(["boards"]), lab.hil(["runs", "--state", "passed"])];
+  assert.equal(await Promise.all([boards.exited, runs.exited]), [0, 0], boards.output() + runs.output());
+  assert.match(boards.output(), /^BOARD\s+PROFILE\s+STATE/m);
+  assert.match(boards.output(), /v1-vesp32-0\s+esp32-virtual\s+idle/);
+  assert.match(boards.output(), /v1-vesp32-1\s+esp32-virtual\s+idle/);
+  assert.ok(runs.output().includes(runId), runs.output());
 });
 
 test("a panicking app is a test failure (exit 1), not a lab failure", async () => {
