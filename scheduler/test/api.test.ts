@@ -24,9 +24,9 @@ test.after(async () => {
 test.before.each(async () => {
   const ns = freshNamespace();
   s = await startScheduler(redis.url, ns, tmp.dir);
-  // registered but never started: its boards exist, nothing consumes the queue
+  // registered by an agent that is not running: its board exists (offline), so runs stay queued
   agent = new FakeAgent(redis.url, ns, "bench1", [{ id: "dk1", profile: "esp32-devkitc", labels: { rack: "a" } }]);
-  await agent.register();
+  await agent.register(false);
 });
 test.after.each(async () => {
   await agent?.stop();
@@ -48,8 +48,8 @@ test("metrics: queue depth, boards by state, agents alive, dispatch latency", as
   const r = await s.api("/metrics");
   assert.is(r.status, 200);
   assert.match(r.text, /hil_queue_depth 1/);
-  assert.match(r.text, /hil_boards\{state="idle"\} 1/);
-  assert.match(r.text, /hil_agents_alive 1/);
+  assert.match(r.text, /hil_boards\{state="offline"\} 1/);
+  assert.match(r.text, /hil_agents_alive 0/);
   assert.match(r.text, /hil_dispatch_latency_seconds_bucket/);
 });
 
@@ -109,7 +109,7 @@ test("requirements no registered board can meet are refused at submit with the r
   assert.match(asError(r).error, /role phone/);
   r = await s.api("/api/v1/runs", { body: { suite: "smoke", board: "nope" } });
   assert.is(r.status, 422);
-  // a satisfiable one (agent offline is fine: the board may come back) is queued
+  // satisfiable by a registered board whose agent is offline (it may come back): queued
   r = await s.api("/api/v1/runs", { body: { suite: "smoke", labels: { rack: "a" } }, token: ALICE });
   assert.is(r.status, 201, r.text);
   const run = asRun(r);
@@ -190,14 +190,14 @@ test("OpenAPI 3.1 covers every route, built from the schemas", async () => {
 test("boards list shows the derived state; quarantine is admin-only", async () => {
   let r = await s.api("/api/v1/boards");
   const boards = (r.json as { boards: { id: string; state: string }[] }).boards;
-  assert.equal(boards.map((b) => [b.id, b.state]), [["dk1", "idle"]]);
+  assert.equal(boards.map((b) => [b.id, b.state]), [["dk1", "offline"]]);
   r = await s.api("/api/v1/boards/dk1/quarantine", { body: {}, token: ALICE });
   assert.is(r.status, 403);
   r = await s.api("/api/v1/boards/dk1/quarantine", { body: { reason: "flaky usb" } });
   assert.is(r.status, 200);
   assert.is((r.json as { state: string }).state, "quarantined");
   r = await s.api("/api/v1/boards/dk1/release-quarantine", { body: {} });
-  assert.is((r.json as { state: string }).state, "idle");
+  assert.is((r.json as { state: string }).state, "offline");
   assert.is((await s.api("/api/v1/boards/zz/quarantine", { body: {} })).status, 404);
 });
 

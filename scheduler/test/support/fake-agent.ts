@@ -71,9 +71,10 @@ export class FakeAgent {
     return { id: b.id, profile: b.profile, agent: this.name, identity: {}, state: "idle", labels: b.labels ?? {}, virtual: true, health: 100, updatedAt: Date.now() };
   }
 
-  async register(): Promise<void> {
+  /** `alive: false` registers the boards of an agent that is not running (its boards are offline). */
+  async register(alive = true): Promise<void> {
     const pipe = this.redis.multi();
-    pipe.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
+    if (alive) pipe.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
     pipe.sadd(this.keys.agents(), this.name);
     for (const b of this.boards) {
       pipe.hset(this.keys.board(b.id), "json", JSON.stringify(this.board(b)), "agent", this.name);
