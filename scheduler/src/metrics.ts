@@ -25,6 +25,27 @@ export class SchedulerMetrics {
       },
     });
     new Gauge({
+      name: "hil_runs",
+      help: "Runs not yet ended, by state (queued, leased, running).",
+      labelNames: ["state"],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        this.set({ state: "queued" }, await redis.zcard(keys.pending()));
+        const ids = await redis.zrange(keys.activeRuns(), "0", "4999");
+        if (ids.length === 0) return;
+        const pipe = redis.pipeline();
+        for (const id of ids) pipe.hget(keys.run(id), "json");
+        const counts = new Map<string, number>();
+        for (const [, raw] of (await pipe.exec()) ?? []) {
+          if (typeof raw !== "string") continue;
+          const state = (JSON.parse(raw) as { state: RunState }).state;
+          if (state === "leased" || state === "running") counts.set(state, (counts.get(state) ?? 0) + 1);
+        }
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    new Gauge({
       name: "hil_runs_active",
       help: "Runs holding boards (leased or running).",
       registers: [this.registry],

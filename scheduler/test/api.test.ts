@@ -48,6 +48,7 @@ test("metrics: queue depth, boards by state, agents alive, dispatch latency", as
   const r = await s.api("/metrics");
   assert.is(r.status, 200);
   assert.match(r.text, /hil_queue_depth 1/);
+  assert.match(r.text, /hil_runs\{state="queued"\} 1/);
   assert.match(r.text, /hil_boards\{state="offline"\} 1/);
   assert.match(r.text, /hil_agents_alive 0/);
   assert.match(r.text, /hil_dispatch_latency_seconds_bucket/);
