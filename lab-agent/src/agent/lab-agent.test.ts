@@ -120,9 +120,10 @@ class SlowExecutor implements JobExecutor {
       ctx.onLog(line);
     }
     await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-      setTimeout(resolve, 30_000);
+      const timer = setTimeout(resolve, 30_000);
+      const done = () => (clearTimeout(timer), resolve());
+      if (ctx.signal.aborted) done();
+      ctx.signal.addEventListener("abort", done, { once: true });
     });
     return { runId: j.runId, attempt: j.attempt, outcome: "pass", steps: [], cases: [], durationMs: 1 };
   }
