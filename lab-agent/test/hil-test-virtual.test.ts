@@ -1,38 +1,14 @@
-// `hil test` end to end: the CLI process (from sources) flashes and tests virtual ESP32 boards that
-// this test process hosts behind real RFC 2217 servers (and one behind a PTY with a control socket).
+// `hil test` end to end, results: the CLI process (from sources) flashes and tests a virtual ESP32
+// that this test process hosts behind a real RFC 2217 server.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeTempDir, spawnHil } from "@hil/scheduler/testing";
-import { buildEsp32Image } from "../src/esp32-image/index.js";
-import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
-import type { ScenarioSpecInput } from "../src/virtual/esp32/firmware/scenario-spec.js";
-import { startVirtualEsp32Fleet } from "../src/virtual/esp32/fleet.js";
-import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
+import { startHilTestBench } from "./fixtures/hil-test-bench.js";
 
-const tmp = await makeTempDir("hil-test-cli-");
-const board = new VirtualEsp32({ id: "cli-0" });
-const server = new Rfc2217Server(board, { port: 0 });
-const { url } = await server.listen();
-board.onUnplug(() => server.disconnectClients());
-board.powerCycle();
-
-async function image(name: string, scenario: ScenarioSpecInput, padTo?: number): Promise<string> {
-  const path = join(tmp.dir, `${name}.bin`);
-  await writeFile(path, buildEsp32Image({ appDesc: { projectName: name, version: "3.1.4" }, scenario, ...(padTo ? { padTo } : {}) }));
-  return path;
-}
-
-async function hilTest(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = spawnHil(["test", ...args]);
-  try {
-    const code = await Promise.race([p.exited, new Promise<null>((_, rej) => setTimeout(() => rej(new Error(`hil test hung:\n${p.output()}`)), 120_000))]);
-    return { code, out: p.output() };
-  } finally {
-    await p.stop();
-  }
-}
+const bench = await startHilTestBench("cli-0");
+const { url, board, image, hilTest } = bench;
+const tmp = { dir: bench.dir };
 
 function testcases(xml: string): { name: string; body: string }[] {
   return [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => ({ name: m[1] ?? "", body: m[2] ?? "" }));
@@ -93,51 +69,8 @@ test("pulling the board mid-flash: exit 2 and 'link closed during flash', not a 
   }
 });
 
-test("usage errors exit 64 before touching the board", async () => {
-  const missing = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-unity", "--out", join(tmp.dir, "u1")]);
-  assert.is(missing.code, 64, missing.out);
-  assert.match(missing.out, /needs --artifact test-app=FILE/);
-  const badArtifact = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-smoke", "--artifact", "app"]);
-  assert.is(badArtifact.code, 64, badArtifact.out);
-});
-
-test("Ctrl-C during a step: exit 3, the run recorded as cancelled (suite given as a file)", async () => {
-  const suiteFile = join(tmp.dir, "wait-forever.yaml");
-  await writeFile(
-    suiteFile,
-    ["name: wait-forever", "roles:", "  dut: { profile: esp32-virtual }", "steps:", "  - type: reset", "  - type: expect", "    pattern: never printed", "    timeout: 5m", ""].join("\n"),
-  );
-  const out = join(tmp.dir, "cancel");
-  const p = spawnHil(["test", "--port", url, "--profile", "esp32-virtual", "--suite", suiteFile, "--out", out]);
-  try {
-    await p.waitFor(/\| rst:0x/, 60_000);
-    p.child.kill("SIGINT");
-    const code = await Promise.race([p.exited, new Promise<null>((_, rej) => setTimeout(() => rej(new Error(`no exit after SIGINT:\n${p.output()}`)), 30_000))]);
-    assert.is(code, 3, p.output());
-    const json = JSON.parse(await readFile(join(out, "result.json"), "utf8")) as { outcome: string };
-    assert.is(json.outcome, "cancelled");
-  } finally {
-    await p.stop();
-  }
-});
-
-test("a PTY board resets through its control socket: esp32-smoke passes over /dev/pts", async () => {
-  const fleet = await startVirtualEsp32Fleet({ count: 1, ptyDir: tmp.dir, idPrefix: "pty" });
-  try {
-    const pty = fleet.boards[0]!.ptyPath!;
-    const app = await image("smoke_pty", { kind: "console" });
-    const r = await hilTest(["--port", pty, "--profile", "esp32-virtual", "--suite", "esp32-smoke", "--artifact", `app=${app}`, "--out", join(tmp.dir, "pty"), "--quiet"]);
-    assert.is(r.code, 0, r.out);
-    assert.match(r.out, /control socket .*\.ctl/);
-  } finally {
-    await fleet.stop();
-  }
-});
-
 test.after(async () => {
-  await server.close();
-  board.dispose();
-  await tmp.remove();
+  await bench.stop();
 });
 
 test.run();
