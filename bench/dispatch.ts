@@ -101,6 +101,76 @@ async function bareBullmq(url: string, n: number, latencySamples = 300): Promise
   return { perSec: n / secs, p50: pct(latencies, 50), p99: pct(latencies, 99) };
 }
 
+/**
+ * The agents alone, no scheduler: jobs put straight on their BullMQ queues with leases the test
+ * writes (one token per board, reused by that board's jobs), until every job-finished event is in.
+ * Shows how much of the lab's rate the agent side can carry.
+ */
+async function agentsAlone(url: string, jobs: number, spawnAgents: (ns: string) => Promise<Spawned[]>): Promise<{ perSec: number }> {
+  const ns = "benchalone";
+  const keys = labKeys(ns);
+  const redis = new Redis(url);
+  const agents = await spawnAgents(ns);
+  try {
+    const boardIds = (await redis.smembers(keys.boards())).sort();
+    const byAgent = new Map<string, string[]>();
+    for (const id of boardIds) {
+      const agent = id.replace(/-instant-\d+$/, "");
+      byAgent.set(agent, [...(byAgent.get(agent) ?? []), id]);
+    }
+    const pipe = redis.pipeline();
+    for (const id of boardIds) pipe.set(keys.lease(id), JSON.stringify({ runId: "alone", attempt: 1, token: `t-${id}`, agent: "x" }), "PX", 600_000);
+    await pipe.exec();
+    const suite = { name: "alone", roles: { dut: { profile: "esp32-virtual" } }, artifacts: {}, timeout: 60_000, steps: [{ type: "wait", duration: 0 }] };
+    const queues = [...byAgent.keys()].map((a) => new Queue(keys.agentQueue(a), { connection: { url }, prefix: keys.bullPrefix }));
+    const started = Date.now();
+    let n = 0;
+    const agentNames = [...byAgent.keys()];
+    while (n < jobs) {
+      const batch: { agent: string; board: string; runId: string }[] = [];
+      for (let i = 0; i < 500 && n < jobs; i++, n++) {
+        const agent = agentNames[n % agentNames.length] ?? "";
+        const boards = byAgent.get(agent) ?? [];
+        const board = boards[Math.floor(n / agentNames.length) % boards.length] ?? "";
+        batch.push({ agent, board, runId: `alone-${n}` });
+      }
+      await Promise.all(
+        agentNames.map((agent, qi) =>
+          queues[qi]?.addBulk(
+            batch
+              .filter((b) => b.agent === agent)
+              .map((b) => ({
+                name: "run",
+                data: { runId: b.runId, attempt: 1, suite, boards: { dut: b.board }, artifacts: {}, timeoutMs: 60_000, leaseToken: `t-${b.board}` },
+                opts: { jobId: `${b.runId}-a1`, removeOnComplete: { count: 100 } },
+              })),
+          ),
+        ),
+      );
+    }
+    let finished = 0;
+    let last = "0-0";
+    const deadline = Date.now() + 300_000;
+    let lastAt = started;
+    while (finished < jobs && Date.now() < deadline) {
+      const entries = await redis.xrange(keys.events(), `(${last}`, "+", "COUNT", 5000);
+      for (const [id, fields] of entries) {
+        last = id;
+        if ((fields[1] ?? "").includes('"job-finished"')) {
+          finished++;
+          lastAt = streamMs(id);
+        }
+      }
+      if (entries.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all(queues.map((q) => q.close()));
+    return { perSec: finished / ((lastAt - started) / 1000) };
+  } finally {
+    await Promise.allSettled(agents.map((a) => a.stop()));
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   const tmp = await makeTempDir("hil-bench-");
   const redisServer = await startPrivateRedis();
@@ -121,10 +191,10 @@ async function main(): Promise<void> {
       await s.waitFor(/scheduler listening on/, 60_000);
       urls.push(`http://127.0.0.1:${port}`);
     }
-    const startAgents = async (): Promise<Spawned[]> => {
+    const startAgents = async (ns = NS): Promise<Spawned[]> => {
       const agents = Array.from({ length: AGENTS }, (_, i) =>
         spawnHil([
-          "agent", "--redis", redisServer.url, "--namespace", NS, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
+          "agent", "--redis", redisServer.url, "--namespace", ns, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
           "--log-level", "warn", "--scheduler-url", urls[0] ?? "",
         ]),
       );
@@ -290,6 +360,7 @@ async function main(): Promise<void> {
     }
 
     const ref = await bareBullmq(redisServer.url, 5000);
+    const alone = await agentsAlone(redisServer.url, RUNS, startAgents);
     const result = {
       at: new Date().toISOString(),
       setup: { runs: RUNS, agents: AGENTS, boardsPerAgent: BOARDS_PER_AGENT, submitters: SUBMITTERS, schedulers: SCHEDULERS, submittedVia: "HTTP API", mode: MODE },
@@ -304,7 +375,7 @@ async function main(): Promise<void> {
       latencyBreakdownMs: breakdown,
       redisCommandsPerRun: calls / Math.max(1, finished),
       fairness,
-      reference: { bareBullmq: ref },
+      reference: { bareBullmq: ref, agentsAloneRunsPerSec: alone.perSec },
       ratios: {
         throughputVsBareBullmq: finished / seconds / ref.perSec,
         p99VsBareBullmq: pct(latencies, 99) / ref.p99,
@@ -320,6 +391,7 @@ async function main(): Promise<void> {
         `free→enqueued (scheduler) p50 ${breakdown.freeToEnqueue.p50} / p99 ${breakdown.freeToEnqueue.p99} ms; enqueued→taken (BullMQ) p50 ${breakdown.enqueueToPickup.p50} / p99 ${breakdown.enqueueToPickup.p99} ms; taken→started (agent) p50 ${breakdown.pickupToStarted.p50} / p99 ${breakdown.pickupToStarted.p99} ms; n=${breakdown.samples}`,
       ],
       ["redis commands/run", result.redisCommandsPerRun.toFixed(1)],
+      ["agents alone (same run)", `${alone.perSec.toFixed(0)} jobs/s through the ${AGENTS} agent processes, no scheduler (lab ×${(result.runsPerSec / alone.perSec).toFixed(2)})`],
       ["bare BullMQ (same run)", `${ref.perSec.toFixed(0)} jobs/s; add → start on an idle queue p50 ${ref.p50} ms, p99 ${ref.p99} ms`],
       ["ratio lab/bare", `throughput ×${result.ratios.throughputVsBareBullmq.toFixed(2)}, p99 ×${result.ratios.p99VsBareBullmq.toFixed(1)}`],
     ];
