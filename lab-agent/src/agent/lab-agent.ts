@@ -97,7 +97,6 @@ export class LabAgent {
     await this.registry.register(boards);
     // Alive before the first job can arrive, so the dispatcher never sees a worker without liveness.
     await this.heartbeat();
-    this.worker.concurrency = boards.length;
     this.worker.start();
     this.worker.concurrency = boards.length;
 
