@@ -45,7 +45,8 @@ export interface SchedulerApp {
 export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps = {}): SchedulerApp {
   const log = deps.logger ?? pino({ name: "scheduler", level: "info" });
   const catalog = deps.catalog ?? defaultCatalog();
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableReadyCheck: true });
+  // auto-pipelining: the many small commands issued in one tick leave in one write (far fewer syscalls under load)
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableReadyCheck: true, enableAutoPipelining: true });
   redis.on("error", (err) => log.warn({ err: err.message }, "redis connection problem"));
   const keys = labKeys(config.namespace);
   const boards = new BoardRegistry(redis, keys);
