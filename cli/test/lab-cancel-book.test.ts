@@ -89,4 +89,30 @@ test("a booking keeps CI runs off its board for its window; they run after it en
   }
 });
 
+test("hil release ends a booking early and the waiting CI run starts", async () => {
+  const lab = await startLab();
+  try {
+    await lab.startAgent("r1", ["--instant-boards", "1"]);
+    const board = "r1-instant-0";
+    const book = lab.hil(["book", "--board", board, "--for", "10m"], ADMIN_TOKEN);
+    assert.is(await book.exited, 0, book.output());
+    const bookingId = /booking (\S+):/.exec(book.output())?.[1] ?? "";
+    const file = await appFile(lab);
+    const sub = lab.hil(submitArgs(file, ["--board", board]));
+    assert.is(await sub.exited, 0, sub.output());
+    const id = runIdOf(sub.output());
+    await waitUntil("run waiting for the booked board", async () => (await lab.getRun(id)).state === "queued");
+    const release = lab.hil(["release", bookingId], ADMIN_TOKEN);
+    assert.is(await release.exited, 0, release.output());
+    assert.match(release.output(), /\(released\)/);
+    const done = await waitUntil("run passed", async () => {
+      const r = await lab.getRun(id);
+      return r.state === "passed" ? r : undefined;
+    }, 30_000);
+    assert.is(done.boards.dut ?? Object.values(done.boards)[0], board);
+  } finally {
+    await lab.stop();
+  }
+});
+
 test.run();
