@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { AgentEvent, Board, BoardState, LabKeys } from "@hil/contracts";
 import type { Redis } from "ioredis";
 import { EVENTS_MAXLEN, type EventPublisher } from "./event-publisher.js";
@@ -23,6 +24,7 @@ end
 redis.call("XADD", KEYS[1], "MAXLEN", "~", ARGV[3], "*", "json", ARGV[2])
 return 1
 `;
+const START_JOB_SHA = createHash("sha1").update(START_JOB_LUA).digest("hex");
 
 /**
  * The agent's side of the board hash: it writes `json` (the board as the agent sees it) and
@@ -93,9 +95,19 @@ export class BoardRegistry {
     if (next.length !== ids.length || ids.length === 0) return false;
     const keys = [this.keys.events(), ...ids.map((id) => this.keys.lease(id)), ...ids.map((id) => this.keys.board(id))];
     const args = [token, this.events.encode(event), EVENTS_MAXLEN, ...next.map((b) => JSON.stringify(b))];
-    const ok = (await this.redis.eval(START_JOB_LUA, keys.length, ...keys, ...args)) === 1;
+    const ok = (await this.evalStartJob(keys, args)) === 1;
     if (ok) for (const b of next) this.boards.set(b.id, b);
     return ok;
+  }
+
+  // EVALSHA spares sending the script on every job; a Redis that lost its script cache gets it again.
+  private async evalStartJob(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(START_JOB_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      return this.redis.eval(START_JOB_LUA, keys.length, ...keys, ...args);
+    }
   }
 
   /** Boards idle again, then job-finished, in one pipeline: the dispatcher never reads the event before the boards are free. */
