@@ -56,8 +56,9 @@ export class HilClient {
     return this.base;
   }
 
+  /** The run's API address: answers wherever the scheduler runs, with or without a dashboard in front. */
   runUrl(id: string): string {
-    return `${this.base}/runs/${encodeURIComponent(id)}`;
+    return `${this.base}/api/v1/runs/${encodeURIComponent(id)}`;
   }
 
   /** Uploads a file unless the server already holds its hash. */
