@@ -113,6 +113,28 @@ export class Esp32FlashDriver {
     const md5s = padded.map((d) => md5Hex(d));
     const skipUnchanged = (opts.skipUnchanged ?? true) && !opts.eraseAll;
 
+    // A stub that answers MEM_END late (esptool-js allows 200 ms; a loaded host can miss that) or a
+    // baud switch that does not take is worth one fresh session; a failure once writing began is not.
+    const progress = { writing: false };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.flashSession(images, padded, md5s, skipUnchanged, started, progress, opts);
+      } catch (err) {
+        if (attempt >= 2 || progress.writing || !(err instanceof LabError) || err.code !== "FLASH_FAILED") throw err;
+        this.log(`starting the flasher stub failed (${err.message}); retrying once with a fresh reset`);
+      }
+    }
+  }
+
+  private flashSession(
+    images: FlashImage[],
+    padded: Uint8Array[],
+    md5s: string[],
+    skipUnchanged: boolean,
+    started: number,
+    progress: { writing: boolean },
+    opts: FlashRunOptions,
+  ): Promise<FlashReport> {
     return this.withSession("flash", opts.signal, opts.baudRate, async (s) => {
       const reports: FlashImageReport[] = images.map((img, i) => ({
         offset: img.offset,
@@ -136,7 +158,7 @@ export class Esp32FlashDriver {
       if (todo.length === 0) {
         this.log("already flashed: every image matches the board, nothing written");
       } else {
-        await this.write(s, todo, images, padded, reports, opts);
+        await this.write(s, todo, images, padded, reports, opts, progress);
       }
       const bytesWritten = todo.reduce((n, i) => n + images[i]!.data.length, 0);
       return { chip: s.chip, mac: s.mac, images: reports, bytesWritten, seconds: (Date.now() - started) / 1000, alreadyFlashed: todo.length === 0 };
@@ -157,10 +179,19 @@ export class Esp32FlashDriver {
     }
   }
 
-  private async write(s: Session, todo: number[], images: FlashImage[], padded: Uint8Array[], reports: FlashImageReport[], opts: FlashRunOptions): Promise<void> {
+  private async write(
+    s: Session,
+    todo: number[],
+    images: FlashImage[],
+    padded: Uint8Array[],
+    reports: FlashImageReport[],
+    opts: FlashRunOptions,
+    progress: { writing: boolean },
+  ): Promise<void> {
     await s.guard.race(s.loader.runStub());
     const baud = opts.baudRate ?? this.profile.serial?.flashBaud ?? ROM_BAUD;
     if (baud !== ROM_BAUD) await s.guard.race(s.loader.changeBaud());
+    progress.writing = true;
     if (opts.eraseAll) await s.guard.race(s.loader.eraseFlash());
     const race = <T>(p: Promise<T>) => s.guard.race(p);
     for (const i of todo) {
