@@ -2,6 +2,8 @@
 // BullMQ workers) record when each run held each board: no board may ever be held by two runs at once,
 // and every run must run exactly once.
 import { test } from "uvu";
+import { Redis } from "ioredis";
+import { labKeys } from "@hil/contracts";
 import * as assert from "uvu/assert";
 import { startPrivateRedis } from "../src/redis/index.js";
 import { makeTempDir, spawnHil, type Spawned } from "../src/testing/index.js";
@@ -56,6 +58,15 @@ test("two scheduler processes never lease one board twice", async () => {
       },
       120_000,
     );
+    // fair share counts boards held per submitter: back to zero once everything has ended
+    const probe = new Redis(redis.url);
+    try {
+      const keys = labKeys(ns);
+      await waitUntil("usage back to zero", async () => Object.values(await probe.hgetall(keys.submitterUsage())).every((v) => v === "0"), 10_000);
+      assert.is(await probe.zcard(keys.activeRuns()), 0);
+    } finally {
+      probe.disconnect();
+    }
     const holdings: Holding[] = agents.flatMap((a) => a.holdings);
     // every run ran exactly once (attempt 1)
     const perRun = new Map<string, number>();

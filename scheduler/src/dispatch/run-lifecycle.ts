@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ERROR_CODES, LogLineSchema, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
-import { isTerminal, pendingScore, type StoredRun } from "../store/run-store.js";
+import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../store/run-store.js";
 
 const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
 
@@ -56,7 +56,14 @@ export class RunLifecycle {
   async finished(result: JobResult): Promise<void> {
     const now = Date.now();
     let retry = false;
-    const res = await this.ctx.runs.update(result.runId, (cur) => {
+    const infra = result.outcome === "error" && isInfraCode(result.error?.code);
+    const first = await this.ctx.runs.get(result.runId);
+    if (!first) return;
+    // The agent is done with these boards whatever the run's next state: unless the board may need
+    // quarantine first (infra), free them alongside the state change to save a round trip.
+    const c = first.claim;
+    const early = !infra && c !== undefined && c.attempt === result.attempt && (first.run.state === "leased" || first.run.state === "running");
+    const decide = (cur: StoredRun): RunChange | null => {
       const a = CURRENT(cur);
       if (isTerminal(cur.run.state) || !a || a.attempt !== result.attempt) return null;
       if (cur.run.state === "queued") return null;
@@ -77,17 +84,21 @@ export class RunLifecycle {
       run.endedAt = now;
       if (result.error) run.error = result.error;
       return { run, pending: null };
-    });
+    };
+    const [res] = await Promise.all([
+      this.ctx.runs.update(result.runId, decide, first),
+      early && c ? this.ctx.leases.release(Object.values(c.boards), c.token) : undefined,
+    ]);
     if (!res) return;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
-    const infra = result.outcome === "error" && isInfraCode(result.error?.code);
     // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
     if (infra) {
       const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
       for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
     }
-    await this.releaseClaim(before);
+    if (early) await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), before.run.submitter, -1);
+    else await this.releaseClaim(before);
     this.ctx.wake(infra);
     if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) this.afterEnd(res.after);
