@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { LabError, toLabError } from "@hil/contracts";
+import { LabError } from "@hil/contracts";
 import { ESPLoader, Transport, type IEspLoaderTerminal } from "esptool-js";
 import type { ChipName } from "../../esp32-image/chips.js";
 import type { SerialLink } from "../../links/serial-link.js";
@@ -272,8 +272,8 @@ export class Esp32FlashDriver {
   }
 
   private classify(err: unknown, guard: LinkGuard): LabError {
+    // Any close of the link during the session (unplug or not) is reported by the guard.
     if (guard.error) return guard.error;
-    if (!this.link.isOpen) return toLabError(guard.error ?? err, "LINK_CLOSED");
     if (err instanceof LabError) return err;
     const message = err instanceof Error ? err.message : String(err);
     return new LabError("FLASH_FAILED", `flashing ${this.link.path} failed: ${message}`, { cause: err });

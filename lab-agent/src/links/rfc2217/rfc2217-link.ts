@@ -13,7 +13,6 @@ import {
   OPT_SGA,
   SERVER_OFFSET,
   TelnetDecoder,
-  type TelnetEvent,
 } from "./telnet-codec.js";
 import { TelnetOptions } from "./telnet-options.js";
 
@@ -190,13 +189,7 @@ export class Rfc2217Link implements SerialLink {
   }
 
   private onSocketData(chunk: Buffer): void {
-    let events: TelnetEvent[];
-    try {
-      events = this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
-    } catch {
-      return;
-    }
-    for (const ev of events) {
+    for (const ev of this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) {
       if (ev.type === "data") this.events.emitData(ev.data);
       else if (ev.type === "negotiate") {
         const reply = this.options.handle(ev.verb, ev.option);
