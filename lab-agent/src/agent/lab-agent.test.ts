@@ -154,6 +154,27 @@ test("a cancel message aborts the run; log lines get consecutive sequence number
   }
 });
 
+test("a restarted agent continues its boards' log sequence where the stream stopped", async () => {
+  const { keys, name, config, provider, queue } = setup(1);
+  const board = `${name}-instant-0`;
+  try {
+    for (const runId of ["p1", "p2"]) {
+      const agent = await LabAgent.start(config, { boards: provider, executor: new SlowExecutor() });
+      try {
+        await lease(keys, board, runId, `t-${runId}`);
+        await queue.add("run", job(runId, board, `t-${runId}`), { jobId: `${runId}-a1` });
+        await waitUntil(`${runId} running`, async () => (agent.runningRuns.includes(runId) ? true : undefined));
+      } finally {
+        await agent.stop(); // hands the running job back; its lines are flushed first
+      }
+    }
+    const ids = (await client.xrange(keys.boardLog(board), "-", "+")).map(([id]) => id);
+    assert.equal(ids, ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]);
+  } finally {
+    await queue.close();
+  }
+});
+
 test("a lost lease aborts the run as an infrastructure error; SIGTERM-style stop hands back a running job", async () => {
   const { keys, name, config, provider, queue } = setup(2);
   const exec = new SlowExecutor();
