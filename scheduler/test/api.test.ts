@@ -3,6 +3,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
 import { ALICE, ADMIN, asError, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
@@ -154,6 +156,27 @@ test("a run submitted as multipart carries its artifact", async () => {
   const run = asRun({ status: res.status, json: JSON.parse(text), text });
   const app = run.request.artifacts["app"];
   assert.ok(app && "sha256" in app && app.sha256 === createHash("sha256").update("app-bytes").digest("hex"));
+});
+
+test("an artifact given by URL is fetched into the store at submit", async () => {
+  const bytes = Buffer.from("image served over http");
+  const server = createServer((req, res) => {
+    if (req.url === "/app.bin") res.end(bytes);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    let r = await s.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/app.bin` } } } });
+    assert.is(r.status, 201, r.text);
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    assert.ok(await s.svc.context.artifacts.has(sha));
+    r = await s.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/missing.bin` } } } });
+    assert.is(r.status, 422);
+    assert.match(asError(r).error, /answered 404/);
+  } finally {
+    server.close();
+  }
 });
 
 test("runs list filters by state and submitter and pages with a cursor", async () => {
