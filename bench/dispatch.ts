@@ -371,6 +371,11 @@ async function main(): Promise<void> {
       submitErrors,
       runStates: Object.fromEntries(states),
       runsWithRetries: multiAttempt,
+      // Why the first attempts of retried runs ended (instant boards should never need a retry).
+      retried: [...runInfo.values()]
+        .filter((r) => r.attempts.length > 1)
+        .slice(0, 20)
+        .map((r) => ({ id: r.id, attempts: r.attempts.map((a) => ({ agent: a.agent, outcome: a.outcome, error: a.error, boards: a.boards })) })),
       dispatchLatencyMs: { samples: latencies.length, p50: pct(latencies, 50), p90: pct(latencies, 90), p99: pct(latencies, 99), max: latencies.at(-1) },
       latencyBreakdownMs: breakdown,
       redisCommandsPerRun: calls / Math.max(1, finished),
@@ -395,6 +400,7 @@ async function main(): Promise<void> {
       ["bare BullMQ (same run)", `${ref.perSec.toFixed(0)} jobs/s; add → start on an idle queue p50 ${ref.p50} ms, p99 ${ref.p99} ms`],
       ["ratio lab/bare", `throughput ×${result.ratios.throughputVsBareBullmq.toFixed(2)}, p99 ×${result.ratios.p99VsBareBullmq.toFixed(1)}`],
     ];
+    if (result.retried.length > 0) rows.push(["retried runs", JSON.stringify(result.retried.map((r) => r.attempts.map((a) => a.error?.code ?? a.outcome)))]);
     process.stdout.write(rows.map(([k, v]) => `${k.padEnd(24)} ${v}`).join("\n") + "\n\nfinished per submitter per fifth of the run:\n");
     for (const [sub, counts] of Object.entries(fairness).sort()) process.stdout.write(`  ${sub.padEnd(6)} ${counts.map((c) => String(c).padStart(5)).join(" ")}\n`);
     const outDir = join(REPO_ROOT, "bench", "results");
