@@ -32,8 +32,12 @@ export type QueueInfo = z.infer<typeof QueueInfoSchema>;
 
 const ArtifactAnswerSchema = z.object({ sha256: z.string(), size: z.number() }).passthrough();
 const RunListSchema = z.object({ runs: z.array(RunViewSchema), nextCursor: z.string().optional() });
-const BoardListSchema = z.object({ boards: z.array(BoardSchema) });
-const BookingListSchema = z.object({ bookings: z.array(BookingSchema) });
+// Answers are read leniently (unknown fields dropped), so a newer scheduler does not break an older CLI.
+const BoardViewSchema = z.object(BoardSchema.shape);
+const BookingViewSchema = z.object(BookingSchema.shape);
+const LogLineViewSchema = z.object(LogLineSchema.shape);
+const BoardListSchema = z.object({ boards: z.array(BoardViewSchema) });
+const BookingListSchema = z.object({ bookings: z.array(BookingViewSchema) });
 
 export interface FollowLogOptions {
   since?: number;
@@ -111,7 +115,7 @@ export class HilClient {
   }
 
   async book(request: z.input<typeof BookingRequestSchema>): Promise<Booking> {
-    return BookingSchema.parse(await this.call("POST", "/api/v1/bookings", "book", request));
+    return BookingViewSchema.parse(await this.call("POST", "/api/v1/bookings", "book", request));
   }
 
   async bookings(query: { board?: string; holder?: string; active?: boolean } = {}): Promise<Booking[]> {
@@ -120,7 +124,7 @@ export class HilClient {
   }
 
   async releaseBooking(id: string): Promise<Booking> {
-    return BookingSchema.parse(await this.call("POST", `/api/v1/bookings/${encodeURIComponent(id)}/release`, `release booking ${id}`));
+    return BookingViewSchema.parse(await this.call("POST", `/api/v1/bookings/${encodeURIComponent(id)}/release`, `release booking ${id}`));
   }
 
   /**
@@ -141,7 +145,7 @@ export class HilClient {
         if (!res.ok || !res.body) throw new HilApiError(describeApiError(res.status, await bodyOf(res), `log of board ${boardId}`), res.status);
         for await (const ev of readSse(res.body)) {
           if (ev.event !== undefined && ev.event !== "message" && ev.event !== "line") continue;
-          const line = LogLineSchema.parse(JSON.parse(ev.data));
+          const line = LogLineViewSchema.parse(JSON.parse(ev.data));
           // The server resumes after `since`; the check keeps a replayed line from printing twice.
           if (line.seq <= since) continue;
           since = line.seq;
