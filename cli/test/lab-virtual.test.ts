@@ -58,4 +58,14 @@ test("a panicking app is a test failure (exit 1), not a lab failure", async () =
   assert.match(run.output(), /failed/);
 });
 
+test("a request the scheduler refuses is a usage error (exit 64) with its reason", async () => {
+  const app = await image("any.bin", {});
+  const run = lab.hil(["run", "--suite", "no-such-suite", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--wait"]);
+  assert.is(await run.exited, 64, run.output());
+  assert.match(run.output(), /HTTP 422/);
+  const noTarget = lab.hil(["run", "--suite", "esp32-smoke", "--artifact", `app=${app}`]);
+  assert.is(await noTarget.exited, 64, noTarget.output());
+  assert.match(noTarget.output(), /--profile P or --board ID/);
+});
+
 test.run();
