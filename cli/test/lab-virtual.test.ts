@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, type Lab } from "./lab-fixture.js";
+import { ADMIN_TOKEN, startLab, type Lab } from "./lab-fixture.js";
 
 let lab: Lab;
 
@@ -43,6 +43,10 @@ test("hil run on a virtual board: passes, follows the console, writes JUnit, the
   assert.match(logs.output(), /e2e_console/, "the board's log stream holds the run's boot log");
 
   const runId = /run (\S+) submitted/.exec(run.output())?.[1] ?? "";
+  // The run's own log (the agent's run stream, kept by the scheduler) holds the console too.
+  const runLog = await fetch(`${lab.url}/api/v1/runs/${runId}/log`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.is(runLog.status, 200);
+  assert.match(await runLog.text(), /main_task: Calling app_main\(\)/);
   const [boards, runs] = [lab.hil(["boards"]), lab.hil(["runs", "--state", "passed"])];
   assert.equal(await Promise.all([boards.exited, runs.exited]), [0, 0], boards.output() + runs.output());
   assert.match(boards.output(), /^BOARD\s+PROFILE\s+STATE/m);
