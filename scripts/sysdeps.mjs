@@ -14,6 +14,13 @@ export const SYSTEM_DEPS = [
   { program: "socat", pkg: "socat", why: "PTY pairs for virtual serial boards", for: ["lab", "test"] },
   { program: "udevadm", pkg: "udev", why: "SerialPort.list() reads USB identity through udevadm", for: ["lab", "test"] },
   { program: "chromium", pkg: "chromium", why: "dashboard end-to-end tests", for: ["test"] },
+  {
+    program: "pyserial",
+    pkg: "python3-serial",
+    why: "pyserial's rfc2217:// client, a second real client for the RFC 2217 server tests",
+    for: ["test"],
+    present: () => spawnSync("/usr/bin/python3", ["-c", "import serial.rfc2217"], { stdio: "ignore" }).status === 0,
+  },
 ];
 
 function has(program) {
@@ -29,7 +36,8 @@ function canSudo() {
 }
 
 export function ensureSystemDeps({ purpose = "test", checkOnly = false } = {}) {
-  const missing = SYSTEM_DEPS.filter((d) => d.for.includes(purpose) && !has(d.program));
+  const present = (d) => (d.present ? d.present() : has(d.program));
+  const missing = SYSTEM_DEPS.filter((d) => d.for.includes(purpose) && !present(d));
   if (missing.length === 0) return true;
   const pkgs = [...new Set(missing.map((d) => d.pkg))];
   for (const d of missing) console.log(`» missing ${d.program} (${d.why}) — Debian package ${d.pkg}`);
@@ -52,7 +60,7 @@ export function ensureSystemDeps({ purpose = "test", checkOnly = false } = {}) {
       return false;
     }
   }
-  const still = missing.filter((d) => !has(d.program));
+  const still = missing.filter((d) => !present(d));
   if (still.length > 0) {
     console.error(`still missing after apt-get: ${still.map((d) => d.program).join(", ")}`);
     return false;
