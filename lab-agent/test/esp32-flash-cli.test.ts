@@ -54,6 +54,25 @@ test("hil flash over rfc2217:// to a `hil virtual esp32` board: exit 0, then 'al
   }
 });
 
+test("hil flash to a virtual board's PTY (no DTR/RTS) resets it through the control socket beside the PTY", async () => {
+  const tmp = await makeTempDir();
+  const board = spawnHil(["virtual", "esp32", "--pty", tmp.dir]);
+  const procs: Spawned[] = [board];
+  try {
+    const m = await board.waitFor(/pty (\S+)/, 60_000);
+    const ptyPath = m[1]!;
+    const app = join(tmp.dir, "app.bin");
+    await writeFile(app, buildEsp32Image({ padTo: 64 * 1024, padSeed: 4 }));
+    const flash = spawnHil(["flash", "--port", ptyPath, "--profile", "esp32-virtual", app]);
+    procs.push(flash);
+    assert.is(await flash.exited, 0, flash.output());
+    assert.match(flash.output(), /flashed ESP32 [0-9a-f:]{17}: 65536 bytes/);
+  } finally {
+    for (const p of procs) await p.stop();
+    await tmp.remove();
+  }
+});
+
 test("hil flash usage errors exit 64: missing offset for a non-app image, bad offset", async () => {
   const tmp = await makeTempDir();
   try {

@@ -1,8 +1,9 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { toLabError } from "@hil/contracts";
 import { loadProfiles, type DeviceProfile } from "@hil/device-profiles";
-import { createLink, defaultOffset, Esp32FlashDriver, parseImageArg, type FlashImage, type FlashProgress } from "@hil/lab-agent";
+import { ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, parseImageArg, type FlashImage, type FlashProgress } from "@hil/lab-agent";
 import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
@@ -15,6 +16,7 @@ interface FlashCliOptions {
   skip: boolean;
   expectMac?: string;
   erase?: boolean;
+  control?: string;
 }
 
 export function register(program: Command): void {
@@ -28,6 +30,7 @@ export function register(program: Command): void {
     .option("--no-skip", "write even when the board already holds the same bytes")
     .option("--expect-mac <mac>", "refuse to write unless the board reports this MAC")
     .option("--erase", "erase the whole flash first")
+    .option("--control <socket>", "reset through this control socket (a virtual board's PTY has no DTR/RTS); default <port>.ctl when it exists")
     .addHelpText("after", "\nExit codes: 0 flashed (or already flashed), 2 infrastructure (link closed, sync failed, wrong board), 64 bad usage or a refused image.")
     .action(async (imageArgs: string[], opts: FlashCliOptions) => {
       const profile = await pickProfile(opts.profile);
@@ -35,9 +38,12 @@ export function register(program: Command): void {
       if (baud !== undefined && (!Number.isInteger(baud) || baud < 9600)) throw new UsageError(`--baud "${opts.baud}" is not a baud rate such as 921600`);
       const images = await readImages(imageArgs, profile.flash?.appOffset ?? 0x10000);
       const link = createLink(opts.port, { baudRate: profile.serial?.baud ?? 115200 });
+      const controlPath = opts.control ?? (!opts.port.includes("://") && existsSync(`${opts.port}.ctl`) ? `${opts.port}.ctl` : undefined);
+      const control = controlPath === undefined ? undefined : new ControlSocketReset(controlPath);
       const driver = new Esp32FlashDriver({
         link,
         profile,
+        ...(control ? { enterDownloadMode: () => control.reset("download"), enterRunMode: () => control.reset("run") } : {}),
         ...(opts.expectMac !== undefined ? { expectedMac: opts.expectMac.toLowerCase() } : {}),
         logger: (msg) => {
           if (process.env.HIL_FLASH_DEBUG === "1") process.stderr.write(`${msg}\n`);
