@@ -117,7 +117,8 @@ export class EventConsumer {
       case "step-finished":
         return this.lifecycle.stepFinished(ev.runId, ev.attempt, ev.step);
       case "job-finished":
-        return this.lifecycle.finished(ev.result);
+        await this.lifecycle.finished(ev.result);
+        return;
       case "board-changed":
       case "board-gone":
         this.ctx.wake(true);

@@ -55,17 +55,23 @@ export class Reaper {
       }
       const held = mine.some((r) => r !== null && r !== undefined && LeaseSchema.safeParse(JSON.parse(r)).data?.token === claim.token);
       if (held) continue;
+      // The reads above are only a filter: the decision is made again in one step with the write
+      // (`onlyIfLost`), so a replica that ends the run cleanly in between always wins.
+      const lost = await this.lifecycle.finished(
+        {
+          runId: id,
+          attempt: claim.attempt,
+          outcome: "error",
+          steps: run.steps,
+          cases: run.cases,
+          error: { code: "AGENT_LOST", message: `agent ${claim.agent} stopped renewing the leases of ${boardIds.join(", ")}` },
+          durationMs: Math.max(0, now - claim.at),
+        },
+        { onlyIfLost: true },
+      );
+      if (!lost) continue;
       this.ctx.log.warn({ run: id, agent: claim.agent }, "leases expired: the agent died or lost Redis; retrying the run elsewhere");
       await this.ctx.queues.remove(claim.agent, `${id}-a${claim.attempt}`);
-      await this.lifecycle.finished({
-        runId: id,
-        attempt: claim.attempt,
-        outcome: "error",
-        steps: run.steps,
-        cases: run.cases,
-        error: { code: "AGENT_LOST", message: `agent ${claim.agent} stopped renewing the leases of ${boardIds.join(", ")}` },
-        durationMs: Math.max(0, now - claim.at),
-      });
     }
   }
 }

@@ -52,25 +52,28 @@ export class RunLifecycle {
     });
   }
 
-  /** An attempt ended (agent report or the reaper's AGENT_LOST): final outcome or a retry. */
-  async finished(result: JobResult): Promise<void> {
+  /**
+   * An attempt ended (agent report, or the reaper's AGENT_LOST with `onlyIfLost`): final outcome or a
+   * retry. Returns whether this call changed the run. A report for an attempt that is no longer the
+   * run's current, running one (the reaper already gave up on it, or it was retried) changes nothing.
+   */
+  async finished(result: JobResult, opts: { onlyIfLost?: boolean } = {}): Promise<boolean> {
     const now = Date.now();
     let retry = false;
     const infra = result.outcome === "error" && isInfraCode(result.error?.code);
-    const first = await this.ctx.runs.get(result.runId);
-    if (!first) return;
-    // The agent is done with these boards whatever the run's next state: unless the board may need
-    // quarantine first (infra), free them alongside the state change to save a round trip.
-    const c = first.claim;
-    const early = !infra && c !== undefined && c.attempt === result.attempt && (first.run.state === "leased" || first.run.state === "running");
     const decide = (cur: StoredRun): RunChange | null => {
       const a = CURRENT(cur);
       if (isTerminal(cur.run.state) || !a || a.attempt !== result.attempt) return null;
       if (cur.run.state === "queued") return null;
+      const c = cur.claim;
+      const claimed = c !== undefined && c.attempt === result.attempt;
+      // The reaper acts only on the claim it saw and only while no lease holds its token (checked in the write).
+      if (opts.onlyIfLost && !claimed) return null;
       const attempt = { ...a, endedAt: now, outcome: result.outcome, ...(result.error ? { error: result.error } : {}) };
       const run: Run = { ...cur.run, attempts: [...cur.run.attempts.slice(0, -1), attempt], steps: result.steps, cases: result.cases };
-      const infra = result.outcome === "error" && isInfraCode(result.error?.code);
       const max = Math.min(cur.run.request.maxAttempts, this.ctx.config.maxAttempts);
+      let change: RunChange;
+      retry = false;
       if (infra && cur.run.attempts.length < max) {
         retry = true;
         run.state = "queued";
@@ -78,18 +81,23 @@ export class RunLifecycle {
         run.waitingFor = `retrying after ${result.error?.code ?? "an infrastructure error"} on ${Object.values(a.boards).join(", ")}`;
         // try other boards first; the run may still come back to these when no other board fits
         const exclude = [...new Set([...cur.exclude, ...Object.values(a.boards)])];
-        return { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive", exclude };
+        change = { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive", exclude };
+      } else {
+        run.state = result.outcome === "pass" ? "passed" : result.outcome === "fail" ? "failed" : result.outcome === "cancelled" ? "cancelled" : "error";
+        run.endedAt = now;
+        if (result.error) run.error = result.error;
+        change = { run, pending: null };
       }
-      run.state = result.outcome === "pass" ? "passed" : result.outcome === "fail" ? "failed" : result.outcome === "cancelled" ? "cancelled" : "error";
-      run.endedAt = now;
-      if (result.error) run.error = result.error;
-      return { run, pending: null };
+      if (claimed && c) {
+        const boardIds = Object.values(c.boards);
+        if (opts.onlyIfLost) change.leases = { mode: "lost", boardIds, token: c.token, submitter: cur.run.submitter };
+        // A board that may need quarantine first (infra) is freed only after the health bookkeeping.
+        else if (!infra) change.leases = { mode: "release", boardIds, token: c.token, submitter: cur.run.submitter };
+      }
+      return change;
     };
-    const [res] = await Promise.all([
-      this.ctx.runs.update(result.runId, decide, first),
-      early && c ? this.ctx.leases.release(Object.values(c.boards), c.token) : undefined,
-    ]);
-    if (!res) return;
+    const res = await this.ctx.runs.update(result.runId, decide);
+    if (!res) return false;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
     // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
@@ -97,11 +105,11 @@ export class RunLifecycle {
       const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
       for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
     }
-    if (early) await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), before.run.submitter, -1);
-    else await this.releaseClaim(before);
+    if (!res.change.leases) await this.releaseClaim(before);
     this.ctx.wake(infra);
     if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) this.afterEnd(res.after);
+    return true;
   }
 
   /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */
@@ -118,11 +126,12 @@ export class RunLifecycle {
       };
       delete run.waitingFor;
       if (a && cur.run.state !== "queued") run.attempts = [...cur.run.attempts.slice(0, -1), { ...a, endedAt: now, outcome: "cancelled" }];
-      return { run, pending: null };
+      const c = cur.claim;
+      if (!c || cur.run.state === "queued") return { run, pending: null };
+      return { run, pending: null, leases: { mode: "release", boardIds: Object.values(c.boards), token: c.token, submitter: cur.run.submitter } };
     });
     if (!res) return (await this.ctx.runs.get(runId))?.run;
     const claim = res.before.claim;
-    await this.releaseClaim(res.before);
     await this.ctx.redis.publish(this.ctx.keys.cancelChannel(), runId);
     this.ctx.wake();
     if (claim && res.before.run.state !== "queued") await this.ctx.queues.remove(claim.agent, `${runId}-a${claim.attempt}`);

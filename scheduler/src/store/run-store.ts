@@ -24,11 +24,21 @@ export type RunPlan = z.infer<typeof RunPlanSchema>;
  * ARGV[1] expected version · [2] new JSON · [3] pending score, or "" to take it out of pending ·
  * [4] "active" | "inactive" | "keep" · [5] run id · [6] now · [7] next attempt number ·
  * [8] JSON list of boards to avoid next time, or "" to leave it.
- * Returns 1 when written, 0 when someone else changed the run first.
+ * Optional lease handling in the same step (KEYS[5] submitter-usage hash, KEYS[6..] the claim's lease keys):
+ * [9] "" | "release" (delete the leases still holding the token, after the write) | "lost" (write only if
+ * none of them holds the token any more) · [10] the claim's token · [11] submitter whose usage drops by one, or "".
+ * Returns 1 when written, 0 when someone else changed the run first, 2 when "lost" found a live lease.
  */
 const UPDATE_RUN = new LuaScript(`
 local v = redis.call('HGET', KEYS[1], 'ver')
 if (v or '0') ~= ARGV[1] then return 0 end
+local mode = ARGV[9] or ''
+if mode == 'lost' then
+  for i = 6, #KEYS do
+    local raw = redis.call('GET', KEYS[i])
+    if raw and cjson.decode(raw).token == ARGV[10] then return 2 end
+  end
+end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'exclude', ARGV[8]) end
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5]) else redis.call('ZREM', KEYS[2], ARGV[5]) end
@@ -38,6 +48,13 @@ if ARGV[4] == 'inactive' then
 elseif ARGV[4] == 'active' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 end
+if mode == 'release' then
+  for i = 6, #KEYS do
+    local raw = redis.call('GET', KEYS[i])
+    if raw and cjson.decode(raw).token == ARGV[10] then redis.call('DEL', KEYS[i]) end
+  end
+end
+if mode ~= '' and ARGV[11] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[11], -1) end
 return 1
 `);
 
@@ -55,7 +72,17 @@ export interface RunChange {
   active?: "active" | "inactive" | "keep";
   /** Boards the next attempt should avoid (set together with the run, so a dispatcher never sees one without the other). */
   exclude?: string[];
+  /**
+   * The claim's leases, handled in the same atomic step as the write: `release` frees them (a clean
+   * end: no reader ever sees the run still running without its leases), `lost` writes only while none
+   * of them holds the token (the reaper: an agent that is still renewing keeps its run). Either way the
+   * submitter's running count drops by one when `submitter` is given.
+   */
+  leases?: { mode: "release" | "lost"; boardIds: string[]; token: string; submitter?: string };
 }
+
+/** What `update` did: written, or why not (`lease-held`: a `lost` change found the agent still holding a lease). */
+export type UpdateResult = { before: StoredRun; after: Run; change: RunChange } | null;
 
 export interface RunFilter {
   states?: RunState[];
@@ -113,19 +140,31 @@ export class RunStore {
    * Applies `change` atomically against concurrent writers (other replicas, the reaper, the API):
    * re-reads and re-decides until its write wins. `change` returns null to leave the run alone.
    */
-  async update(id: string, change: (cur: StoredRun) => RunChange | null, first?: StoredRun): Promise<{ before: StoredRun; after: Run } | null> {
+  async update(id: string, change: (cur: StoredRun) => RunChange | null, first?: StoredRun): Promise<UpdateResult> {
     for (let i = 0; i < 50; i++) {
       const cur = i === 0 && first ? first : await this.get(id);
       if (!cur) return null;
       const next = change(cur);
       if (!next) return null;
       const active = next.active ?? (isTerminal(next.run.state) ? "inactive" : "keep");
-      const ok = await UPDATE_RUN.run(
-        this.redis,
-        [this.keys.run(id), this.keys.pending(), this.keys.activeRuns(), this.keys.waitingReasons()],
-        [cur.version, JSON.stringify(next.run), next.pending === null ? "" : next.pending, active, id, Date.now(), next.run.attempts.length + 1, next.exclude ? JSON.stringify(next.exclude) : ""],
-      );
-      if (ok === 1) return { before: cur, after: next.run };
+      const l = next.leases;
+      const keys = [this.keys.run(id), this.keys.pending(), this.keys.activeRuns(), this.keys.waitingReasons(), this.keys.submitterUsage()];
+      if (l) for (const b of l.boardIds) keys.push(this.keys.lease(b));
+      const ok = await UPDATE_RUN.run(this.redis, keys, [
+        cur.version,
+        JSON.stringify(next.run),
+        next.pending === null ? "" : next.pending,
+        active,
+        id,
+        Date.now(),
+        next.run.attempts.length + 1,
+        next.exclude ? JSON.stringify(next.exclude) : "",
+        l?.mode ?? "",
+        l?.token ?? "",
+        l?.submitter ?? "",
+      ]);
+      if (ok === 1) return { before: cur, after: next.run, change: next };
+      if (ok === 2) return null;
     }
     throw new Error(`run ${id} kept changing under us; retry the request`);
   }

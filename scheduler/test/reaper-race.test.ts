@@ -1,0 +1,179 @@
+// The reaper against a clean job end handled at the same moment (another replica applying
+// job-finished): the interleavings are forced from the test by holding one Redis call, so the
+// outcome never depends on timing. Real redis-server, real scripts.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { pino } from "pino";
+import type { Redis } from "ioredis";
+import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
+import { createSchedulerApp } from "../src/app.js";
+import { loadSchedulerConfig } from "../src/config.js";
+import type { SchedulerContext } from "../src/context.js";
+import { Reaper } from "../src/dispatch/reaper.js";
+import { RunLifecycle } from "../src/dispatch/run-lifecycle.js";
+import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
+import { makeTempDir } from "../src/testing/index.js";
+import { ADMIN, freshNamespace, suite, TEST_CATALOG } from "./support/harness.js";
+
+let redis: PrivateRedis;
+let tmp: { dir: string; remove(): Promise<void> };
+const cleanups: (() => Promise<void>)[] = [];
+
+test.before(async () => {
+  redis = await startPrivateRedis();
+  tmp = await makeTempDir("hil-sched-reaper-");
+});
+test.after(async () => {
+  await redis?.stop();
+  await tmp?.remove();
+});
+test.after.each(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+interface Bench {
+  ctx: SchedulerContext;
+  lifecycle: RunLifecycle;
+  reaper: Reaper;
+}
+
+/** The scheduler's parts without its loops: nothing runs unless the test calls it. */
+function bench(): Bench {
+  const ns = freshNamespace();
+  const config = loadSchedulerConfig({ REDIS_URL: redis.url, HIL_NAMESPACE: ns, HIL_ADMIN_TOKEN: ADMIN, HIL_ARTIFACT_DIR: join(tmp.dir, ns), HIL_PORT: "0" });
+  const svc = createSchedulerApp(config, { catalog: TEST_CATALOG, logger: pino({ level: "silent" }) });
+  const ctx: SchedulerContext = { ...svc.context, wake: () => {} };
+  const lifecycle = new RunLifecycle(ctx);
+  cleanups.push(async () => {
+    await lifecycle.drain();
+    await ctx.queues.close();
+    ctx.redis.disconnect();
+  });
+  return { ctx, lifecycle, reaper: new Reaper(ctx, lifecycle) };
+}
+
+/** A run leased on board b1 of agent ag1 and reported running; returns its id and lease token. */
+async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; token: string }> {
+  const { redis: r, keys } = ctx;
+  const now = Date.now();
+  const id = `r-${randomUUID()}`;
+  const run: Run = { id, request: RunRequestSchema.parse({ suite: "smoke" }), submitter: "alice", state: "queued", boards: {}, attempts: [], createdAt: now, steps: [], cases: [] };
+  await ctx.runs.create(run, {
+    submitter: "alice",
+    priority: 50,
+    suite: suite("smoke", { dut: "esp32-devkitc" }),
+    roles: { dut: { profile: "esp32-devkitc", labels: {} } },
+    artifacts: {},
+    timeoutMs: 120_000,
+    maxAttempts: 3,
+  });
+  await r.hset(keys.board("b1"), { json: JSON.stringify({ id: "b1", state: "idle" }), agent: "ag1" });
+  await r.set(keys.agent("ag1"), "{}", "PX", 60_000);
+  const token = randomUUID();
+  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 1, token, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
+  assert.ok(out.ok, "the lease script grants the free board");
+  await ctx.runs.update(id, (s) => ({ run: { ...s.run, state: "leased", boards: { dut: "b1" }, attempts: [{ attempt: 1, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
+  await lifecycle.started(id, 1, Date.now());
+  return { id, token };
+}
+
+const passed = (runId: string, attempt: number): JobResult => ({ runId, attempt, outcome: "pass", steps: [], cases: [], durationMs: 1 });
+
+/**
+ * Holds the next EVALSHA that touches `key` until the returned `release()` is called (the command is
+ * not sent to Redis meanwhile). `held` resolves once such a call has been made.
+ */
+function holdNextScriptOn(r: Redis, key: string): { held: Promise<void>; release(): void } {
+  const original = r.evalsha.bind(r) as (...a: unknown[]) => Promise<unknown>;
+  let gate!: () => void;
+  const open = new Promise<void>((res) => (gate = res));
+  let seen!: () => void;
+  const held = new Promise<void>((res) => (seen = res));
+  let armed = true;
+  const patched = (...a: unknown[]): Promise<unknown> => {
+    if (armed && a.includes(key)) {
+      armed = false;
+      seen();
+      return open.then(() => original(...a));
+    }
+    return original(...a);
+  };
+  Object.assign(r, { evalsha: patched });
+  return { held, release: gate };
+}
+
+test("a sweep while another replica is recording a pass leaves the pass alone (no AGENT_LOST, no second attempt)", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { id } = await runningRun(b);
+  // the job-finished handler's state write is held in flight; a full sweep runs in that gap
+  const hold = holdNextScriptOn(ctx.redis, ctx.keys.run(id));
+  const finishing = lifecycle.finished(passed(id, 1));
+  await hold.held;
+  await reaper.sweep();
+  hold.release();
+  const applied = await finishing;
+  const s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "passed");
+  assert.is(s?.run.attempts.length, 1);
+  assert.is(s?.run.attempts[0]?.outcome, "pass");
+  assert.is(applied, true, "the agent's report is applied");
+  assert.is(await ctx.redis.zscore(ctx.keys.pending(), id), null, "not queued again");
+  assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 0, "the lease went with the state change");
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0", "the submitter's running count is back to zero once");
+});
+
+test("the reaper does not give up on a run whose lease is still held when it writes", async () => {
+  const b = bench();
+  const { ctx, reaper } = b;
+  const { id, token } = await runningRun(b);
+  // the lease is gone when the reaper looks, and back (renewed under the same token) before it writes:
+  // the write itself must check, not the earlier read
+  const lease = await ctx.redis.get(ctx.keys.lease("b1"));
+  await ctx.redis.del(ctx.keys.lease("b1"));
+  const hold = holdNextScriptOn(ctx.redis, ctx.keys.run(id));
+  const sweeping = reaper.sweep();
+  await hold.held;
+  await ctx.redis.set(ctx.keys.lease("b1"), lease ?? "", "PX", 60_000);
+  hold.release();
+  await sweeping;
+  const s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "running");
+  assert.is(s?.run.attempts.length, 1);
+  assert.is(s?.claim?.token, token);
+});
+
+test("a job-finished for an attempt the reaper already declared lost is ignored, also after the retry is leased", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { id } = await runningRun(b);
+  await ctx.redis.del(ctx.keys.lease("b1")); // the agent stopped renewing
+  await reaper.sweep();
+  let s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "queued");
+  assert.is(s?.run.attempts[0]?.error?.code, "AGENT_LOST");
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0");
+  // the agent's report for attempt 1 arrives late
+  assert.is(await lifecycle.finished(passed(id, 1)), false);
+  s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "queued");
+  assert.is(s?.run.attempts[0]?.outcome, "error");
+  // attempt 2 is leased and running; attempt 1's report still changes nothing
+  const now = Date.now();
+  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 2, token: randomUUID(), boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
+  assert.ok(out.ok);
+  await ctx.runs.update(id, (cur) => ({ run: { ...cur.run, state: "leased", boards: { dut: "b1" }, attempts: [...cur.run.attempts, { attempt: 2, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
+  await lifecycle.started(id, 2, Date.now());
+  assert.is(await lifecycle.finished(passed(id, 1)), false);
+  s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "running");
+  assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 1, "attempt 2 keeps its lease");
+  assert.is(await lifecycle.finished(passed(id, 2)), true);
+  s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "passed");
+  assert.is(s?.run.attempts.length, 2);
+});
+
+test.run();
