@@ -48,8 +48,7 @@ function bench(): Bench {
   const lifecycle = new RunLifecycle(ctx);
   cleanups.push(async () => {
     await lifecycle.drain();
-    await ctx.queues.close();
-    ctx.redis.disconnect();
+    await svc.stop();
   });
   return { ctx, lifecycle, reaper: new Reaper(ctx, lifecycle) };
 }
