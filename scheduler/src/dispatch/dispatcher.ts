@@ -3,7 +3,7 @@ import type { Job } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import type { Lease } from "../leases/lease-store.js";
 import { bookingState, matches, type BoardView, type RoleRequirement } from "../store/board-registry.js";
-import { RunPlanSchema, type RunPlan } from "../store/run-store.js";
+import type { RunPlan } from "../store/run-store.js";
 import { fairOrder, type PendingEntry } from "./fair-order.js";
 
 const BATCH = 500;
@@ -42,6 +42,8 @@ export class Dispatcher {
   private readonly inflightRuns = new Set<string>();
   /** Boards the lease script just refused (a cached fact was stale): skipped briefly. */
   private readonly cooling = new Map<string, number>();
+  /** The lease JSON each cached view's `lease` was parsed from. */
+  private readonly leaseRaw = new Map<string, string>();
 
   constructor(private readonly ctx: SchedulerContext) {}
 
@@ -88,9 +90,9 @@ export class Dispatcher {
     const { redis, keys } = this.ctx;
     const now = Date.now();
     // independent reads go out together (one round trip on the shared connection)
-    const [views, head, usageRaw] = await Promise.all([
+    const [views, headRaw, usageRaw] = await Promise.all([
       this.boardViews(now),
-      redis.zrange(keys.pending(), "0", String(BATCH - 1)),
+      redis.zrange(keys.pending(), "0", String(BATCH - 1), "WITHSCORES"),
       redis.hgetall(keys.submitterUsage()),
     ]);
     for (const [id, until] of this.cooling) if (until <= now) this.cooling.delete(id);
@@ -103,10 +105,11 @@ export class Dispatcher {
     // Look only as deep into the queue as the free boards can use (fair share applies within that
     // window); an explaining pass looks at the whole batch.
     const depth = explain ? BATCH : Math.min(BATCH, Math.max(50, free.size * 4));
-    const ids = head.slice(0, depth);
-    if (ids.length === 0) return 0;
+    const head = new Map<string, number>();
+    for (let i = 0; i + 1 < headRaw.length && head.size < depth; i += 2) head.set(headRaw[i] ?? "", Number(headRaw[i + 1]));
+    if (head.size === 0) return 0;
     if (explain) this.lastExplain = now;
-    const candidates = await this.load(ids);
+    const candidates = await this.load(head);
     const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
     const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
     const reserved = new Set<string>();
@@ -155,47 +158,56 @@ export class Dispatcher {
   private async boardViews(now: number): Promise<BoardView[]> {
     if (this.boardsDirty || !this.boardCache || now - this.boardCache.at > BOARD_CACHE_MS) {
       this.boardsDirty = false;
+      this.leaseRaw.clear();
       this.boardCache = { at: now, views: await this.ctx.boards.snapshot(now) };
       return this.boardCache.views;
     }
     const views = this.boardCache.views;
     if (views.length === 0) return views;
     const raws = await this.ctx.redis.mget(...views.map((v) => this.ctx.keys.lease(v.board.id)));
-    return views.map((v, i) => {
+    // Passes never overlap, so the cached views are updated in place (no 200 copies per pass), and a
+    // lease seen on the previous pass is not parsed again.
+    views.forEach((v, i) => {
       const raw = raws[i];
-      const out: BoardView = { ...v };
-      if (raw) out.lease = JSON.parse(raw) as Lease;
-      else delete out.lease;
-      return out;
+      if (!raw) {
+        delete v.lease;
+        this.leaseRaw.delete(v.board.id);
+      } else if (this.leaseRaw.get(v.board.id) !== raw || !v.lease) {
+        v.lease = JSON.parse(raw) as Lease;
+        this.leaseRaw.set(v.board.id, raw);
+      }
     });
+    return views;
   }
 
   /**
    * Plans are fixed at submit and cached with the exclusions and attempt number seen; a retry
    * changes both, and `claim` re-reads them before leasing, so the cache is never trusted blindly.
    */
-  private async load(ids: string[]): Promise<Map<string, Candidate>> {
+  private async load(head: Map<string, number>): Promise<Map<string, Candidate>> {
     const { redis, keys } = this.ctx;
-    const missing = ids.filter((id) => !this.plans.has(id));
+    const missing = [...head.keys()].filter((id) => !this.plans.has(id));
     if (missing.length > 0) {
       const pipe = redis.pipeline();
-      for (const id of missing) pipe.hmget(keys.run(id), "exclude", "na", "plan", "json");
+      for (const id of missing) pipe.hmget(keys.run(id), "exclude", "na", "plan");
       const res = (await pipe.exec()) ?? [];
       missing.forEach((id, i) => {
         const f = res[i]?.[1] as (string | null)[] | undefined;
-        if (!f || !f[2] || !f[3]) return;
-        const plan = RunPlanSchema.parse(JSON.parse(f[2]));
+        if (!f || !f[2]) return;
+        // written by RunStore.create from a validated plan: a cast, not a re-parse, on the hot path
+        const plan = JSON.parse(f[2]) as RunPlan;
         if (this.plans.size > 50_000) this.plans.clear();
         this.plans.set(id, {
           plan,
-          createdAt: (JSON.parse(f[3]) as { createdAt: number }).createdAt,
+          // the pending score is (100 - priority) · 1e13 + createdAt: no need to read the run's JSON for its age
+          createdAt: (head.get(id) ?? 0) % 1e13,
           exclude: new Set(f[0] ? (JSON.parse(f[0]) as string[]) : []),
           attempt: Number(f[1] ?? "1"),
         });
       });
     }
     const out = new Map<string, Candidate>();
-    for (const id of ids) {
+    for (const id of head.keys()) {
       const c = this.plans.get(id);
       if (!c) continue;
       out.set(id, { entry: { id, submitter: c.plan.submitter, priority: c.plan.priority, queuedAt: c.createdAt }, ...c });
