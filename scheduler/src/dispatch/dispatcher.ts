@@ -7,6 +7,8 @@ import type { RunPlan } from "../store/run-store.js";
 import { fairOrder, type PendingEntry } from "./fair-order.js";
 
 const BATCH = 500;
+/** How deep an ordinary pass reads the pending set (a pass that fills this many boards runs again at once). */
+const HEAD = 100;
 const BOARD_CACHE_MS = 1000;
 
 interface Candidate {
@@ -92,7 +94,8 @@ export class Dispatcher {
     // independent reads go out together (one round trip on the shared connection)
     const [views, headRaw, usageRaw] = await Promise.all([
       this.boardViews(now),
-      redis.zrange(keys.pending(), "0", String(BATCH - 1), "WITHSCORES"),
+      // an explaining pass looks at the whole batch; others only as deep as a pass can use
+      redis.zrange(keys.pending(), "0", String((now - this.lastExplain >= this.ctx.config.tickMs ? BATCH : HEAD) - 1), "WITHSCORES"),
       redis.hgetall(keys.submitterUsage()),
     ]);
     for (const [id, until] of this.cooling) if (until <= now) this.cooling.delete(id);

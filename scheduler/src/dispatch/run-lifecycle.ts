@@ -6,6 +6,18 @@ import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../sto
 
 const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
 
+/** One mkdir in the common case (the parent exists); the whole path only the first time. */
+async function makeRunDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return;
+    if (code !== "ENOENT") throw err;
+    await mkdir(dir, { recursive: true });
+  }
+}
+
 function isInfraCode(code: string | undefined): boolean {
   if (code === undefined) return true;
   return code in ERROR_CODES ? ERROR_CODES[code as keyof typeof ERROR_CODES].infra : true;
@@ -154,7 +166,7 @@ export class RunLifecycle {
     try {
       const lines = await this.readRunLog(run.id);
       const dir = this.ctx.artifacts.runDir(run.id);
-      await mkdir(dir, { recursive: true });
+      await makeRunDir(dir);
       const junit = toJUnitXml({
         name: run.request.suite,
         runId: run.id,
@@ -163,13 +175,16 @@ export class RunLifecycle {
         logLines: lines,
         ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
       });
-      const nl = lines.length ? "\n" : "";
-      await Promise.all([
-        writeFile(join(dir, "junit.xml"), junit),
-        writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + nl),
-        writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + nl),
-        this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs),
-      ]);
+      const writes = [writeFile(join(dir, "junit.xml"), junit), this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs)];
+      // A run that logged nothing gets no empty log files (file operations are a large share of the
+      // scheduler's time per run); the log route then answers from the run's Redis log, which is empty too.
+      if (lines.length > 0) {
+        writes.push(
+          writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n"),
+          writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + "\n"),
+        );
+      }
+      await Promise.all(writes);
     } catch (err) {
       this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files; check the artifact directory");
     }
