@@ -50,10 +50,15 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function commandCalls(redis: Redis): Promise<number> {
+  return [...(await commandStats(redis)).values()].reduce((a, b) => a + b, 0);
+}
+
+/** Calls per Redis command (INFO commandstats). */
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
   const info = await redis.info("commandstats");
-  let total = 0;
-  for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(m[1]);
-  return total;
+  const out = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(m[1] ?? "", Number(m[2]));
+  return out;
 }
 
 function streamMs(id: string): number {
@@ -226,6 +231,7 @@ async function main(): Promise<void> {
     const request = JSON.stringify({ suite: "esp32-smoke", profile: "esp32-virtual", artifacts: { app: artifact } });
 
     await redis.xtrim(keys.events(), "MAXLEN", 0);
+    const statsBefore = await commandStats(redis);
     const callsBefore = await commandCalls(redis);
     const started = Date.now();
     const perSubmitter = Math.ceil(RUNS / SUBMITTERS);
@@ -274,7 +280,12 @@ async function main(): Promise<void> {
     void agents;
     // Let the schedulers apply the last events before counting commands and reading runs.
     await new Promise((r) => setTimeout(r, 1000));
+    const statsAfter = await commandStats(redis);
     const calls = (await commandCalls(redis)) - callsBefore;
+    const perCommand = [...statsAfter]
+      .map(([name, n]) => [name, (n - (statsBefore.get(name) ?? 0)) / Math.max(1, finished)] as const)
+      .filter(([, n]) => n >= 0.5)
+      .sort((a, b) => b[1] - a[1]);
 
     // Which board and submitter each run had, from the run records.
     const runIds = [...new Set(events.map((e) => e.runId))];
@@ -379,6 +390,7 @@ async function main(): Promise<void> {
       dispatchLatencyMs: { samples: latencies.length, p50: pct(latencies, 50), p90: pct(latencies, 90), p99: pct(latencies, 99), max: latencies.at(-1) },
       latencyBreakdownMs: breakdown,
       redisCommandsPerRun: calls / Math.max(1, finished),
+      redisCommandsPerRunByCommand: Object.fromEntries(perCommand),
       fairness,
       reference: { bareBullmq: ref, agentsAloneRunsPerSec: alone.perSec },
       ratios: {
@@ -396,6 +408,7 @@ async function main(): Promise<void> {
         `free→enqueued (scheduler) p50 ${breakdown.freeToEnqueue.p50} / p99 ${breakdown.freeToEnqueue.p99} ms; enqueued→taken (BullMQ) p50 ${breakdown.enqueueToPickup.p50} / p99 ${breakdown.enqueueToPickup.p99} ms; taken→started (agent) p50 ${breakdown.pickupToStarted.p50} / p99 ${breakdown.pickupToStarted.p99} ms; n=${breakdown.samples}`,
       ],
       ["redis commands/run", result.redisCommandsPerRun.toFixed(1)],
+      ["  by command", perCommand.map(([name, n]) => `${name} ${n.toFixed(1)}`).join(", ")],
       ["agents alone (same run)", `${alone.perSec.toFixed(0)} jobs/s through the ${AGENTS} agent processes, no scheduler (lab ×${(result.runsPerSec / alone.perSec).toFixed(2)})`],
       ["bare BullMQ (same run)", `${ref.perSec.toFixed(0)} jobs/s; add → start on an idle queue p50 ${ref.p50} ms, p99 ${ref.p99} ms`],
       ["ratio lab/bare", `throughput ×${result.ratios.throughputVsBareBullmq.toFixed(2)}, p99 ×${result.ratios.p99VsBareBullmq.toFixed(1)}`],
