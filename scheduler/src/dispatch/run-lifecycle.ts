@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, LogLineSchema, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
@@ -7,14 +7,14 @@ import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../sto
 const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
 
 /** One mkdir in the common case (the parent exists); the whole path only the first time. */
-async function makeRunDir(dir: string): Promise<void> {
+function makeRunDir(dir: string): void {
   try {
-    await mkdir(dir);
+    mkdirSync(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return;
     if (code !== "ENOENT") throw err;
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
   }
 }
 
@@ -166,7 +166,7 @@ export class RunLifecycle {
     try {
       const lines = await this.readRunLog(run.id);
       const dir = this.ctx.artifacts.runDir(run.id);
-      await makeRunDir(dir);
+      makeRunDir(dir);
       const junit = toJUnitXml({
         name: run.request.suite,
         runId: run.id,
@@ -175,16 +175,17 @@ export class RunLifecycle {
         logLines: lines,
         ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
       });
-      const writes = [writeFile(join(dir, "junit.xml"), junit), this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs)];
-      // A run that logged nothing gets no empty log files (file operations are a large share of the
-      // scheduler's time per run); the log route then answers from the run's Redis log, which is empty too.
+      const expiring = this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs);
+      // Small local files written synchronously: the promise API's file handles, thread-pool hops and
+      // garbage cost this process several times the write itself (a large share of its time per run
+      // under load). A run that logged nothing gets no empty log files; the log route then answers
+      // from the run's Redis log, which is empty too.
+      writeFileSync(join(dir, "junit.xml"), junit);
       if (lines.length > 0) {
-        writes.push(
-          writeFile(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n"),
-          writeFile(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + "\n"),
-        );
+        writeFileSync(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+        writeFileSync(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + "\n");
       }
-      await Promise.all(writes);
+      await expiring;
     } catch (err) {
       this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files; check the artifact directory");
     }
