@@ -257,6 +257,12 @@ export class Esp32FlashDriver {
       return await fn({ loader, guard, chip, mac });
     } catch (err) {
       failed = true;
+      const guardError = guard.error;
+      if (guardError) {
+        // esptool-js cannot be cancelled: the command we stopped waiting for keeps retrying with
+        // multi-second read timeouts, which would hold a CLI process open after it has failed.
+        transport.read = () => Promise.reject(guardError);
+      }
       throw this.classify(err, guard);
     } finally {
       guard.dispose();

@@ -44,7 +44,7 @@ export class WebSerialPortAdapter {
     this.detach();
     const link = this.link;
     const subs: Disposable[] = [];
-    this.readable = new ReadableStream<Uint8Array>({
+    const readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
         subs.push(
           link.onData((chunk) => {
@@ -61,6 +61,10 @@ export class WebSerialPortAdapter {
             } catch {
               // already closed or cancelled
             }
+            // A write that failed on the dead link leaves esptool-js's writer locked for good, and
+            // Transport.disconnect() would wait for that lock forever. A closed port has no streams.
+            if (this.readable === readable) this.readable = null;
+            if (this.writable === writable) this.writable = null;
           }),
         );
       },
@@ -68,12 +72,14 @@ export class WebSerialPortAdapter {
         for (const s of subs) s.dispose();
       },
     });
-    this.writable = new WritableStream<Uint8Array>({
+    const writable = new WritableStream<Uint8Array>({
       write: async (chunk) => {
         if (!link.isOpen) throw new LinkClosedError(`cannot write to ${link.path}: the link is closed`);
         await link.write(chunk);
       },
     });
+    this.readable = readable;
+    this.writable = writable;
     this.subs = subs;
   }
 
