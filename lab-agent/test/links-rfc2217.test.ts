@@ -183,35 +183,35 @@ test("raw TCP client: split negotiation and subnegotiation, IAC doubling both wa
   }
 });
 
-const hasPyserial = spawnSync("python3", ["-c", "import serial.rfc2217"], { stdio: "ignore" }).status === 0;
-if (hasPyserial) {
-  test("pyserial's rfc2217:// client opens the port, toggles DTR/RTS, and exchanges data", async () => {
-    const dev = new RecordingDevice();
-    const server = new Rfc2217Server(dev, { port: 0 });
-    const { port } = await server.listen();
-    const script = [
-      "import serial, sys",
-      `s = serial.serial_for_url('rfc2217://127.0.0.1:${port}', baudrate=115200, timeout=3)`,
-      "s.dtr = False; s.rts = True; s.dtr = True; s.rts = False",
-      "s.reset_input_buffer()",
-      "s.write(b'\\x01\\xff\\x02')",
-      "print('echo', s.read(3).hex(), flush=True)",
-      "s.close()",
-    ].join("\n");
-    const py = spawnTracked("python3", ["-c", script]);
-    try {
-      await py.waitFor(/echo 01ff02/, 30_000);
-      assert.is(await py.exited, 0);
-      assert.equal(dev.received, [0x01, 0xff, 0x02]);
-      assert.ok(dev.signals.some((s) => s.rts === true) && dev.signals.some((s) => s.dtr === true));
-    } finally {
-      await py.stop();
-      await server.close();
-    }
-  });
-} else {
-  console.log("skipping the pyserial rfc2217:// client test: python3 has no pyserial module here (not installed from the network on purpose)");
-  test.skip("pyserial rfc2217:// client (pyserial not installed)", () => undefined);
-}
+// npm test installs Debian's python3-serial (scripts/sysdeps.mjs) for the system interpreter; a
+// python3 earlier on PATH (pyenv) may not see it.
+const pyserialPython = ["python3", "/usr/bin/python3"].find(
+  (py) => spawnSync(py, ["-c", "import serial.rfc2217"], { stdio: "ignore" }).status === 0,
+);
+test("pyserial's rfc2217:// client opens the port, toggles DTR/RTS, and exchanges data", async () => {
+  if (!pyserialPython) throw new Error("no python3 with pyserial: run `node scripts/sysdeps.mjs` (installs python3-serial)");
+  const dev = new RecordingDevice();
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const script = [
+    "import serial, sys",
+    `s = serial.serial_for_url('rfc2217://127.0.0.1:${port}', baudrate=115200, timeout=3)`,
+    "s.dtr = False; s.rts = True; s.dtr = True; s.rts = False",
+    "s.reset_input_buffer()",
+    "s.write(b'\\x01\\xff\\x02')",
+    "print('echo', s.read(3).hex(), flush=True)",
+    "s.close()",
+  ].join("\n");
+  const py = spawnTracked(pyserialPython, ["-c", script]);
+  try {
+    await py.waitFor(/echo 01ff02/, 30_000);
+    assert.is(await py.exited, 0);
+    assert.equal(dev.received, [0x01, 0xff, 0x02]);
+    assert.ok(dev.signals.some((s) => s.rts === true) && dev.signals.some((s) => s.dtr === true));
+  } finally {
+    await py.stop();
+    await server.close();
+  }
+});
 
 test.run();
