@@ -1,29 +1,10 @@
 // End to end with real processes: cancelling (Ctrl-C on `hil run --wait`, and the API) frees the board;
 // a booking keeps CI runs off its board until it ends. Instant boards that hold each job a while.
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Run } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ADMIN_TOKEN, startLab, waitUntil, type Lab } from "./lab-fixture.js";
-
-const TERMINAL = new Set(["passed", "failed", "error", "cancelled", "timed-out"]);
-
-async function appFile(lab: Lab): Promise<string> {
-  const file = join(lab.dir, "app.bin");
-  await writeFile(file, Buffer.from("not flashed: instant boards skip the board work\n"));
-  return file;
-}
-
-function submitArgs(file: string, extra: string[] = []): string[] {
-  return ["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${file}`, ...extra];
-}
-
-function runIdOf(output: string): string {
-  const m = /run (\S+) submitted/.exec(output);
-  if (!m?.[1]) throw new Error(`no run id in output:\n${output}`);
-  return m[1];
-}
+import { ADMIN_TOKEN, appFile, type Lab, runIdOf, startLab, submitArgs, waitUntil } from "./lab-fixture.js";
 
 test("hil run --wait exits 0 and writes JUnit; Ctrl-C cancels the run, exits 3 and frees the board", async () => {
   const lab = await startLab();

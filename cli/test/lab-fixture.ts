@@ -1,6 +1,7 @@
 // Real processes for end-to-end tests: a private redis-server, `hil scheduler` on a free port and
 // `hil agent` processes, all stopped by PID. Tokens: "admin" (books boards) and "ci" (submits runs).
 import { randomUUID } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { labKeys, type Run } from "@hil/contracts";
 import { freePort, startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
@@ -141,4 +142,23 @@ export function executedJobs(agent: Spawned): { runId: string; attempt: number; 
     }
   }
   return out;
+}
+
+export const TERMINAL = new Set(["passed", "failed", "error", "cancelled", "timed-out"]);
+
+/** A stand-in artifact for instant boards, which skip the board work. */
+export async function appFile(lab: Lab): Promise<string> {
+  const file = join(lab.dir, "app.bin");
+  await writeFile(file, Buffer.from("not flashed: instant boards skip the board work\n"));
+  return file;
+}
+
+export function submitArgs(file: string, extra: string[] = []): string[] {
+  return ["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${file}`, ...extra];
+}
+
+export function runIdOf(output: string): string {
+  const m = /run (\S+) submitted/.exec(output);
+  if (!m?.[1]) throw new Error(`no run id in output:\n${output}`);
+  return m[1];
 }

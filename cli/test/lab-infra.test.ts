@@ -1,28 +1,10 @@
 // End to end with real processes: what the lab does when an agent goes away. A run the lab cannot
 // finish (its only agent killed, no attempts left) ends as an infrastructure error and `hil run` exits
 // 2, never 1 (a test failure); a SIGTERM-ed agent hands its running job back and leaves cleanly.
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { appFile, type Lab, runIdOf, startLab, submitArgs, waitUntil } from "./lab-fixture.js";
 
-
-async function appFile(lab: Lab): Promise<string> {
-  const file = join(lab.dir, "app.bin");
-  await writeFile(file, Buffer.from("not flashed: instant boards skip the board work\n"));
-  return file;
-}
-
-function submitArgs(file: string, extra: string[] = []): string[] {
-  return ["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${file}`, ...extra];
-}
-
-function runIdOf(output: string): string {
-  const m = /run (\S+) submitted/.exec(output);
-  if (!m?.[1]) throw new Error(`no run id in output:\n${output}`);
-  return m[1];
-}
 
 test("a lab failure with no attempts left exits 2, not 1", async () => {
   const lab = await startLab();

@@ -1,29 +1,9 @@
 // End to end with real processes (redis-server, `hil scheduler`, `hil agent`, `hil run`), on instant
 // boards: the agents' Redis/BullMQ path is real, the board work is a pass (optionally after a hold).
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Run } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CI_TOKEN, executedJobs, startLab, waitUntil, type Lab } from "./lab-fixture.js";
-
-const TERMINAL = new Set(["passed", "failed", "error", "cancelled", "timed-out"]);
-
-async function appFile(lab: Lab): Promise<string> {
-  const file = join(lab.dir, "app.bin");
-  await writeFile(file, Buffer.from("not flashed: instant boards skip the board work\n"));
-  return file;
-}
-
-function submitArgs(file: string, extra: string[] = []): string[] {
-  return ["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${file}`, ...extra];
-}
-
-function runIdOf(output: string): string {
-  const m = /run (\S+) submitted/.exec(output);
-  if (!m?.[1]) throw new Error(`no run id in output:\n${output}`);
-  return m[1];
-}
+import { appFile, CI_TOKEN, executedJobs, type Lab, runIdOf, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
 
 test("20 runs on 2 boards all complete: none lost, none run twice", async () => {
   const lab = await startLab();
