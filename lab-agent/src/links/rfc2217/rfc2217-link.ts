@@ -184,7 +184,7 @@ export class Rfc2217Link implements SerialLink {
       };
     });
     const hello = [o.offer(OPT_BINARY), o.ask(OPT_BINARY), o.offer(OPT_SGA), o.ask(OPT_SGA), o.offer(OPT_COM_PORT)];
-    await this.send(socket, concat(hello));
+    await this.send(socket, Buffer.concat(hello));
     await ready;
   }
 
@@ -245,14 +245,4 @@ export class Rfc2217Link implements SerialLink {
     if (!socket || socket.destroyed) throw new LinkClosedError(`cannot ${what} ${this.path}: the link is closed`);
     return socket;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

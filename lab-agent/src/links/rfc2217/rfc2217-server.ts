@@ -130,7 +130,7 @@ export class Rfc2217Server {
       }
     });
     // Offer what we do up front; RFC 2217 clients that wait for the server to move first need it.
-    socket.write(concat([options.offer(OPT_BINARY), options.ask(OPT_BINARY), options.offer(OPT_SGA), options.ask(OPT_COM_PORT)]));
+    socket.write(Buffer.concat([options.offer(OPT_BINARY), options.ask(OPT_BINARY), options.offer(OPT_SGA), options.ask(OPT_COM_PORT)]));
   }
 
   /** Applies one client command and builds the answer (command + 100, value now in force). */
@@ -140,7 +140,7 @@ export class Rfc2217Server {
     const reply = cmd + SERVER_OFFSET;
     switch (cmd) {
       case CPO.SIGNATURE:
-        return value.length === 0 ? subnegotiation(OPT_COM_PORT, concat([new Uint8Array([reply]), new TextEncoder().encode(this.opts.signature ?? "hil-lab rfc2217")])) : undefined;
+        return value.length === 0 ? subnegotiation(OPT_COM_PORT, Buffer.concat([new Uint8Array([reply]), new TextEncoder().encode(this.opts.signature ?? "hil-lab rfc2217")])) : undefined;
       case CPO.SET_BAUDRATE: {
         if (value.length >= 4) {
           const baud = new DataView(value.buffer, value.byteOffset, 4).getUint32(0, false);
@@ -163,7 +163,7 @@ export class Rfc2217Server {
         return comPortU8(reply, value[0] ?? 0);
       default:
         // Masks, flow-control suspend/resume: acknowledge with the value unchanged.
-        return subnegotiation(OPT_COM_PORT, concat([new Uint8Array([reply]), value]));
+        return subnegotiation(OPT_COM_PORT, Buffer.concat([new Uint8Array([reply]), value]));
     }
   }
 
@@ -193,14 +193,4 @@ export class Rfc2217Server {
         return v;
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
