@@ -17,7 +17,10 @@ export interface LabKeys {
   runs(): string;
   runsBySubmitter(submitter: string): string;
   pending(): string;
+  /** Submitters that have at least one run in `pendingBySubmitter` (maintained with it, atomically). */
   pendingSubmitters(): string;
+  /** One submitter's pending runs, same members and scores as `pending()`: the dispatcher reads each submitter's head. */
+  pendingBySubmitter(submitter: string): string;
   submitterUsage(): string;
   booking(id: string): string;
   bookings(): string;
@@ -53,6 +56,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     runsBySubmitter: (submitter) => `${p}:runs:by:${submitter}`,
     pending: () => `${p}:pending`,
     pendingSubmitters: () => `${p}:pending:submitters`,
+    pendingBySubmitter: (submitter) => `${p}:pending:by:${submitter}`,
     submitterUsage: () => `${p}:usage`,
     booking: (id) => `${p}:booking:${id}`,
     bookings: () => `${p}:bookings`,

@@ -46,6 +46,12 @@ export class Dispatcher {
   private readonly cooling = new Map<string, number>();
   /** The lease JSON each cached view's `lease` was parsed from. */
   private readonly leaseRaw = new Map<string, string>();
+  /** Submitter → sequence number of its latest dispatch from this replica (fair-share tie-break). */
+  private readonly lastServed = new Map<string, number>();
+  private served = 0;
+  /** Submitters with pending runs and the free board count, as the previous pass saw them. */
+  private submitters: string[] = [];
+  private lastFree = 0;
 
   constructor(private readonly ctx: SchedulerContext) {}
 
@@ -92,12 +98,18 @@ export class Dispatcher {
     const { redis, keys } = this.ctx;
     const now = Date.now();
     // independent reads go out together (one round trip on the shared connection)
-    const [views, headRaw, usageRaw] = await Promise.all([
+    // Each submitter's head is read in the same round trip as the rest, for the submitters and as deep
+    // as the previous pass needed; only a submitter new since then costs a second round trip.
+    const known = this.submitters;
+    const [views, headRaw, usageRaw, submitters, knownHeads] = await Promise.all([
       this.boardViews(now),
       // an explaining pass looks at the whole batch; others only as deep as a pass can use
       redis.zrange(keys.pending(), "0", String((now - this.lastExplain >= this.ctx.config.tickMs ? BATCH : HEAD) - 1), "WITHSCORES"),
       redis.hgetall(keys.submitterUsage()),
+      redis.smembers(keys.pendingSubmitters()),
+      this.submitterHeads(known, Math.min(HEAD, this.lastFree + 8)),
     ]);
+    this.submitters = submitters;
     for (const [id, until] of this.cooling) if (until <= now) this.cooling.delete(id);
     const free = new Map(
       views.filter((v) => this.usable(v) && !this.inflightBoards.has(v.board.id) && !this.cooling.has(v.board.id)).map((v) => [v.board.id, v]),
@@ -105,16 +117,24 @@ export class Dispatcher {
     // Explaining why runs wait costs a look at every pending run: once per tick is enough.
     const explain = now - this.lastExplain >= this.ctx.config.tickMs;
     if (free.size === 0 && !explain) return 0;
-    // Look only as deep into the queue as the free boards can use (fair share applies within that
-    // window); an explaining pass looks at the whole batch.
+    // Look only as deep into the queue as the free boards can use; an explaining pass looks at the whole batch.
     const depth = explain ? BATCH : Math.min(BATCH, Math.max(50, free.size * 4));
     const head = new Map<string, number>();
     for (let i = 0; i + 1 < headRaw.length && head.size < depth; i += 2) head.set(headRaw[i] ?? "", Number(headRaw[i + 1]));
+    // The global head alone holds only the oldest runs: a submitter whose runs are younger than a big
+    // backlog would wait for it to drain. Each submitter's own head (same score: its best runs first)
+    // joins the window, so fair share sees every submitter with pending runs.
+    this.lastFree = free.size;
+    if (free.size > 0) {
+      const newcomers = submitters.filter((x) => !known.includes(x));
+      const heads = newcomers.length > 0 ? [knownHeads, await this.submitterHeads(newcomers, Math.min(HEAD, free.size + 8))] : [knownHeads];
+      for (const h of heads) for (const [id, score] of h) head.set(id, score);
+    }
     if (head.size === 0) return 0;
     if (explain) this.lastExplain = now;
     const candidates = await this.load(head);
     const running = new Map(Object.entries(usageRaw).map(([k, v]) => [k, Number(v)]));
-    const order = fairOrder([...candidates.values()].map((c) => c.entry), running);
+    const order = fairOrder([...candidates.values()].map((c) => c.entry), running, this.lastServed);
     const reserved = new Set<string>();
     let fired = 0;
     const reasons = new Map<string, string>();
@@ -136,10 +156,29 @@ export class Dispatcher {
     return fired;
   }
 
+  /**
+   * The first `per` runs of each submitter's pending index, one pipelined ZRANGE each. A submitter can
+   * take at most as many boards as are free in a pass; a few more leave room for runs that do not fit.
+   */
+  private async submitterHeads(submitters: readonly string[], per: number): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (submitters.length === 0) return out;
+    const pipe = this.ctx.redis.pipeline();
+    for (const s of submitters) pipe.zrange(this.ctx.keys.pendingBySubmitter(s), "0", String(per - 1), "WITHSCORES");
+    for (const [err, raw] of (await pipe.exec()) ?? []) {
+      if (err || !Array.isArray(raw)) continue;
+      const flat = raw as string[];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] ?? "", Number(flat[i + 1]));
+    }
+    return out;
+  }
+
   private fire(c: Candidate, agent: string, boards: Record<string, string>, now: number): void {
     const ids = Object.values(boards);
     for (const id of ids) this.inflightBoards.add(id);
     this.inflightRuns.add(c.entry.id);
+    if (this.lastServed.size > 10_000) this.lastServed.clear();
+    this.lastServed.set(c.plan.submitter, ++this.served);
     const p: Promise<void> = this.claim(c, agent, boards, now)
       .then(() => undefined)
       .catch((err: unknown) => {

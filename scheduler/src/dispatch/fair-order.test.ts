@@ -25,4 +25,12 @@ test("age breaks ties", () => {
   assert.equal(order.map((x) => x.id), ["early", "late"]);
 });
 
+test("at an equal share the submitter served least recently goes first, whatever the age", () => {
+  const entries = [e("a0", "alice", 50, 1), e("b0", "bob", 50, 2), e("c0", "carol", 50, 3)];
+  assert.equal(fairOrder(entries, new Map(), new Map([["alice", 2], ["bob", 1]])).map((x) => x.id), ["c0", "b0", "a0"]);
+  // priority still comes first
+  const urgent = [e("a0", "alice", 90, 1), e("b0", "bob", 50, 2)];
+  assert.equal(fairOrder(urgent, new Map(), new Map([["alice", 5]])).map((x) => x.id), ["a0", "b0"]);
+});
+
 test.run();

@@ -1,9 +1,10 @@
 import { LuaScript } from "./lua-script.js";
 
 /**
- * acquire-boards (3 + 4·n keys). Claims a pending run and leases ALL its boards, or nothing.
- * KEYS[1] pending zset · KEYS[2] run hash · KEYS[3] active-runs zset · KEYS[4] submitter usage hash,
- * then per board i (base = 4 + 4·(i-1)): +1 lease key, +2 board hash, +3 board-bookings zset, +4 agent liveness key.
+ * acquire-boards (6 + 4·n keys). Claims a pending run and leases ALL its boards, or nothing.
+ * KEYS[1] pending zset · KEYS[2] run hash · KEYS[3] active-runs zset · KEYS[4] submitter usage hash ·
+ * KEYS[5] the submitter's pending zset · KEYS[6] pending-submitters set (both leave with KEYS[1]),
+ * then per board i (base = 6 + 4·(i-1)): +1 lease key, +2 board hash, +3 board-bookings zset, +4 agent liveness key.
  * ARGV[1] run id · [2] now ms · [3] until ms (now + run timeout) · [4] submitter · [5] lease TTL ms ·
  * [6] booking key prefix (bookings live in the same {hash tag}) · [7] claim JSON · [8] agent that must own every board ·
  * [9] attempt number the caller expects (the run hash's `na`) · [10..] lease JSON per board.
@@ -12,10 +13,10 @@ import { LuaScript } from "./lua-script.js";
 export const ACQUIRE_BOARDS = new LuaScript(`
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return {0, 0, 'not-pending'} end
 if (redis.call('HGET', KEYS[2], 'na') or '1') ~= ARGV[9] then return {0, 0, 'stale-attempt'} end
-local n = (#KEYS - 4) / 4
+local n = (#KEYS - 6) / 4
 local now = tonumber(ARGV[2])
 for i = 1, n do
-  local b = 4 + (i - 1) * 4
+  local b = 6 + (i - 1) * 4
   if redis.call('EXISTS', KEYS[b + 1]) == 1 then return {0, i, 'leased'} end
   local f = redis.call('HMGET', KEYS[b + 2], 'json', 'quarantined', 'agent')
   if not f[1] then return {0, i, 'unregistered'} end
@@ -36,9 +37,11 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  redis.call('SET', KEYS[4 + (i - 1) * 4 + 1], ARGV[9 + i], 'PX', ARGV[5])
+  redis.call('SET', KEYS[6 + (i - 1) * 4 + 1], ARGV[9 + i], 'PX', ARGV[5])
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+if redis.call('ZCARD', KEYS[5]) == 0 then redis.call('SREM', KEYS[6], ARGV[4]) end
 redis.call('HSET', KEYS[2], 'claim', ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)

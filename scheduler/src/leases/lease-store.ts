@@ -48,7 +48,14 @@ export class LeaseStore {
 
   async acquire(req: AcquireRequest): Promise<AcquireOutcome> {
     const boardIds = Object.values(req.boards);
-    const keys = [this.keys.pending(), this.keys.run(req.runId), this.keys.activeRuns(), this.keys.submitterUsage()];
+    const keys = [
+      this.keys.pending(),
+      this.keys.run(req.runId),
+      this.keys.activeRuns(),
+      this.keys.submitterUsage(),
+      this.keys.pendingBySubmitter(req.submitter),
+      this.keys.pendingSubmitters(),
+    ];
     for (const id of boardIds) keys.push(this.keys.lease(id), this.keys.board(id), this.keys.boardBookings(id), this.keys.agent(req.agent));
     const claim: Claim = { attempt: req.attempt, token: req.token, agent: req.agent, boards: req.boards, at: req.now, timeoutMs: req.until - req.now };
     const lease: Lease = { runId: req.runId, attempt: req.attempt, token: req.token, agent: req.agent };

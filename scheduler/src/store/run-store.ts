@@ -19,14 +19,17 @@ export const RunPlanSchema = z
 export type RunPlan = z.infer<typeof RunPlanSchema>;
 
 /**
- * update-run (4 keys): compare-and-set of a run's JSON plus its set memberships, in one step.
+ * update-run (7 keys + leases): compare-and-set of a run's JSON plus its set memberships, in one step.
  * KEYS[1] run hash · KEYS[2] pending zset · KEYS[3] active-runs zset · KEYS[4] waiting-reasons hash.
  * ARGV[1] expected version · [2] new JSON · [3] pending score, or "" to take it out of pending ·
  * [4] "active" | "inactive" | "keep" · [5] run id · [6] now · [7] next attempt number ·
  * [8] JSON list of boards to avoid next time, or "" to leave it.
- * Optional lease handling in the same step (KEYS[5] submitter-usage hash, KEYS[6..] the claim's lease keys):
+ * KEYS[5] submitter-usage hash · KEYS[6] the run submitter's pending zset · KEYS[7] pending-submitters set
+ * (the per-submitter index moves with KEYS[2], so the dispatcher can read every submitter's head) ·
+ * KEYS[8..] the claim's lease keys (optional lease handling in the same step):
  * [9] "" | "release" (delete the leases still holding the token, after the write) | "lost" (write only if
- * none of them holds the token any more) · [10] the claim's token · [11] submitter whose usage drops by one, or "".
+ * none of them holds the token any more) · [10] the claim's token · [11] submitter whose usage drops by one, or "" ·
+ * [12] the run's submitter (member of KEYS[7]).
  * Returns 1 when written, 0 when someone else changed the run first, 2 when "lost" found a live lease.
  */
 const UPDATE_RUN = new LuaScript(`
@@ -34,14 +37,22 @@ local v = redis.call('HGET', KEYS[1], 'ver')
 if (v or '0') ~= ARGV[1] then return 0 end
 local mode = ARGV[9] or ''
 if mode == 'lost' then
-  for i = 6, #KEYS do
+  for i = 8, #KEYS do
     local raw = redis.call('GET', KEYS[i])
     if raw and cjson.decode(raw).token == ARGV[10] then return 2 end
   end
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'exclude', ARGV[8]) end
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5]) else redis.call('ZREM', KEYS[2], ARGV[5]) end
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+  redis.call('ZADD', KEYS[6], ARGV[3], ARGV[5])
+  redis.call('SADD', KEYS[7], ARGV[12])
+else
+  redis.call('ZREM', KEYS[2], ARGV[5])
+  redis.call('ZREM', KEYS[6], ARGV[5])
+  if redis.call('ZCARD', KEYS[6]) == 0 then redis.call('SREM', KEYS[7], ARGV[12]) end
+end
 if ARGV[4] == 'inactive' then
   redis.call('ZREM', KEYS[3], ARGV[5])
   redis.call('HDEL', KEYS[4], ARGV[5])
@@ -49,7 +60,7 @@ elseif ARGV[4] == 'active' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 end
 if mode == 'release' then
-  for i = 6, #KEYS do
+  for i = 8, #KEYS do
     local raw = redis.call('GET', KEYS[i])
     if raw and cjson.decode(raw).token == ARGV[10] then redis.call('DEL', KEYS[i]) end
   end
@@ -116,6 +127,8 @@ export class RunStore {
       .zadd(this.keys.runs(), run.createdAt, run.id)
       .zadd(this.keys.runsBySubmitter(run.submitter), run.createdAt, run.id)
       .zadd(this.keys.pending(), pendingScore(plan.priority, run.createdAt), run.id)
+      .zadd(this.keys.pendingBySubmitter(run.submitter), pendingScore(plan.priority, run.createdAt), run.id)
+      .sadd(this.keys.pendingSubmitters(), run.submitter)
       .exec();
   }
 
@@ -148,7 +161,15 @@ export class RunStore {
       if (!next) return null;
       const active = next.active ?? (isTerminal(next.run.state) ? "inactive" : "keep");
       const l = next.leases;
-      const keys = [this.keys.run(id), this.keys.pending(), this.keys.activeRuns(), this.keys.waitingReasons(), this.keys.submitterUsage()];
+      const keys = [
+        this.keys.run(id),
+        this.keys.pending(),
+        this.keys.activeRuns(),
+        this.keys.waitingReasons(),
+        this.keys.submitterUsage(),
+        this.keys.pendingBySubmitter(cur.run.submitter),
+        this.keys.pendingSubmitters(),
+      ];
       if (l) for (const b of l.boardIds) keys.push(this.keys.lease(b));
       const ok = await UPDATE_RUN.run(this.redis, keys, [
         cur.version,
@@ -162,6 +183,7 @@ export class RunStore {
         l?.mode ?? "",
         l?.token ?? "",
         l?.submitter ?? "",
+        cur.run.submitter,
       ]);
       if (ok === 1) return { before: cur, after: next.run, change: next };
       if (ok === 2) return null;
