@@ -162,3 +162,26 @@ export function runIdOf(output: string): string {
   if (!m?.[1]) throw new Error(`no run id in output:\n${output}`);
   return m[1];
 }
+
+/**
+ * Two agents with one instant board each (holding every job for `hold`) and one submitted run;
+ * resolves once the run is running, with the board it runs on, the agent holding it and the other one.
+ */
+export async function runOnOneOfTwoAgents(
+  lab: Lab,
+  names: [string, string],
+  hold: string,
+): Promise<{ id: string; board: string; holder: Spawned; other: Spawned }> {
+  const args = ["--instant-boards", "1", "--instant-hold", hold];
+  const a = await lab.startAgent(names[0], args);
+  const b = await lab.startAgent(names[1], args);
+  const sub = lab.hil(submitArgs(await appFile(lab)));
+  if ((await sub.exited) !== 0) throw new Error(`submit failed:\n${sub.output()}`);
+  const id = runIdOf(sub.output());
+  const board = await waitUntil("run running", async () => {
+    const r = await lab.getRun(id);
+    return r.state === "running" ? Object.values(r.boards)[0] : undefined;
+  });
+  const [holder, other] = board.startsWith(`${names[0]}-`) ? [a, b] : [b, a];
+  return { id, board, holder, other };
+}

@@ -3,7 +3,7 @@
 // 2, never 1 (a test failure); a SIGTERM-ed agent hands its running job back and leaves cleanly.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, type Lab, runIdOf, startLab, submitArgs, waitUntil } from "./lab-fixture.js";
+import { appFile, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
 
 
 test("a lab failure with no attempts left exits 2, not 1", async () => {
@@ -27,22 +27,12 @@ test("a lab failure with no attempts left exits 2, not 1", async () => {
 test("SIGTERM: the agent exits 0, hands its running job back (retried on the other agent) and its boards go offline", async () => {
   const lab = await startLab();
   try {
-    const a = await lab.startAgent("t1", ["--instant-boards", "1", "--instant-hold", "3s"]);
-    const b = await lab.startAgent("t2", ["--instant-boards", "1", "--instant-hold", "3s"]);
-    const file = await appFile(lab);
-    const sub = lab.hil(submitArgs(file));
-    assert.is(await sub.exited, 0, sub.output());
-    const id = runIdOf(sub.output());
-    const first = await waitUntil("run running", async () => {
-      const r = await lab.getRun(id);
-      return r.state === "running" ? Object.values(r.boards)[0] : undefined;
-    });
-    const [leaving, staying] = first.startsWith("t1-") ? [a, b] : [b, a];
+    const { id, board: first, holder: leaving, other: staying } = await runOnOneOfTwoAgents(lab, ["t1", "t2"], "3s");
     leaving.child.kill("SIGTERM");
     assert.is(await leaving.exited, 0, leaving.output());
     const done = await waitUntil("run finished", async () => {
       const r = await lab.getRun(id);
-      return ["passed", "failed", "error", "cancelled", "timed-out"].includes(r.state) ? r : undefined;
+      return TERMINAL.has(r.state) ? r : undefined;
     });
     assert.is(done.state, "passed");
     assert.is(done.attempts[0]?.error?.code, "AGENT_LOST");

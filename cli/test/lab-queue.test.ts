@@ -3,7 +3,7 @@
 import type { Run } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, CI_TOKEN, executedJobs, type Lab, runIdOf, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
+import { appFile, CI_TOKEN, executedJobs, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
 
 test("20 runs on 2 boards all complete: none lost, none run twice", async () => {
   const lab = await startLab();
@@ -47,17 +47,7 @@ test("20 runs on 2 boards all complete: none lost, none run twice", async () => 
 test("SIGKILL of an agent mid-run: the run is retried on the other agent's board and completes", async () => {
   const lab = await startLab();
   try {
-    const a = await lab.startAgent("k1", ["--instant-boards", "1", "--instant-hold", "4s"]);
-    const b = await lab.startAgent("k2", ["--instant-boards", "1", "--instant-hold", "4s"]);
-    const file = await appFile(lab);
-    const sub = lab.hil(submitArgs(file));
-    assert.is(await sub.exited, 0, sub.output());
-    const id = runIdOf(sub.output());
-    const first = await waitUntil("run running", async () => {
-      const r = await lab.getRun(id);
-      return r.state === "running" ? Object.values(r.boards)[0] : undefined;
-    });
-    const [victim, survivor] = first.startsWith("k1-") ? [a, b] : [b, a];
+    const { id, board: first, holder: victim, other: survivor } = await runOnOneOfTwoAgents(lab, ["k1", "k2"], "4s");
     victim.child.kill("SIGKILL");
     await victim.exited;
     const done = await waitUntil("run finished after the retry", async () => {
