@@ -1,26 +1,15 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnHil } from "@hil/scheduler/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SerialPort } from "serialport";
+import { ControlSocketReset } from "../src/runner/control-socket-reset.js";
 
-async function control(path: string, line: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const s = connect(path);
-    let out = "";
-    s.on("data", (d) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        s.end();
-        resolve(out.trim());
-      }
-    });
-    s.on("error", reject);
-    s.write(`${line}\n`);
-  });
+/** One line to a board's control socket, through the client the runner and `hil flash` use. */
+function control(path: string, line: string): Promise<string> {
+  return new ControlSocketReset(path).command(line);
 }
 
 test("hil virtual esp32 --count 2 --pty DIR: one line per board, control socket resets into download mode, SIGTERM exits 0", async () => {

@@ -8,8 +8,8 @@ import { SerialportLink } from "../src/links/serialport-link.js";
 import { PtyExposure } from "../src/virtual/pty-exposure.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { startVirtualEsp32Fleet } from "../src/virtual/esp32/fleet.js";
-import { connect } from "node:net";
 import { flashAndVerifyBothSizes, waitFor } from "./virtual-esp32-esptool.js";
+import { ControlSocketReset } from "../src/runner/control-socket-reset.js";
 
 test("real esptool-js over node serialport on the PTY: no_reset after a control-API reset, 1 MiB + 4 MiB, read back", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hil-vesp32-pty-"));
@@ -56,20 +56,9 @@ test("the PTY survives a client closing and reopening it; ROM banner reaches the
   assert.not.ok(existsSync(path), "the PTY link is removed on stop");
 });
 
-async function control(path: string, line: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const s = connect(path);
-    let out = "";
-    s.on("data", (d) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        s.end();
-        resolve(out.trim());
-      }
-    });
-    s.on("error", reject);
-    s.write(`${line}\n`);
-  });
+/** One line to a board's control socket, through the client the runner and `hil flash` use. */
+function control(path: string, line: string): Promise<string> {
+  return new ControlSocketReset(path).command(line);
 }
 
 test("control socket unplug: the serialport link ends with LINK_CLOSED and the PTY goes; reset plugs it back", async () => {
