@@ -57,7 +57,6 @@ export function panicText(p: PanicDetails, elfSha256: string): string {
         .join(""),
     );
   }
-  const sha = (elfSha256 || "0".repeat(64)).slice(0, 16);
   return crlf(
     [
       `Guru Meditation Error: Core ${core} panic'ed (${p.reason}). ${p.description}`,
@@ -67,21 +66,13 @@ export function panicText(p: PanicDetails, elfSha256: string): string {
       "",
       "",
       "Backtrace: 0x400d15ee:0x3ffb5020 0x400d5dbb:0x3ffb5040 0x40088d55:0x3ffb5060",
-      "",
-      "",
-      "",
-      "",
-      `ELF file SHA256: ${sha}`,
-      "",
-      "Rebooting...",
-      "",
+      ...rebootTail(elfSha256),
     ].join("\n"),
   );
 }
 
 /** `abort()` prints one line and a backtrace, no register dump. */
 export function abortText(elfSha256: string): string {
-  const sha = (elfSha256 || "0".repeat(64)).slice(0, 16);
   return crlf(
     [
       "",
@@ -89,14 +80,13 @@ export function abortText(elfSha256: string): string {
       "",
       "",
       "Backtrace: 0x40081a2e:0x3ffb4f70 0x4008a1d1:0x3ffb4f90 0x4008fb1e:0x3ffb4fb0 0x400d2138:0x3ffb5020",
-      "",
-      "",
-      "",
-      "",
-      `ELF file SHA256: ${sha}`,
-      "",
-      "Rebooting...",
-      "",
+      ...rebootTail(elfSha256),
     ].join("\n"),
   );
+}
+
+/** What every fatal error prints after its backtrace: the ELF hash (first 16 hex digits) and the reboot. */
+function rebootTail(elfSha256: string): string[] {
+  const sha = (elfSha256 || "0".repeat(64)).slice(0, 16);
+  return ["", "", "", "", `ELF file SHA256: ${sha}`, "", "Rebooting...", ""];
 }
