@@ -55,6 +55,25 @@ const finalState = (s: Running, id: string, timeoutMs = 30_000) =>
     return ["passed", "failed", "error", "cancelled", "timed-out"].includes(r.state) ? r : undefined;
   }, timeoutMs);
 
+/**
+ * One agent with two devkits and a phone whose jobs each wait for their gate; the map holds a
+ * release function per started run.
+ */
+async function gatedPairBench(ns: string): Promise<Map<string, () => void>> {
+  const gates = new Map<string, () => void>();
+  await agent(
+    ns,
+    "bench1",
+    [
+      { id: "dk1", profile: "esp32-devkitc" },
+      { id: "dk2", profile: "esp32-devkitc" },
+      { id: "ph1", profile: "android-generic" },
+    ],
+    (job) => new Promise((resolve) => gates.set(job.runId, () => resolve({ outcome: "pass" }))),
+  );
+  return gates;
+}
+
 const waitForAbort = (signal: AbortSignal) => new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
 
 test("a run passes on an agent's board; JUnit and the full log are written; the lease is gone", async () => {
@@ -139,17 +158,7 @@ test("a board with repeated infrastructure failures is quarantined and gets no r
 
 test("multi-board runs lease all their boards or none; smaller runs skip ahead", async () => {
   const { s, ns } = await setup();
-  const gates = new Map<string, () => void>();
-  await agent(
-    ns,
-    "bench1",
-    [
-      { id: "dk1", profile: "esp32-devkitc" },
-      { id: "dk2", profile: "esp32-devkitc" },
-      { id: "ph1", profile: "android-generic" },
-    ],
-    (job) => new Promise((resolve) => gates.set(job.runId, () => resolve({ outcome: "pass" }))),
-  );
+  const gates = await gatedPairBench(ns);
   const a = await submit(s, { suite: "pair" });
   await waitUntil("pair A running", async () => gates.has(a));
   const b = await submit(s, { suite: "pair" });
@@ -171,17 +180,7 @@ test("multi-board runs lease all their boards or none; smaller runs skip ahead",
 
 test("a multi-board run blocked for long reserves its free boards, so small runs cannot starve it", async () => {
   const { s, ns } = await setup({ HIL_RESERVE_AFTER: "0s" });
-  const gates = new Map<string, () => void>();
-  await agent(
-    ns,
-    "bench1",
-    [
-      { id: "dk1", profile: "esp32-devkitc" },
-      { id: "dk2", profile: "esp32-devkitc" },
-      { id: "ph1", profile: "android-generic" },
-    ],
-    (job) => new Promise((resolve) => gates.set(job.runId, () => resolve({ outcome: "pass" }))),
-  );
+  const gates = await gatedPairBench(ns);
   const a = await submit(s, { suite: "pair" });
   await waitUntil("pair A running", async () => gates.has(a));
   const b = await submit(s, { suite: "pair" });
