@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../main.js";
+import { untilStopSignal } from "../stop-signal.js";
 
 interface SchedulerOptions {
   port?: string;
@@ -41,15 +42,7 @@ export function register(program: Command): void {
       const service = createSchedulerApp(config);
       const { url } = await service.start();
       process.stdout.write(`scheduler listening on ${url} (namespace ${config.namespace})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilStopSignal();
       await service.stop();
       process.stdout.write("scheduler stopped\n");
     });

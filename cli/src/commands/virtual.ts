@@ -1,6 +1,7 @@
 import { describeFleetBoard, loadScenario, loadScenarioManifest, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { UsageError } from "../main.js";
+import { untilStopSignal } from "../stop-signal.js";
 
 interface VirtualEsp32CliOptions {
   count: string;
@@ -31,15 +32,7 @@ export function register(program: Command): void {
       const fleet = await startVirtualEsp32Fleet(fleetOpts);
       for (const b of fleet.boards) process.stdout.write(`${describeFleetBoard(b)}\n`);
       process.stdout.write(`${fleet.boards.length} virtual ESP32 board(s) running; Ctrl-C to stop\n`);
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          process.off("SIGINT", done);
-          process.off("SIGTERM", done);
-          resolve();
-        };
-        process.once("SIGINT", done);
-        process.once("SIGTERM", done);
-      });
+      await untilStopSignal();
       await fleet.stop();
       process.stdout.write("stopped\n");
     });
