@@ -4,32 +4,7 @@ import * as assert from "uvu/assert";
 import { Transport } from "esptool-js";
 import { WebSerialPortAdapter } from "../src/drivers/esp32/web-serial-port-adapter.js";
 import { MemoryLink } from "../src/links/memory-link.js";
-import type { Disposable, ModemLines, SerialDevice } from "../src/links/serial-link.js";
-
-/** A device that echoes every byte and records what the host did to it. */
-class EchoDevice implements SerialDevice {
-  received: number[] = [];
-  signals: ModemLines[] = [];
-  bauds: number[] = [];
-  private listeners = new Set<(d: Uint8Array) => void>();
-  receive(data: Uint8Array): void {
-    this.received.push(...data);
-    for (const l of this.listeners) l(data);
-  }
-  setSignals(lines: ModemLines): void {
-    this.signals.push(lines);
-  }
-  setBaudRate(baud: number): void {
-    this.bauds.push(baud);
-  }
-  onTransmit(listener: (d: Uint8Array) => void): Disposable {
-    this.listeners.add(listener);
-    return { dispose: () => void this.listeners.delete(listener) };
-  }
-  transmit(data: Uint8Array): void {
-    for (const l of this.listeners) l(data);
-  }
-}
+import { RecordingDevice, until } from "./link-test-device.js";
 
 function collect(link: MemoryLink): { bytes: number[] } {
   const out = { bytes: [] as number[] };
@@ -37,21 +12,13 @@ function collect(link: MemoryLink): { bytes: number[] } {
   return out;
 }
 
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 test("MemoryLink carries bytes both ways, forwards DTR/RTS and baud", async () => {
-  const dev = new EchoDevice();
+  const dev = new RecordingDevice();
   const link = new MemoryLink(dev, { path: "memory:echo" });
   await link.open();
   const got = collect(link);
   await link.write(new Uint8Array([1, 2, 0xff]));
-  await until(() => got.bytes.length === 3);
+  await until(() => got.bytes.length === 3, 5000);
   assert.equal(got.bytes, [1, 2, 0xff]);
   assert.ok(link.hasModemLines);
   assert.is(await link.setSignals({ dtr: true }), true);
@@ -63,13 +30,13 @@ test("MemoryLink carries bytes both ways, forwards DTR/RTS and baud", async () =
 });
 
 test("MemoryLink.sever() ends the link with LinkClosedError and later writes fail", async () => {
-  const dev = new EchoDevice();
+  const dev = new RecordingDevice();
   const link = new MemoryLink(dev);
   await link.open();
   let closedWith: unknown = "not closed";
   link.onClose((err) => (closedWith = err));
   link.sever();
-  await until(() => closedWith !== "not closed");
+  await until(() => closedWith !== "not closed", 5000);
   assert.instance(closedWith, LinkClosedError);
   assert.not.ok(link.isOpen);
   try {
@@ -81,22 +48,22 @@ test("MemoryLink.sever() ends the link with LinkClosedError and later writes fai
   // A subscriber arriving after the close still hears about it.
   let late: unknown = "none";
   link.onClose((err) => (late = err));
-  await until(() => late !== "none");
+  await until(() => late !== "none", 5000);
   assert.instance(late, LinkClosedError);
 });
 
 test("a clean close() reports no error", async () => {
-  const link = new MemoryLink(new EchoDevice());
+  const link = new MemoryLink(new RecordingDevice());
   await link.open();
   let closedWith: unknown = "not closed";
   link.onClose((err) => (closedWith = err));
   await link.close();
-  await until(() => closedWith !== "not closed");
+  await until(() => closedWith !== "not closed", 5000);
   assert.is(closedWith, undefined);
 });
 
 test("esptool-js Transport reads SLIP packets through WebSerialPortAdapter over a MemoryLink", async () => {
-  const dev = new EchoDevice();
+  const dev = new RecordingDevice();
   const link = new MemoryLink(dev);
   const adapter = new WebSerialPortAdapter(link, { usbVendorId: 0x10c4, usbProductId: 0xea60 });
   const transport = new Transport(adapter as unknown as SerialPort, false);
@@ -119,7 +86,7 @@ test("esptool-js Transport reads SLIP packets through WebSerialPortAdapter over 
 });
 
 test("a severed link ends the adapter's stream: the reader sees an error, not a hang", async () => {
-  const dev = new EchoDevice();
+  const dev = new RecordingDevice();
   const link = new MemoryLink(dev);
   const adapter = new WebSerialPortAdapter(link);
   await adapter.open({ baudRate: 115200 });
@@ -139,7 +106,7 @@ test("a severed link ends the adapter's stream: the reader sees an error, not a 
 });
 
 test("Transport.disconnect() returns after the link died under a pending write", async () => {
-  const link = new MemoryLink(new EchoDevice());
+  const link = new MemoryLink(new RecordingDevice());
   const adapter = new WebSerialPortAdapter(link);
   const transport = new Transport(adapter as unknown as SerialPort, false);
   await transport.connect(115200);
