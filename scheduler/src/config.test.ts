@@ -3,11 +3,14 @@ import * as assert from "uvu/assert";
 import { loadSchedulerConfig } from "./config.js";
 
 test("defaults, token names, durations; the result is frozen", () => {
-  const c = loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_TOKENS: "ci:ci-token-123, qa:qa-token-456", HIL_LEASE_TTL: "20s", LAB_PORT: "9000" });
+  const c = loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_TOKENS: "ci:ci-token-123, qa:qa:qa-token-456", HIL_LEASE_TTL: "20s", LAB_PORT: "9000" });
   assert.is(c.port, 9000);
   assert.is(c.leaseTtlMs, 20_000);
   assert.is(c.namespace, "hil");
-  assert.equal({ ...c.tokens }, { "ci-token-123": "ci", "qa-token-456": "qa", "admin-secret-1": "admin" });
+  assert.equal(
+    c.tokens.map((t) => `${t.name}/${t.role}/${t.token}`),
+    ["admin/admin/admin-secret-1", "ci/ci/ci-token-123", "qa/qa/qa-token-456"],
+  );
   assert.ok(Object.isFrozen(c));
   assert.throws(() => ((c as { port: number }).port = 1));
 });

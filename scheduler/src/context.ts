@@ -3,6 +3,9 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
+import type { AuditLog } from "./auth/audit-log.js";
+import type { TokenStore } from "./auth/token-store.js";
+import type { UserStore } from "./auth/user-store.js";
 import type { SchedulerConfig } from "./config.js";
 import type { LeaseStore } from "./leases/lease-store.js";
 import type { SchedulerMetrics } from "./metrics.js";
@@ -22,6 +25,9 @@ export interface SchedulerContext {
   readonly artifacts: FsArtifactStore;
   readonly queues: AgentQueues;
   readonly metrics: SchedulerMetrics;
+  readonly tokens: TokenStore;
+  readonly users: UserStore;
+  readonly audit: AuditLog;
   readonly log: Logger;
   /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
   wake(refreshBoards?: boolean): void;

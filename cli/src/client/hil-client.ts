@@ -163,6 +163,11 @@ export class HilClient {
     }
   }
 
+  /** Any JSON route of the API (identity and admin commands use it; answers are printed as they come). */
+  async request(method: "GET" | "POST" | "PATCH" | "DELETE", path: string, what: string, body?: unknown): Promise<unknown> {
+    return this.call(method, path, what, body);
+  }
+
   private async call(method: string, path: string, what: string, body?: unknown): Promise<unknown> {
     const init: RequestInit = body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } };
     return this.json(await this.raw(method, path, what, init), what);

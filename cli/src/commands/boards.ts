@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { boardsTable, connect } from "../client/index.js";
+import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { api } from "./run.js";
 
 export function register(program: Command): void {
@@ -11,8 +12,8 @@ export function register(program: Command): void {
     .option("--agent <name>", "only this agent's boards")
     .option("--json", "print JSON")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token")
-    .action(async (opts: { profile?: string; state?: string; agent?: string; json?: boolean; url?: string; token?: string }) => {
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (opts: { profile?: string; state?: string; agent?: string; json?: boolean; url?: string; tokenFile?: string }) => {
       const client = connect(opts);
       const query: { profile?: string; state?: string; agent?: string } = {};
       if (opts.profile) query.profile = opts.profile;

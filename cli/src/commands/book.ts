@@ -2,6 +2,7 @@ import type { BookingRequestSchema } from "@hil/contracts";
 import type { z } from "zod";
 import type { Command } from "commander";
 import { bookingLine, connect } from "../client/index.js";
+import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { UsageError } from "../main.js";
 import { api } from "./run.js";
 
@@ -15,8 +16,8 @@ export function register(program: Command): void {
     .option("--start <iso>", "start time (default now)")
     .option("--note <text>", "why")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token")
-    .action(async (opts: { board?: string; profile?: string; for: string; start?: string; note?: string; url?: string; token?: string }) => {
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (opts: { board?: string; profile?: string; for: string; start?: string; note?: string; url?: string; tokenFile?: string }) => {
       if (!opts.board && !opts.profile) throw new UsageError("say what to book: --board ID or --profile P");
       const request: z.input<typeof BookingRequestSchema> = { duration: opts.for };
       if (opts.board) request.board = opts.board;
@@ -36,8 +37,8 @@ export function register(program: Command): void {
     .description("End a booking now")
     .argument("<booking-id>", "booking to release")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token")
-    .action(async (id: string, opts: { url?: string; token?: string }) => {
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (id: string, opts: { url?: string; tokenFile?: string }) => {
       const client = connect(opts);
       const booking = await api(() => client.releaseBooking(id));
       process.stdout.write(`${bookingLine(booking)}\n`);

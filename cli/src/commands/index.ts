@@ -12,6 +12,7 @@ import { register as registerVirtual } from "./virtual.js";
 import { register as registerImage } from "./image.js";
 import { register as registerTest } from "./test.js";
 import { register as registerFlash } from "./flash.js";
+import { register as registerAccess } from "./access.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerRuns(program);
   registerLogs(program);
   registerBook(program);
+  registerAccess(program);
   registerProfiles(program);
   registerSuites(program);
   registerScheduler(program);

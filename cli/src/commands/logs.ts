@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { connect, logLineText } from "../client/index.js";
+import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { UsageError } from "../main.js";
 import { api } from "./run.js";
 
@@ -12,8 +13,8 @@ export function register(program: Command): void {
     .option("--since <seq>", "start after this sequence number", "0")
     .option("--json", "one LogLine JSON per line")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token")
-    .action(async (opts: { board: string; follow?: boolean; since: string; json?: boolean; url?: string; token?: string }) => {
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (opts: { board: string; follow?: boolean; since: string; json?: boolean; url?: string; tokenFile?: string }) => {
       const since = Number(opts.since);
       if (!Number.isInteger(since) || since < 0) throw new UsageError("--since takes a sequence number (a whole number)");
       const client = connect(opts);

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseDuration, type RunRequest } from "@hil/contracts";
 import type { Command } from "commander";
 import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
+import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { EXIT } from "../exit-codes.js";
 import { UsageError } from "../main.js";
 
@@ -19,7 +20,7 @@ interface RunOptions {
   follow?: boolean;
   junit?: string;
   url?: string;
-  token?: string;
+  tokenFile?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -40,7 +41,7 @@ export function register(program: Command): void {
     .option("--follow", "stream the board's log while the run runs (implies --wait)")
     .option("--junit <file>", "write the run's JUnit XML here (implies --wait)")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token (default: $HIL_TOKEN or .hil/lab.env)")
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
     .action(async (opts: RunOptions) => {
       if (!opts.profile && !opts.board) throw new UsageError("say where to run: --profile P or --board ID");
       const request = buildRequest(opts);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { connect, runsTable } from "../client/index.js";
+import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { api } from "./run.js";
 
 export function register(program: Command): void {
@@ -12,8 +13,8 @@ export function register(program: Command): void {
     .option("--limit <n>", "how many (1..500)", "50")
     .option("--json", "print JSON")
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
-    .option("--token <token>", "API token")
-    .action(async (opts: { state?: string; suite?: string; board?: string; limit: string; json?: boolean; url?: string; token?: string }) => {
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (opts: { state?: string; suite?: string; board?: string; limit: string; json?: boolean; url?: string; tokenFile?: string }) => {
       const client = connect(opts);
       const query: { state?: string; suite?: string; board?: string; limit: number } = { limit: Number(opts.limit) };
       if (opts.state) query.state = opts.state;

@@ -11,7 +11,15 @@ import {
   RunListQuerySchema,
   RunLogQuerySchema,
   RunViewSchema,
+  AuditQuerySchema,
+  SignInBodySchema,
+  TokenCreateBodySchema,
+  TokenListQuerySchema,
+  UserCreateBodySchema,
+  UserUpdateBodySchema,
 } from "./api-schemas.js";
+import { rolesFor } from "./authorize.js";
+import { ROUTES } from "./route-policy.js";
 
 type Json = Record<string, unknown>;
 
@@ -34,13 +42,30 @@ const ok = (s: z.ZodType | undefined, description: string, type = "application/j
 const errors: Json = {
   "400": ok(ErrorBodySchema, "invalid request: issues name each field"),
   "401": ok(ErrorBodySchema, "missing or unknown bearer token"),
+  "403": ok(ErrorBodySchema, "the caller's role, ownership or scope does not allow this"),
   "404": ok(ErrorBodySchema, "unknown id"),
+  "429": ok(ErrorBodySchema, "rate limited; see Retry-After"),
 };
+
+const anyJson = z.object({}).passthrough();
+
+/** Each operation says which roles may call it, straight from the route policy table. */
+function annotate(paths: Record<string, Record<string, Json>>): void {
+  for (const rule of ROUTES) {
+    const path = rule.path.replace(/:([a-zA-Z0-9]+)/g, "{$1}");
+    const op = paths[path]?.[rule.method.toLowerCase()];
+    if (!op) continue;
+    op["x-hil-roles"] = rule.allow === "public" ? [] : rolesFor(rule);
+    if (rule.owner) op["x-hil-owner"] = rule.owner === "run" ? "the run's submitter, or admin" : "the booking's holder, or admin";
+    if (rule.audit) op["x-hil-audit"] = rule.audit;
+    if (rule.allow === "public") op["security"] = [];
+  }
+}
 
 /** The OpenAPI 3.1 document, built from the same zod schemas the routes validate with. */
 export function buildOpenApi(version: string): Json {
   const op = (summary: string, extra: Json, responses: Json): Json => ({ summary, ...extra, responses: { ...responses, ...errors } });
-  return {
+  const doc = {
     openapi: "3.1.0",
     info: { title: "HIL Lab scheduler", version },
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
@@ -82,6 +107,25 @@ export function buildOpenApi(version: string): Json {
       "/api/v1/bookings/{id}": { get: op("One booking", { parameters: [pathId()] }, { "200": ok(BookingSchema, "the booking") }) },
       "/api/v1/bookings/{id}/extend": { post: op("Extend a booking", { parameters: [pathId()], requestBody: jsonBody(ExtendBodySchema) }, { "200": ok(BookingSchema, "extended"), "409": ok(ErrorBodySchema, "overlap") }) },
       "/api/v1/bookings/{id}/release": { post: op("Release a booking", { parameters: [pathId()] }, { "200": ok(BookingSchema, "released") }) },
+      "/api/v1/tokens": {
+        get: op("List API tokens (never their secrets)", { parameters: queryParams(TokenListQuerySchema) }, { "200": ok(anyJson, "tokens") }),
+        post: op("Create an API token; the answer holds it once", { requestBody: jsonBody(TokenCreateBodySchema) }, { "201": ok(anyJson, "the token and its record"), "409": ok(ErrorBodySchema, "the name belongs to another role") }),
+      },
+      "/api/v1/tokens/{id}/revoke": { post: op("Revoke a token", { parameters: [pathId()] }, { "200": ok(anyJson, "the revoked record") }) },
+      "/api/v1/users": {
+        get: op("List accounts", {}, { "200": ok(anyJson, "accounts") }),
+        post: op("Create an account", { requestBody: jsonBody(UserCreateBodySchema) }, { "201": ok(anyJson, "the account"), "409": ok(ErrorBodySchema, "name taken") }),
+      },
+      "/api/v1/users/{name}": {
+        patch: op("Change an account", { parameters: [pathId("name")], requestBody: jsonBody(UserUpdateBodySchema) }, { "200": ok(anyJson, "the account") }),
+        delete: op("Delete an account and end its sessions", { parameters: [pathId("name")] }, { "204": { description: "deleted" } }),
+      },
+      "/api/v1/sessions": { post: op("Sign in with an account; answers a session token", { requestBody: jsonBody(SignInBodySchema) }, { "201": ok(anyJson, "the session") }) },
+      "/api/v1/sessions/current": { delete: op("Sign out (ends this session token)", {}, { "204": { description: "signed out" } }) },
+      "/api/v1/me": { get: op("Who the credential stands for", {}, { "200": ok(anyJson, "name, role, scope") }) },
+      "/api/v1/audit": { get: op("The audit log, newest first", { parameters: queryParams(AuditQuerySchema) }, { "200": ok(anyJson, "entries") }) },
     },
   };
+  annotate(doc.paths as unknown as Record<string, Record<string, Json>>);
+  return doc;
 }
