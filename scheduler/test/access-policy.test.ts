@@ -62,6 +62,7 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   "GET /api/v1/boards/:id/log": READERS,
   "POST /api/v1/boards/:id/quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-quarantine": ADMINS,
+  "POST /api/v1/boards/:id/release-owner": ADMINS,
   "POST /api/v1/bookings": ["qa", "alice", "bob", ...ADMINS],
   "GET /api/v1/bookings": READERS,
   "GET /api/v1/bookings/:id": READERS,

@@ -22,4 +22,27 @@ export function register(program: Command): void {
       const boards = await api(() => client.boards(query));
       process.stdout.write(opts.json ? `${JSON.stringify(boards, null, 2)}\n` : boardsTable(boards));
     });
+
+  program
+    .command("quarantine")
+    .description("Take a board out of service (admin): no runs, no bookings until released")
+    .argument("<board>", "board id")
+    .option("--reason <text>", "why, shown with the board")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (board: string, opts: { reason?: string; url?: string; tokenFile?: string }) => {
+      await api(() => connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/quarantine`, `quarantining ${board}`, opts.reason ? { reason: opts.reason } : {}));
+      process.stdout.write(`${board} quarantined\n`);
+    });
+
+  program
+    .command("unquarantine")
+    .description("Return a quarantined board to service (admin)")
+    .argument("<board>", "board id")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (board: string, opts: { url?: string; tokenFile?: string }) => {
+      await api(() => connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/release-quarantine`, `returning ${board}`));
+      process.stdout.write(`${board} back in service\n`);
+    });
 }
