@@ -165,16 +165,19 @@ test("an artifact given by URL is fetched into the store at submit", async () =>
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  // a server on loopback is refused unless allowed (see hostile-input-artifacts.test.ts)
+  const allowed = await startScheduler(redis.url, s.config.namespace, tmp.dir, { HIL_FETCH_ALLOW_HOSTS: "127.0.0.1" });
   try {
     const port = (server.address() as AddressInfo).port;
-    let r = await s.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/app.bin` } } } });
+    let r = await allowed.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/app.bin` } } } });
     assert.is(r.status, 201, r.text);
     const sha = createHash("sha256").update(bytes).digest("hex");
     assert.ok(await s.svc.context.artifacts.has(sha));
-    r = await s.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/missing.bin` } } } });
+    r = await allowed.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url: `http://127.0.0.1:${port}/missing.bin` } } } });
     assert.is(r.status, 422);
     assert.match(asError(r).error, /answered 404/);
   } finally {
+    await allowed.svc.stop();
     server.close();
   }
 });

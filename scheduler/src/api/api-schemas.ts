@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { BoardIdSchema, BoardStateSchema, DurationSchema, RunSchema, RunStateSchema } from "@hil/contracts";
+import { NameSchema, ScopeSchema } from "../auth/identity.js";
+import { PersonRoleSchema, RoleSchema } from "../auth/roles.js";
 
 /** Query and small-body schemas of the HTTP API (contracts hold the big ones). */
 export const RunIdParamSchema = z.object({ id: z.string().regex(/^[a-z0-9-]{1,64}$/, "not a run id") }).strict();
@@ -30,9 +32,16 @@ export const BoardListQuerySchema = z
   .object({ profile: z.string().min(1).optional(), state: BoardStateSchema.optional(), agent: z.string().min(1).optional() })
   .strict();
 
-export const BoardLogQuerySchema = z
-  .object({ since: z.coerce.number().int().nonnegative().optional(), follow: flag.default(false) })
-  .strict();
+/** A board log sequence number (the first part of its stream entry id): digits, at most MAX_SAFE_INTEGER. */
+const LogSeqSchema = z
+  .string()
+  .regex(/^\d{1,16}$/, "must be a log sequence number (digits only)")
+  .transform(Number)
+  .pipe(z.number().int().max(Number.MAX_SAFE_INTEGER, "is larger than any log sequence number"));
+
+export const BoardLogQuerySchema = z.object({ since: LogSeqSchema.optional(), follow: flag.default(false) }).strict();
+/** The SSE resume header, checked like `since`: a bad one is the client's mistake (400), never a 5xx. */
+export const LastEventIdHeaderSchema = z.object({ "Last-Event-ID": LogSeqSchema.optional() });
 
 export const QuarantineBodySchema = z.object({ reason: z.string().max(500).optional() }).strict();
 
@@ -59,3 +68,37 @@ export const ErrorBodySchema = z.object({
   field: z.string().optional(),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
+
+/** Bodies and queries of the identity routes (tokens, users, sign-in, audit). */
+export const TokenCreateBodySchema = z
+  .object({
+    name: NameSchema,
+    role: RoleSchema,
+    profiles: ScopeSchema.shape.profiles,
+    labels: ScopeSchema.shape.labels,
+    maxPriority: z.number().int().min(0).max(100).optional(),
+    /** A token that ends on its own (e.g. "30d"); default: until revoked. */
+    expiresIn: DurationSchema.optional(),
+  })
+  .strict();
+export const TokenIdParamSchema = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, "not a token id") }).strict();
+export const TokenListQuerySchema = z.object({ sessions: flag.default(false) }).strict();
+
+const PasswordSchema = z.string().min(10, "use at least 10 characters").max(256);
+export const UserCreateBodySchema = z.object({ name: NameSchema, role: PersonRoleSchema, password: PasswordSchema }).strict();
+export const UserUpdateBodySchema = z
+  .object({ role: PersonRoleSchema.optional(), password: PasswordSchema.optional(), disabled: z.boolean().optional() })
+  .strict()
+  .refine((b) => b.role !== undefined || b.password !== undefined || b.disabled !== undefined, { message: "give role, password or disabled", path: ["role"] });
+export const UserNameParamSchema = z.object({ name: NameSchema }).strict();
+export const SignInBodySchema = z.object({ name: z.string().min(1).max(64), password: z.string().min(1).max(256) }).strict();
+
+export const AuditQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    actor: z.string().min(1).max(64).optional(),
+    action: z.string().min(1).max(64).optional(),
+    target: z.string().min(1).max(128).optional(),
+    before: z.string().regex(/^\d{1,15}-\d{1,10}$/, "a stream id from a previous page's next").optional(),
+  })
+  .strict();

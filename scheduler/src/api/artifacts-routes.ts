@@ -1,31 +1,26 @@
 import { Router, type Request } from "express";
-import busboy from "busboy";
-import type { ArtifactRef } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { HttpError, parseInput } from "./http-error.js";
 import { ShaParamSchema } from "./api-schemas.js";
-
-function firstFile(req: Request, ctx: SchedulerContext): Promise<ArtifactRef & { created: boolean }> {
-  return new Promise((resolve, reject) => {
-    const bb = busboy({ headers: req.headers, limits: { files: 1, fileSize: 512 * 1024 * 1024 } });
-    let stored: Promise<ArtifactRef & { created: boolean }> | undefined;
-    bb.on("file", (_name, stream) => {
-      stored = ctx.artifacts.put(stream);
-    });
-    bb.on("error", reject);
-    bb.on("close", () => {
-      if (!stored) return reject(new HttpError(400, "invalid request", { issues: [{ path: "file", message: "the multipart body holds no file" }] }));
-      stored.then(resolve, reject);
-    });
-    req.pipe(bb);
-  });
-}
+import { readMultipart } from "./multipart.js";
+import { openUploadBody } from "./upload-body.js";
 
 export function artifactsRoutes(ctx: SchedulerContext): Router {
   const r = Router();
+  const maxBytes = ctx.config.uploadMaxBytes;
 
+  // A raw body (octet-stream) or a multipart form with one file part; either way streamed to disk,
+  // hashed on the way, and capped at HIL_UPLOAD_MAX (413, nothing kept).
   r.post("/artifacts", async (req, res) => {
-    const out = req.is("multipart/form-data") ? await firstFile(req, ctx) : await ctx.artifacts.put(req);
+    let out: { sha256: string; size: number; created: boolean };
+    if (req.is("multipart/form-data")) {
+      const { files } = await readMultipart(req, { maxBytes, maxFiles: 1, storeFile: (_name, stream) => ctx.artifacts.put(stream) });
+      const first = files[0];
+      if (!first) throw new HttpError(400, "invalid request", { issues: [{ path: "file", message: "the multipart body holds no file" }] });
+      out = first.value;
+    } else {
+      out = await ctx.artifacts.put(openUploadBody(req, maxBytes));
+    }
     res.status(out.created ? 201 : 200).json({ sha256: out.sha256, size: out.size });
   });
 

@@ -3,11 +3,11 @@ import { BookingRequestSchema, type Booking } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { BookingConflictError, BookingStore } from "../store/booking-store.js";
 import { matches } from "../store/board-registry.js";
-import { identityOf } from "./auth.js";
+import { auditNote, identityOf } from "./authorize.js";
+import { scopeAllowsBoard, describeScope } from "../auth/identity.js";
 import { HttpError, parseInput } from "./http-error.js";
+import { bookingWindow, extendedEnd } from "./booking-window.js";
 import { BookingIdParamSchema, BookingListQuerySchema, ExtendBodySchema } from "./api-schemas.js";
-
-const toMs = (v: number | string): number => (typeof v === "number" ? v : Date.parse(v));
 
 /** Wakes the dispatcher when a booking ends, so waiting runs take the board at once. */
 export function scheduleBookingEnd(ctx: SchedulerContext, end: number, timers: Set<NodeJS.Timeout>): void {
@@ -24,20 +24,17 @@ export function scheduleBookingEnd(ctx: SchedulerContext, end: number, timers: S
 export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout>): Router {
   const r = Router();
 
-  async function mine(id: string, res: Parameters<typeof identityOf>[0]): Promise<Booking> {
+  async function existing(id: string): Promise<Booking> {
     const b = await ctx.bookings.get(id);
     if (!b) throw new HttpError(404, `no booking ${id}`);
-    const who = identityOf(res);
-    if (b.holder !== who && who !== "admin") throw new HttpError(403, `booking ${id} belongs to ${b.holder}`);
+    // whose it is was checked by the route policy (holder or admin) before the handler ran
     return b;
   }
 
   r.post("/bookings", async (req, res) => {
     const body = parseInput(BookingRequestSchema, req.body ?? {});
     const now = Date.now();
-    const start = Math.max(body.start !== undefined ? toMs(body.start) : now, now);
-    const end = body.end !== undefined ? toMs(body.end) : start + (body.duration ?? 0);
-    if (!(end > start)) throw new HttpError(400, "invalid request", { issues: [{ path: "end", message: "must be after the start (and in the future)" }] });
+    const { start, end } = bookingWindow(body, now, ctx.config.bookingMaxMs);
     const views = await ctx.boards.snapshot(now);
     let candidates = views;
     if (body.board !== undefined) {
@@ -49,13 +46,18 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
       candidates = candidates.filter((v) => matches(v, { profile: req2.profile ?? v.board.profile, labels: req2.labels ?? {}, ...(req2.board ? { board: req2.board } : {}) }));
       if (candidates.length === 0) throw new HttpError(422, "no registered board meets these requirements", { field: "requirements" });
     }
-    candidates = candidates.filter((v) => !v.quarantined).sort((a, b) => Number(b.agentAlive) - Number(a.agentAlive));
+    const me = identityOf(res);
+    const inScope = candidates.filter((v) => scopeAllowsBoard(me.scope, v.board));
+    if (inScope.length === 0) {
+      throw new HttpError(403, `${me.name} may book only boards within ${describeScope(me.scope)}`, { field: body.board !== undefined ? "board" : "requirements" });
+    }
+    candidates = inScope.filter((v) => !v.quarantined).sort((a, b) => Number(b.agentAlive) - Number(a.agentAlive));
     let lastConflict: BookingConflictError | undefined;
     for (const v of candidates) {
       const booking: Booking = {
         id: BookingStore.newId(),
         board: v.board.id,
-        holder: identityOf(res),
+        holder: identityOf(res).name,
         start,
         end,
         state: "scheduled",
@@ -66,6 +68,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
         const saved = await ctx.bookings.put(booking, now);
         scheduleBookingEnd(ctx, end, timers);
         ctx.wake(true);
+        auditNote(res, { target: saved.id, detail: { board: saved.board, start: saved.start, end: saved.end } });
         return void res.status(201).location(`/api/v1/bookings/${saved.id}`).json(saved);
       } catch (err) {
         if (!(err instanceof BookingConflictError)) throw err;
@@ -96,10 +99,9 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
   r.post("/bookings/:id/extend", async (req, res) => {
     const { id } = parseInput(BookingIdParamSchema, req.params, "params");
     const body = parseInput(ExtendBodySchema, req.body ?? {});
-    const b = await mine(id, res);
+    const b = await existing(id);
     if (b.state === "released" || b.state === "ended") throw new HttpError(409, `booking ${id} is ${b.state}; book again`);
-    const end = body.end !== undefined ? toMs(body.end) : b.end + (body.duration ?? 0);
-    if (!(end > b.start)) throw new HttpError(400, "invalid request", { issues: [{ path: "end", message: "must be after the booking's start" }] });
+    const end = extendedEnd(b, body, Date.now(), ctx.config.bookingMaxMs);
     try {
       const saved = await ctx.bookings.put({ ...b, end, state: "scheduled" });
       scheduleBookingEnd(ctx, end, timers);
@@ -113,7 +115,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
 
   r.post("/bookings/:id/release", async (req, res) => {
     const { id } = parseInput(BookingIdParamSchema, req.params, "params");
-    await mine(id, res);
+    await existing(id);
     const b = await ctx.bookings.release(id);
     ctx.wake(true);
     res.json(b);

@@ -1,51 +1,54 @@
 import { Router, type Request } from "express";
-import busboy from "busboy";
 import { RunRequestSchema, type LogLine } from "@hil/contracts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Catalog } from "../catalog.js";
 import type { SchedulerContext } from "../context.js";
 import type { RunLifecycle } from "../dispatch/run-lifecycle.js";
+import { ArtifactFetcher } from "../artifacts/artifact-fetcher.js";
 import { planRun } from "../runs/run-submission.js";
 import { toJUnitXml } from "@hil/contracts";
-import { identityOf } from "./auth.js";
+import { identityOf } from "./authorize.js";
+import { assertRunInScope } from "./scope-checks.js";
 import { HttpError, parseInput } from "./http-error.js";
+import { readMultipart } from "./multipart.js";
 import { RunIdParamSchema, RunListQuerySchema, RunLogQuerySchema } from "./api-schemas.js";
+
+/** Artifact file parts one multipart submit may carry (a suite names a handful). */
+const MULTIPART_MAX_FILES = 16;
 
 /** A multipart submit: field `request` (RunRequest JSON) and one file part per artifact name. */
 async function readMultipartRun(req: Request, ctx: SchedulerContext): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const bb = busboy({ headers: req.headers, limits: { fileSize: 512 * 1024 * 1024 } });
-    let body: Record<string, unknown> | undefined;
-    const files: Promise<[string, { sha256: string; size: number }]>[] = [];
-    bb.on("field", (name, value) => {
-      if (name !== "request") return;
-      try {
-        body = JSON.parse(value) as Record<string, unknown>;
-      } catch {
-        reject(new HttpError(400, "invalid request", { issues: [{ path: "request", message: "the request field is not valid JSON" }] }));
-      }
-    });
-    bb.on("file", (name, stream) => {
-      files.push(ctx.artifacts.put(stream).then((r) => [name, { sha256: r.sha256, size: r.size }]));
-    });
-    bb.on("error", reject);
-    bb.on("close", () => {
-      Promise.all(files)
-        .then((stored) => {
-          if (!body) throw new HttpError(400, "invalid request", { issues: [{ path: "request", message: "multipart submit needs a request field" }] });
-          const artifacts = { ...((body["artifacts"] as Record<string, unknown> | undefined) ?? {}) };
-          for (const [name, ref] of stored) artifacts[name] = ref;
-          resolve({ ...body, artifacts });
-        })
-        .catch(reject);
-    });
-    req.pipe(bb);
+  const { fields, files } = await readMultipart(req, {
+    maxBytes: ctx.config.uploadMaxBytes,
+    maxFiles: MULTIPART_MAX_FILES,
+    storeFile: (_name, stream) => ctx.artifacts.put(stream),
   });
+  const bad = (message: string) => new HttpError(400, "invalid request", { issues: [{ path: "request", message }] });
+  const raw = fields.get("request");
+  if (raw === undefined) throw bad("multipart submit needs a request field");
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw bad("the request field is not valid JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw bad("the request field must be a JSON object");
+  const given = (body as Record<string, unknown>)["artifacts"];
+  if (files.length === 0) return body;
+  // fromEntries defines own properties: a part named "__proto__" cannot reach the prototype
+  const named = typeof given === "object" && given !== null && !Array.isArray(given) ? Object.entries(given) : [];
+  const artifacts = Object.fromEntries([...named, ...files.map((f) => [f.name, { sha256: f.value.sha256, size: f.value.size }] as const)]);
+  return { ...body, artifacts };
 }
 
 export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: RunLifecycle): Router {
   const r = Router();
+  const fetcher = new ArtifactFetcher(ctx.artifacts, {
+    maxBytes: ctx.config.uploadMaxBytes,
+    timeoutMs: ctx.config.fetchTimeoutMs,
+    allowHosts: ctx.config.fetchAllowHosts,
+  });
   // The registry barely changes between submits: reuse a snapshot for a second, but never refuse
   // a run on a stale one.
   let cached: { at: number; views: Awaited<ReturnType<typeof ctx.boards.snapshot>> } | undefined;
@@ -57,9 +60,17 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
   r.post("/runs", async (req, res) => {
     const raw = req.is("multipart/form-data") ? await readMultipartRun(req, ctx) : req.body;
     const request = parseInput(RunRequestSchema, raw ?? {});
-    const plan1 = async (fresh: boolean) => planRun(request, identityOf(res), catalog, await snapshot(fresh), ctx.artifacts);
+    const me = identityOf(res);
+    const plan1 = async (fresh: boolean) => {
+      const views = await snapshot(fresh);
+      const planned = await planRun(request, me.name, catalog, views, ctx.artifacts, fetcher);
+      assertRunInScope(me, request, planned.plan, views);
+      return planned;
+    };
     const { run, plan } = await plan1(false).catch((err: unknown) => {
-      if (err instanceof HttpError && err.status === 422) return plan1(true);
+      // a fresh board snapshot may help; an artifact refusal would only be fetched (and waited for) again
+      const field = err instanceof HttpError ? String(err.extra["field"] ?? "") : "";
+      if (err instanceof HttpError && err.status === 422 && !field.startsWith("artifacts.")) return plan1(true);
       throw err;
     });
     await ctx.runs.create(run, plan);
@@ -100,7 +111,7 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
 
   r.post("/runs/:id/cancel", async (req, res) => {
     const { id } = parseInput(RunIdParamSchema, req.params, "params");
-    const run = await lifecycle.stop(id, "cancelled", `cancelled by ${identityOf(res)}`);
+    const run = await lifecycle.stop(id, "cancelled", `cancelled by ${identityOf(res).name}`);
     if (!run) throw new HttpError(404, `no run ${id}`);
     res.json(run);
   });

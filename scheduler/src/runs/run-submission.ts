@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ArtifactRef, Run, RunRequest } from "@hil/contracts";
+import { ArtifactFetchError, type ArtifactFetcher } from "../artifacts/artifact-fetcher.js";
 import type { FsArtifactStore } from "../artifacts/fs-artifact-store.js";
 import type { Catalog } from "../catalog.js";
 import { HttpError } from "../api/http-error.js";
@@ -25,6 +26,7 @@ export async function planRun(
   catalog: Catalog,
   views: BoardView[],
   artifacts: FsArtifactStore,
+  fetcher: ArtifactFetcher,
   now = Date.now(),
 ): Promise<{ run: Run; plan: RunPlan }> {
   const suite = (await catalog.suites()).get(request.suite);
@@ -66,9 +68,11 @@ export async function planRun(
       throw unprocessable(`suite ${suite.name} takes no artifact "${name}" (it takes: ${Object.keys(suite.artifacts).join(", ") || "none"})`, `artifacts.${name}`);
     }
     if ("url" in value) {
-      refs[name] = { ...(await fetchInto(artifacts, value.url, name)), filename: value.url.split("/").pop() ?? name };
+      refs[name] = { ...(await fetchInto(fetcher, value.url, name)), filename: value.url.split("/").pop() ?? name };
       continue;
     }
+    // named again: the artifact sweep measures retention from the last use (touched before the size is read, so a sweep running now keeps it)
+    await artifacts.touch(value.sha256);
     const size = await artifacts.size(value.sha256);
     if (size === undefined) throw unprocessable(`artifact ${name} (${value.sha256}) is not stored; upload it with POST /api/v1/artifacts first`, `artifacts.${name}`);
     refs[name] = { ...value, size };
@@ -117,14 +121,12 @@ export function unsatisfiable(roles: Record<string, RoleRequirement>, views: Boa
   return `roles ${entries.map(([r]) => r).join(" + ")} need distinct boards on one agent, and no agent has them all`;
 }
 
-async function fetchInto(store: FsArtifactStore, url: string, name: string): Promise<ArtifactRef> {
-  let res: Response;
+/** Fetches an artifact given by URL (see ArtifactFetcher for what is refused); a refusal is 422 naming the artifact. */
+async function fetchInto(fetcher: ArtifactFetcher, url: string, name: string): Promise<ArtifactRef> {
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    return await fetcher.fetch(url);
   } catch (err) {
-    throw unprocessable(`could not fetch artifact ${name} from ${url}: ${(err as Error).message}`, `artifacts.${name}`);
+    if (err instanceof ArtifactFetchError) throw unprocessable(`artifact ${name}: ${err.message}`, `artifacts.${name}`);
+    throw err;
   }
-  if (!res.ok || !res.body) throw unprocessable(`fetching artifact ${name} from ${url} answered ${res.status}`, `artifacts.${name}`);
-  const { sha256, size } = await store.put(Buffer.from(await res.arrayBuffer()));
-  return { sha256, size };
 }
