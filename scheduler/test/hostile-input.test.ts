@@ -136,6 +136,16 @@ test("a stored booking that does not parse is skipped: listing, booking and rele
   assert.is((await s.api(`/api/v1/bookings/${good.id}/release`, { method: "POST" })).status, 200);
 });
 
+test("a run record that does not parse is skipped by the run list instead of failing it for everybody", async () => {
+  const s = await setup();
+  const { redis: r, keys } = s.svc.context;
+  const good = asRun(await s.api("/api/v1/runs", { body: { suite: "smoke" } }));
+  await r.multi().hset(keys.run("r-junk"), "json", "{not json").zadd(keys.runs(), Date.now() + 1, "r-junk").exec();
+  const list = await s.api("/api/v1/runs");
+  assert.is(list.status, 200, list.text);
+  assert.equal((list.json as { runs: { id: string }[] }).runs.map((x) => x.id), [good.id]);
+});
+
 test("multipart without a boundary, truncated or garbage: 400 on artifacts and runs, nothing stored", async () => {
   const s = await setup();
   for (const path of ["/api/v1/artifacts", "/api/v1/runs"]) {

@@ -78,7 +78,7 @@ export function buildOpenApi(version: string): Json {
         post: op(
           "Store an artifact (content-addressed)",
           { requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } }, "multipart/form-data": { schema: { type: "object" } } } } },
-          { "201": ok(ArtifactStoredSchema, "stored"), "200": ok(ArtifactStoredSchema, "already stored") },
+          { "201": ok(ArtifactStoredSchema, "stored"), "200": ok(ArtifactStoredSchema, "already stored"), "413": ok(ErrorBodySchema, "larger than HIL_UPLOAD_MAX; nothing stored") },
         ),
       },
       "/api/v1/artifacts/{sha256}": {
@@ -86,7 +86,7 @@ export function buildOpenApi(version: string): Json {
         head: op("Does an artifact exist", { parameters: [pathId("sha256")] }, { "200": { description: "exists" } }),
       },
       "/api/v1/runs": {
-        post: op("Submit a run", { requestBody: jsonBody(RunRequestSchema) }, { "201": ok(RunSchema, "queued"), "422": ok(ErrorBodySchema, "unknown suite/profile/artifact, or no board could ever run it") }),
+        post: op("Submit a run", { requestBody: jsonBody(RunRequestSchema) }, { "201": ok(RunSchema, "queued"), "413": ok(ErrorBodySchema, "body or uploaded artifacts larger than allowed"), "422": ok(ErrorBodySchema, "unknown suite/profile/artifact, or no board could ever run it") }),
         get: op("List runs, newest first", { parameters: queryParams(RunListQuerySchema) }, { "200": ok(z.object({ runs: z.array(RunSchema), nextCursor: z.string().optional() }), "a page of runs") }),
       },
       "/api/v1/runs/{id}": { get: op("A run, with its queue position and why it waits", { parameters: [pathId()] }, { "200": ok(RunViewSchema, "the run") }) },
@@ -97,6 +97,9 @@ export function buildOpenApi(version: string): Json {
       "/api/v1/boards/{id}": { get: op("One board", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
       "/api/v1/boards/{id}/quarantine": { post: op("Quarantine a board (admin)", { parameters: [pathId()], requestBody: jsonBody(QuarantineBodySchema) }, { "200": ok(BoardSchema, "the board") }) },
       "/api/v1/boards/{id}/release-quarantine": { post: op("Return a quarantined board (admin)", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
+      "/api/v1/boards/{id}/release-owner": {
+        post: op("Forget which agent owns a board, so the next agent that announces it gets it (admin)", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }),
+      },
       "/api/v1/boards/{id}/log": {
         get: op("Board log as Server-Sent Events (id = seq; Last-Event-ID resumes)", { parameters: [pathId(), ...queryParams(BoardLogQuerySchema)] }, { "200": ok(undefined, "SSE", "text/event-stream") }),
       },
