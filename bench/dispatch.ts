@@ -18,6 +18,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AgentEventSchema, labKeys, type Run } from "@hil/contracts";
+import { leaseTokenHash } from "@hil/lab-protocol";
 import { freePort, startPrivateRedis } from "@hil/scheduler/redis";
 import { makeTempDir, REPO_ROOT, spawnHil, type Spawned } from "@hil/scheduler/testing";
 import { Queue, Worker } from "bullmq";
@@ -124,7 +125,7 @@ async function agentsAlone(url: string, jobs: number, spawnAgents: (ns: string) 
       byAgent.set(agent, [...(byAgent.get(agent) ?? []), id]);
     }
     const pipe = redis.pipeline();
-    for (const id of boardIds) pipe.set(keys.lease(id), JSON.stringify({ runId: "alone", attempt: 1, token: `t-${id}`, agent: "x" }), "PX", 600_000);
+    for (const id of boardIds) pipe.set(keys.lease(id), JSON.stringify({ runId: "alone", attempt: 1, tokenHash: leaseTokenHash(`t-${id}`), agent: "x" }), "PX", 600_000);
     await pipe.exec();
     const suite = { name: "alone", roles: { dut: { profile: "esp32-virtual" } }, artifacts: {}, timeout: 60_000, steps: [{ type: "wait", duration: 0 }] };
     const queues = [...byAgent.keys()].map((a) => new Queue(keys.agentQueue(a), { connection: { url }, prefix: keys.bullPrefix }));
@@ -184,12 +185,15 @@ async function main(): Promise<void> {
   const keys = labKeys(NS);
   try {
     const tokens = Array.from({ length: SUBMITTERS }, (_, i) => ({ name: `s${i}`, token: `bench-submitter-${i}-token` }));
-    const env = { ...process.env, HIL_TOKENS: tokens.map((t) => `${t.name}:${t.token}`).join(","), HIL_LOG_LEVEL: "warn" };
+    // each agent signs its events with its own token (role agent, named after it)
+    const agentToken = (i: number) => `bench-agent-${i}-token`;
+    const agentTokens = Array.from({ length: AGENTS }, (_, i) => `bench${i}:agent:${agentToken(i)}`);
+    const env = { ...process.env, HIL_TOKENS: [...tokens.map((t) => `${t.name}:${t.token}`), ...agentTokens].join(","), HIL_ADMIN_TOKEN: ADMIN, HIL_LOG_LEVEL: "warn", HIL_SUBMIT_LIMIT: "1000000" };
     const urls: string[] = [];
     for (let i = 0; i < SCHEDULERS; i++) {
       const port = await freePort();
       const s = spawnHil(
-        ["scheduler", "--port", String(port), "--redis", redisServer.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN, "--namespace", NS],
+        ["scheduler", "--port", String(port), "--redis", redisServer.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--namespace", NS],
         { env },
       );
       procs.push(s);
@@ -198,10 +202,14 @@ async function main(): Promise<void> {
     }
     const startAgents = async (ns = NS): Promise<Spawned[]> => {
       const agents = Array.from({ length: AGENTS }, (_, i) =>
-        spawnHil([
-          "agent", "--redis", redisServer.url, "--namespace", ns, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
-          "--log-level", "warn", "--scheduler-url", urls[0] ?? "",
-        ]),
+        spawnHil(
+          [
+            "agent", "--redis", redisServer.url, "--namespace", ns, "--name", `bench${i}`, "--instant-boards", String(BOARDS_PER_AGENT),
+            "--log-level", "warn", "--scheduler-url", urls[0] ?? "",
+          ],
+          // no scheduler makes Redis users in the agents-alone namespace: there they log in as the URL says
+          { env: { ...process.env, HIL_TOKEN: agentToken(i), HIL_REDIS_ACL: ns === NS ? "auto" : "off" } },
+        ),
       );
       procs.push(...agents);
       await Promise.all(agents.map((a) => a.waitFor(/ready with/, 60_000)));

@@ -4,11 +4,16 @@
 // agent hosting virtual boards, writes .hil/lab.env for the `hil` CLI, and stops everything it
 // started on Ctrl-C / SIGTERM.
 //
+// Secrets (admin token, the agent's token, the Redis password) live in 0600 files under the data dir
+// and reach the services through their environment or those files, never a command line (ps shows
+// every process's argv to every local user). The private Redis wants a password; the agent logs in
+// to it as its own ACL user, whose password is its token (the scheduler makes that user).
+//
 // Env: LAB_PORT (default 8080), REDIS_URL, HIL_DATA_DIR (default .hil), HIL_LAB_VIRTUAL
 // (default "esp32=2"), HIL_LAB_SKIP_SETUP=1 (skip npm ci / apt / build: tests use it).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ROOT, build, ensureNodeModules } from "./lib/setup.mjs";
 import { ensureSystemDeps } from "./sysdeps.mjs";
@@ -27,21 +32,36 @@ function log(msg) {
   process.stdout.write(`» ${msg}\n`);
 }
 
-function adminToken() {
-  const file = join(dataDir, "admin-token");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const token = `hil_${randomBytes(24).toString("base64url")}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+/** A secret kept in the data dir (owner-only): made once, then the same across restarts. */
+function secret(name, make) {
+  const file = join(dataDir, name);
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    const value = readFileSync(file, "utf8").trim();
+    if (value) return { file, value };
+  }
+  const value = make();
+  writeSecret(file, value);
+  return { file, value };
 }
 
+function writeSecret(file, value) {
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+// What a service inherits must not override the files the lab hands it.
+const INHERITED_SECRETS = ["REDIS_URL", "REDIS_URL_FILE", "HIL_ADMIN_TOKEN", "HIL_ADMIN_TOKEN_FILE", "HIL_TOKEN", "HIL_TOKEN_FILE"];
+
 /** Each service runs in its own process group so a shutdown reaches its children (socat, …) too. */
-function startService(name, args) {
+function startService(name, args, serviceEnv) {
   const logFile = join(dataDir, "logs", `${name}.log`);
   const fd = openSync(logFile, "a");
+  const childEnv = { ...env, HIL_DATA_DIR: dataDir };
+  for (const k of INHERITED_SECRETS) delete childEnv[k];
   const child = spawn(process.execPath, [hilBin, ...args], {
     cwd: ROOT,
-    env: { ...env, HIL_DATA_DIR: dataDir },
+    env: { ...childEnv, ...serviceEnv },
     stdio: ["ignore", fd, fd],
     detached: true,
   });
@@ -118,22 +138,35 @@ async function main() {
   let redisUrl = env.REDIS_URL;
   if (!redisUrl) {
     const { startPrivateRedis } = await import(join(ROOT, "scheduler", "dist", "src", "redis", "index.js"));
-    redis = await startPrivateRedis({ dir: join(dataDir, "redis"), persist: true });
+    const password = secret("redis.password", () => randomBytes(32).toString("base64url")).value;
+    redis = await startPrivateRedis({ dir: join(dataDir, "redis"), persist: true, password });
     redisUrl = redis.url;
-    log(`redis-server started (pid ${redis.pid}, ${redisUrl}, AOF in ${join(dataDir, "redis")})`);
+    log(`redis-server started (pid ${redis.pid}, ${redis.bareUrl}, password in ${join(dataDir, "redis.password")}, AOF in ${join(dataDir, "redis")})`);
   }
-  const token = adminToken();
+  const redisUrlFile = join(dataDir, "redis.url");
+  writeSecret(redisUrlFile, redisUrl);
+  const token = secret("admin-token", () => `hil_${randomBytes(24).toString("base64url")}`);
+  // The agent's own credential (role agent): artifact downloads, and its Redis user's password.
+  const agentToken = secret("agent-token", () => randomBytes(32).toString("base64url"));
+  const agentName = "lab-1";
   const url = `http://127.0.0.1:${port}`;
-  const common = ["--redis", redisUrl];
 
-  startService("scheduler", ["scheduler", ...common, "--port", String(port), "--artifact-dir", join(dataDir, "artifacts"), "--token", token]);
+  startService("scheduler", ["scheduler", "--port", String(port), "--artifact-dir", join(dataDir, "artifacts")], {
+    REDIS_URL_FILE: redisUrlFile,
+    HIL_ADMIN_TOKEN_FILE: token.file,
+    HIL_TOKENS: [env.HIL_TOKENS, `${agentName}:agent:${agentToken.value}`].filter(Boolean).join(","),
+  });
   const health = await waitForHealth(`${url}/healthz`, 60_000);
+  // A private Redis with ACL (6 or later): the agent gets the URL without the password and logs in
+  // as its own user; otherwise (an older Redis, or one of the operator's) the URL as given.
+  const aclCapable = Number(/^(\d+)/.exec(health.redis.version ?? "")?.[1] ?? 0) >= 6;
+  const agentRedis = redis && aclCapable ? { REDIS_URL: redis.bareUrl } : { REDIS_URL_FILE: redisUrlFile };
   startService("agent", [
-    "agent", ...common, "--name", "lab-1", "--virtual", virtual,
-    "--scheduler-url", url, "--token", token, "--cache-dir", join(dataDir, "agent-cache"),
-  ]);
+    "agent", "--name", agentName, "--virtual", virtual,
+    "--scheduler-url", url, "--cache-dir", join(dataDir, "agent-cache"),
+  ], { ...agentRedis, HIL_TOKEN_FILE: agentToken.file });
 
-  writeFileSync(join(dataDir, "lab.env"), `HIL_URL=${url}\nHIL_TOKEN=${token}\nREDIS_URL=${redisUrl}\n`, { mode: 0o600 });
+  writeSecret(join(dataDir, "lab.env"), `HIL_URL=${url}\nHIL_TOKEN=${token.value}\nREDIS_URL=${redisUrl}`);
   const pids = { lab: process.pid, redis: redis?.pid ?? null, services: Object.fromEntries(children.map((c) => [c.name, c.child.pid])) };
   writeFileSync(join(dataDir, "lab.pids.json"), JSON.stringify(pids));
   process.stdout.write(
@@ -141,7 +174,7 @@ async function main() {
       "",
       `HIL Lab is up (Redis ${health.redis.version ?? "?"}).`,
       `  Lab URL:      ${url}`,
-      `  Admin token:  ${token}`,
+      `  Admin token:  ${token.value} (also in ${token.file})`,
       `  CLI config:   ${join(dataDir, "lab.env")} (the hil command reads it; no flags needed)`,
       `  Try:          npx hil boards`,
       "Ctrl-C stops everything.",

@@ -17,7 +17,7 @@ let lab: Lab;
 
 test.before(async () => {
   // every garbage token would count against the caller's address: lift that limit for the fuzzer
-  lab = await startLab({ schedulerEnv: { HIL_AUTH_FAIL_LIMIT: "100000000", HIL_SUBMIT_LIMIT: "100000000", HIL_UPLOAD_MAX: "4MiB" } });
+  lab = await startLab({ schedulerEnv: { HIL_AUTH_FAIL_LIMIT: "1000000", HIL_SUBMIT_LIMIT: "1000000", HIL_UPLOAD_MAX: "4MiB" } });
   await lab.startAgent("fz", ["--virtual", "esp32=1"]);
 });
 test.after(async () => {
@@ -57,7 +57,7 @@ test(`fuzz: ${COUNT} generated requests across every route; no 5xx, no crash, no
   const known = { id: [...boards, "r-0-00000000", "bk-0-000000", "0123456789abcdef"], sha256: [sha256], name: ["fuzz-viewer", "nobody"] };
   const before = await filesUnder(lab.dir, (rel) => rel.startsWith("artifacts") || rel.startsWith("cache-"));
 
-  const samples = fc.sample(requests(ops, [ADMIN_TOKEN, CI_TOKEN, viewer, "", "constructor", "__proto__", "hil_0000000000000000_" + "A".repeat(43)], known), { numRuns: COUNT, seed: SEED });
+  const samples = fc.sample(requests(ops, [ADMIN_TOKEN, ADMIN_TOKEN, CI_TOKEN, CI_TOKEN, viewer, viewer, "", "constructor", "__proto__", "hil_0000000000000000_" + "A".repeat(43)], known), { numRuns: COUNT, seed: SEED });
   const statuses = new Map<number, number>();
   const routes = new Set<string>();
   const failures: string[] = [];
@@ -66,6 +66,7 @@ test(`fuzz: ${COUNT} generated requests across every route; no 5xx, no crash, no
     while (next < samples.length) {
       const r = samples[next++];
       if (!r) break;
+      if (process.env.HIL_FUZZ_TRACE) process.stderr.write(`${next} ${r.method} ${r.path.slice(0, 120)}\n`);
       routes.add(`${r.method} ${r.op.path}`);
       let status: number;
       try {
@@ -80,6 +81,7 @@ test(`fuzz: ${COUNT} generated requests across every route; no 5xx, no crash, no
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   const codes = [...statuses.entries()].sort((a, b) => a[0] - b[0]).map(([c, n]) => `${c}×${n}`).join(" ");
+  process.stderr.write(`fuzz: requests done\n`);
   console.log(`fuzz: seed ${SEED}, ${samples.length} requests, ${routes.size} of ${ops.length} operations, statuses ${codes}`);
   assert.equal(failures.slice(0, 20), [], `seed ${SEED}: ${failures.length} bad answers`);
   assert.is(routes.size, ops.length, "every operation was exercised");
@@ -91,11 +93,12 @@ test(`fuzz: ${COUNT} generated requests across every route; no 5xx, no crash, no
   // undo what the admin token's random calls may have done to the lab, then run for real
   const { body: bs } = await lab.api<{ boards: { id: string; state: string }[] }>("GET", "/api/v1/boards");
   for (const b of bs.boards) if (b.state === "quarantined") await lab.api("POST", `/api/v1/boards/${b.id}/release-quarantine`);
-  const { body: bks } = await lab.api<{ bookings: { id: string }[] }>("GET", "/api/v1/bookings?active=true");
-  for (const b of bks.bookings) await lab.api("POST", `/api/v1/bookings/${b.id}/release`);
+  const { body: bks } = await lab.api<{ bookings: { id: string; state: string }[] }>("GET", "/api/v1/bookings");
+  for (const b of bks.bookings) if (b.state === "scheduled" || b.state === "active") await lab.api("POST", `/api/v1/bookings/${b.id}/release`);
   const { body: rs } = await lab.api<{ runs: { id: string; state: string }[] }>("GET", "/api/v1/runs?limit=500");
   for (const r of rs.runs) if (!TERMINAL.has(r.state)) await lab.api("POST", `/api/v1/runs/${r.id}/cancel`);
 
+  process.stderr.write("fuzz: lab cleaned up, running a real run\n");
   const app = join(lab.dir, "after-fuzz.bin");
   await writeFile(app, buildEsp32Image({ appDesc: { projectName: "after_fuzz", version: "1.0.0" }, scenario: { kind: "console" } }));
   const junit = join(lab.dir, "after-fuzz.xml");

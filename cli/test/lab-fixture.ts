@@ -11,6 +11,10 @@ import { Redis } from "ioredis";
 export const ADMIN_TOKEN = "admin-token-e2e";
 export const CI_TOKEN = "ci-token-e2e-0001";
 
+/** Agent names the lab's scheduler knows (config tokens `name:agent:…`): an agent signs its events with its token. */
+export const LAB_AGENTS: readonly string[] = ["b1", "c1", "fz", "k1", "k2", "lg", "q1", "r1", "t1", "t2", "tk", "v1", "x1"];
+export const agentToken = (name: string) => `${name}-agent-token-e2e-0001`;
+
 export interface Lab {
   url: string;
   redisUrl: string;
@@ -30,19 +34,22 @@ export interface Lab {
   stop(): Promise<void>;
 }
 
-export async function startLab(): Promise<Lab> {
+/** `schedulerEnv` adds settings for the scheduler process (e.g. rate limits a test needs lifted). */
+export async function startLab(opts: { schedulerEnv?: Record<string, string> } = {}): Promise<Lab> {
   const tmp = await makeTempDir("hil-e2e-");
   const started: Spawned[] = [];
   let server: PrivateRedis | undefined;
   let client: Redis | undefined;
   try {
-    server = await startPrivateRedis();
+    // as `npm run lab` runs it: Redis wants a password, each agent logs in as its own ACL user
+    server = await startPrivateRedis({ password: true });
     const namespace = `e2e${randomUUID().slice(0, 8)}`;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     // Short leases so a killed agent's runs come back within seconds (the agents renew to the same TTL).
-    const env = { ...process.env, HIL_TOKENS: `ci:${CI_TOKEN}`, HIL_TICK: "200ms", HIL_LEASE_TTL: "4s" };
-    const schedulerArgs = ["scheduler", "--port", String(port), "--redis", server.url, "--artifact-dir", join(tmp.dir, "artifacts"), "--token", ADMIN_TOKEN, "--namespace", namespace];
+    const agentTokens = LAB_AGENTS.map((n) => `${n}:agent:${agentToken(n)}`);
+    const env = { ...process.env, HIL_TOKENS: [`ci:${CI_TOKEN}`, ...agentTokens].join(","), HIL_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: server.url, HIL_TICK: "200ms", HIL_LEASE_TTL: "4s", ...opts.schedulerEnv };
+    const schedulerArgs = ["scheduler", "--port", String(port), "--artifact-dir", join(tmp.dir, "artifacts"), "--namespace", namespace];
     const startScheduler = async () => {
       const s = spawnHil(schedulerArgs, { env });
       started.push(s);
@@ -54,6 +61,7 @@ export async function startLab(): Promise<Lab> {
     client = redis;
     const agents = new Map<string, Spawned>();
     const redisUrl = server.url;
+    const agentRedisUrl = server.bareUrl;
     const lab: Lab = {
       url,
       redisUrl,
@@ -69,9 +77,11 @@ export async function startLab(): Promise<Lab> {
       },
       agents,
       async startAgent(name, args) {
+        if (!LAB_AGENTS.includes(name)) throw new Error(`agent ${name} has no token in the lab's scheduler; add it to LAB_AGENTS`);
         const agent = spawnHil(
-          ["agent", "--redis", redisUrl, "--namespace", namespace, "--name", name, "--heartbeat", "500ms", "--lease-ttl", "4s", "--scheduler-url", url, "--token", ADMIN_TOKEN,
+          ["agent", "--redis", agentRedisUrl, "--namespace", namespace, "--name", name, "--heartbeat", "500ms", "--lease-ttl", "4s", "--scheduler-url", url,
             "--cache-dir", join(tmp.dir, `cache-${name}`), "--no-discover", ...args],
+          { env: { ...process.env, HIL_TOKEN: agentToken(name) } },
         );
         started.push(agent);
         agents.set(name, agent);

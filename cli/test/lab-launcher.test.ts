@@ -1,10 +1,12 @@
-// `npm run lab` end to end: it comes up healthy, writes lab.env, and Ctrl-C leaves no process behind.
-import { readdirSync, readFileSync } from "node:fs";
+// `npm run lab` end to end: it comes up healthy, writes lab.env, keeps every secret off every command
+// line, and Ctrl-C leaves no process behind.
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { freePort } from "@hil/scheduler/redis";
 import { makeTempDir, pidAlive, REPO_ROOT, spawnTracked } from "@hil/scheduler/testing";
+import { Redis } from "ioredis";
 
 /** Processes whose command line mentions `needle` (the lab's private data dir). */
 function processesMentioning(needle: string): number[] {
@@ -61,6 +63,35 @@ test("npm run lab answers /healthz with Redis reachable and Ctrl-C stops all it 
     assert.ok(started.length >= 3, "redis, scheduler and agent were started");
     const beforeStop = processesMentioning(tmp.dir);
     assert.ok(beforeStop.length >= 2, "lab processes are findable by their data dir");
+
+    // No secret on any command line (ps shows argv to every local user); secrets in owner-only files.
+    const secrets = Object.fromEntries(
+      ["admin-token", "agent-token", "redis.password"].map((f) => {
+        const file = join(tmp.dir, f);
+        assert.is(statSync(file).mode & 0o777, 0o600, `${f} is readable by its owner only`);
+        return [f, readFileSync(file, "utf8").trim()];
+      }),
+    );
+    assert.is(secrets["admin-token"], token);
+    for (const [name, value] of Object.entries(secrets)) {
+      assert.ok(value.length >= 16, `${name} is set`);
+      assert.equal(processesMentioning(value), [], `no process has the ${name} on its command line`);
+    }
+    assert.is(statSync(join(tmp.dir, "lab.env")).mode & 0o777, 0o600);
+    const redisPort = Number(/REDIS_URL=\S*127\.0\.0\.1:(\d+)/.exec(envFile)?.[1]);
+    const anonymous = new Redis(redisPort, "127.0.0.1", { maxRetriesPerRequest: 0, enableReadyCheck: false });
+    anonymous.on("error", () => {});
+    await anonymous.ping().then(
+      () => assert.unreachable("the lab's Redis answered without a password"),
+      (err: Error) => assert.match(err.message, /^NOAUTH/),
+    );
+    anonymous.disconnect();
+    const redis = new Redis(redisPort, "127.0.0.1", { password: secrets["redis.password"] });
+    const agentLoggedIn = async () => ((await redis.call("CLIENT", "LIST")) as string).includes(" user=hil-agent-hil-lab-1 ");
+    const deadline = Date.now() + 60_000;
+    while (!(await agentLoggedIn()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(await agentLoggedIn(), "the agent logs in as its own Redis user");
+    redis.disconnect();
 
     lab.child.kill("SIGINT");
     assert.is(await lab.exited, 0);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ADMIN_TOKEN, startLab, type Lab } from "./lab-fixture.js";
+import { ADMIN_TOKEN, CI_TOKEN, startLab, type Lab } from "./lab-fixture.js";
 
 let lab: Lab;
 
@@ -33,15 +33,15 @@ test("hil tokens create --role ci --profiles esp32-virtual: runs there, 403 else
 
   const other = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-devkitc", "--artifact", `app=${app}`], token);
   assert.is(await other.exited, 64, other.output());
-  assert.match(other.output(), /gitlab-virtual may run only on profiles esp32-virtual/);
+  assert.match(other.output(), /gitlab-virtual may run only on profiles esp32-virtual; asked profile esp32-devkitc/);
 
   const board = (await lab.api<{ boards: { id: string }[] }>("GET", "/api/v1/boards")).body.boards[0]?.id ?? "";
   const booked = lab.hil(["book", "--board", board, "--for", "10m"], ADMIN_TOKEN);
   assert.is(await booked.exited, 0, booked.output());
-  const bookingId = /\b(bk-\S+)/.exec(booked.output())?.[1] ?? "";
+  const bookingId = /\b(bk-[a-z0-9-]+)/.exec(booked.output())?.[1] ?? "";
   const release = lab.hil(["release", bookingId], token);
   assert.is(await release.exited, 64, release.output());
-  assert.match(release.output(), /belongs to admin/);
+  assert.match(release.output(), /belongs to admin/, `${booked.output()}\n${release.output()}`);
   const quarantine = lab.hil(["quarantine", board, "--reason", "not yours"], token);
   assert.is(await quarantine.exited, 64, quarantine.output());
   assert.match(quarantine.output(), /role ci.*needs role admin/);
@@ -56,6 +56,13 @@ test("hil tokens create --role ci --profiles esp32-virtual: runs there, 403 else
   const after = lab.hil(["boards"], token);
   assert.is(await after.exited, 64, after.output());
   assert.match(after.output(), /revoked/);
+
+  // an admin clearing a live agent's board owner does not take the board out of service for good:
+  // the agent's next announcement claims it again and runs go on
+  assert.is((await lab.api("POST", `/api/v1/boards/${board}/release-owner`)).status, 200);
+  const again = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--timeout", "2m", "--wait"], CI_TOKEN);
+  setTimeout(() => void again.stop(), 120_000).unref();
+  assert.is(await again.exited, 0, again.output());
 
   const audit = lab.hil(["audit", "--action", "token.revoke"], ADMIN_TOKEN);
   assert.is(await audit.exited, 0, audit.output());

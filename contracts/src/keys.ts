@@ -12,6 +12,8 @@ export interface LabKeys {
   agents(): string;
   board(id: string): string;
   boards(): string;
+  /** Scheduler-only hash: board id → the agent it belongs to, set from verified board-changed events. */
+  boardOwners(): string;
   lease(boardId: string): string;
   run(id: string): string;
   runs(): string;
@@ -29,8 +31,17 @@ export interface LabKeys {
   boardLogSeq(boardId: string): string;
   runLog(runId: string): string;
   artifact(sha256: string): string;
+  /** Scheduler-only hash: API token id → token record (the token itself is never stored, only its SHA-256). */
   tokens(): string;
+  /** Scheduler-only hash: API token id → last time it was used (ms). */
+  tokensUsed(): string;
+  /** Scheduler-only hash: user name → account record (scrypt password hash). */
+  users(): string;
+  /** Scheduler-only stream: who did what to which board, run, booking or token (bounded). */
+  audit(): string;
   events(): string;
+  /** Scheduler-owned stream: agent events that could not be applied (bad JSON, off-contract, handler kept failing), bounded. */
+  deadLetters(): string;
   /** Pub/sub channel: a run id published here is cancelled; agents abort it. */
   cancelChannel(): string;
   counter(name: string): string;
@@ -50,6 +61,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     agents: () => `${p}:agents`,
     board: (id) => `${p}:board:${id}`,
     boards: () => `${p}:boards`,
+    boardOwners: () => `${p}:boards:owners`,
     lease: (boardId) => `${p}:lease:${boardId}`,
     run: (id) => `${p}:run:${id}`,
     runs: () => `${p}:runs`,
@@ -66,7 +78,11 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     runLog: (runId) => `${p}:log:run:${runId}`,
     artifact: (sha256) => `${p}:artifact:${sha256}`,
     tokens: () => `${p}:tokens`,
+    tokensUsed: () => `${p}:tokens:used`,
+    users: () => `${p}:users`,
+    audit: () => `${p}:audit`,
     events: () => `${p}:events`,
+    deadLetters: () => `${p}:events:dead`,
     cancelChannel: () => `${p}:cancel`,
     counter: (name) => `${p}:counter:${name}`,
     activeRuns: () => `${p}:runs:active`,

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { makeTempDir } from "@hil/scheduler/testing";
+import { makeTempDir } from "@hil/lab-protocol/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Esp32FlashDriver } from "../src/drivers/esp32/esp32-flash-driver.js";

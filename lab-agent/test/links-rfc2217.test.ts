@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { LinkClosedError } from "@hil/contracts";
-import { spawnTracked } from "@hil/scheduler/testing";
+import { spawnTracked } from "@hil/lab-protocol/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LinkClosedError } from "@hil/contracts";
-import { makeTempDir, spawnTracked, type Spawned } from "@hil/scheduler/testing";
+import { makeTempDir, spawnTracked, type Spawned } from "@hil/lab-protocol/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { WebSerialPortAdapter } from "../src/drivers/esp32/web-serial-port-adapter.js";

@@ -5,12 +5,20 @@ import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { labKeys } from "@hil/contracts";
 import { artifactsRoutes } from "./api/artifacts-routes.js";
-import { requireToken } from "./api/auth.js";
+import helmet from "helmet";
+import { authorize } from "./api/authorize.js";
+import { identityRoutes } from "./api/identity-routes.js";
+import { AuditLog } from "./auth/audit-log.js";
+import { RedisAclSync } from "./auth/redis-acl.js";
+import { RateLimiter } from "./auth/rate-limiter.js";
+import { TokenStore } from "./auth/token-store.js";
+import { UserStore } from "./auth/user-store.js";
 import { bookingsRoutes, scheduleBookingEnd } from "./api/bookings-routes.js";
 import { boardsRoutes } from "./api/boards-routes.js";
 import { errorHandler, HttpError } from "./api/http-error.js";
 import { buildOpenApi } from "./api/openapi.js";
 import { runsRoutes } from "./api/runs-routes.js";
+import { ArtifactSweeper, RunArtifactReferences } from "./artifacts/artifact-sweeper.js";
 import { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
 import { defaultCatalog, type Catalog } from "./catalog.js";
 import type { SchedulerConfig } from "./config.js";
@@ -21,7 +29,7 @@ import { Reaper } from "./dispatch/reaper.js";
 import { RunLifecycle } from "./dispatch/run-lifecycle.js";
 import { LeaseStore } from "./leases/lease-store.js";
 import { SchedulerMetrics } from "./metrics.js";
-import { redisHealth } from "./redis/redis-info.js";
+import { redisHealth } from "@hil/lab-protocol/redis";
 import { BoardRegistry } from "./store/board-registry.js";
 import { BookingStore } from "./store/booking-store.js";
 import { RunStore } from "./store/run-store.js";
@@ -36,6 +44,8 @@ export interface SchedulerDeps {
 export interface SchedulerApp {
   readonly app: Express;
   readonly context: SchedulerContext;
+  /** Artifact garbage collection; started and stopped with the app, `sweep()` may be called any time. */
+  readonly artifactSweeper: ArtifactSweeper;
   /** Listens, starts the dispatcher, event consumer and reaper; resolves with the bound port. */
   start(): Promise<{ port: number; url: string }>;
   /** Stops accepting, lets in-flight requests finish, stops the loops, closes Redis. */
@@ -49,6 +59,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableReadyCheck: true, enableAutoPipelining: true });
   redis.on("error", (err) => log.warn({ err: err.message }, "redis connection problem"));
   const keys = labKeys(config.namespace);
+  const tokens = new TokenStore(redis, keys, config.tokens);
   const boards = new BoardRegistry(redis, keys);
   let dispatcher: Dispatcher | undefined;
   const context: SchedulerContext = {
@@ -57,11 +68,15 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     keys,
     runs: new RunStore(redis, keys),
     boards,
-    bookings: new BookingStore(redis, keys),
+    bookings: new BookingStore(redis, keys, (id) => log.warn({ booking: id }, "stored booking is not valid; skipped")),
     leases: new LeaseStore(redis, keys),
     artifacts: new FsArtifactStore(config.artifactDir),
     queues: new AgentQueues(redis, keys),
     metrics: new SchedulerMetrics(redis, keys, boards),
+    tokens,
+    redisAcl: new RedisAclSync({ redis, keys, namespace: config.namespace, tokens, log, mode: config.redisAcl }),
+    users: new UserStore(redis, keys),
+    audit: new AuditLog(redis, keys, config.auditMax, (err) => log.error({ err: err.message }, "audit entry not written")),
     log,
     wake: (refreshBoards) => dispatcher?.wake(refreshBoards),
   };
@@ -69,10 +84,14 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   const lifecycle = new RunLifecycle(context);
   const events = new EventConsumer(context, lifecycle);
   const reaper = new Reaper(context, lifecycle);
+  // bookings name no artifacts yet; their ArtifactReferences source joins this list when they do
+  const sweeper = new ArtifactSweeper(context.artifacts, [new RunArtifactReferences(redis, keys)], { retentionMs: config.artifactRetentionMs }, log);
   const timers = new Set<NodeJS.Timeout>();
 
   const app = express();
   app.disable("x-powered-by");
+  // the API serves JSON, SSE and files only: nothing may be framed, sniffed or run as a page
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.get("/healthz", async (_req, res) => {
     const h = await redisHealth(redis);
     res.status(h.reachable ? 200 : 503).json({
@@ -82,7 +101,18 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       version: SCHEDULER_VERSION,
     });
   });
-  app.use(requireToken(config.tokens));
+  app.use(
+    authorize({
+      tokens: context.tokens,
+      audit: context.audit,
+      owners: {
+        run: async (id) => (/^[a-z0-9-]{1,64}$/.test(id) ? (await context.runs.get(id))?.run.submitter : undefined),
+        booking: async (id) => (/^[a-z0-9-]{1,64}$/.test(id) ? (await context.bookings.get(id))?.holder : undefined),
+      },
+      failedAuth: new RateLimiter(config.authFailLimit, 60_000),
+      submit: new RateLimiter(config.submitLimit, 60_000),
+    }),
+  );
   app.get("/metrics", async (_req, res) => {
     res.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });
@@ -93,6 +123,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   app.use("/api/v1", boardsRoutes(context));
   app.use("/api/v1", bookingsRoutes(context, timers));
   app.use("/api/v1", artifactsRoutes(context));
+  app.use("/api/v1", identityRoutes(context));
   app.use((_req, _res, next) => next(new HttpError(404, "no such route; see /api/v1/openapi.json")));
   app.use(errorHandler(log));
 
@@ -103,9 +134,13 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   return {
     app,
     context,
+    artifactSweeper: sweeper,
     async start() {
       await mkdir(config.artifactDir, { recursive: true });
+      // agent users first: agents waiting to log in get in before any job is dispatched to them
+      await context.redisAcl.start();
       await events.start();
+      sweeper.start(config.artifactSweepMs);
       for (const end of await context.bookings.upcomingEnds()) scheduleBookingEnd(context, end, timers);
       tick = setInterval(() => {
         dispatcher?.wake();
@@ -144,8 +179,10 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       await events.stop();
       await dispatcher?.idle();
       await lifecycle.drain();
+      await sweeper.stop();
       while (sweeping) await new Promise((r) => setTimeout(r, 20));
       await context.queues.close();
+      context.redisAcl.stop();
       redis.disconnect();
     },
   };

@@ -29,4 +29,29 @@ test("every problem is reported at once", () => {
   }
 });
 
+test("the Redis URL may come from a file (it can hold a password); HIL_REDIS_ACL is auto or off", async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "hil-config-"));
+  try {
+    const file = join(dir, "redis.url");
+    writeFileSync(file, "redis://:s3cret@127.0.0.1:6390\n", { mode: 0o600 });
+    const c = loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", REDIS_URL_FILE: file });
+    assert.is(c.redisUrl, "redis://:s3cret@127.0.0.1:6390");
+    assert.is(c.redisAcl, "auto");
+    assert.is(loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_REDIS_ACL: "off" }).redisAcl, "off");
+    assert.throws(() => loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_REDIS_ACL: "yes" }), /HIL_REDIS_ACL/);
+    assert.throws(() => loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", REDIS_URL_FILE: join(dir, "missing") }), /REDIS_URL_FILE: cannot read it/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("agent events must be signed unless HIL_AGENT_AUTH=off", () => {
+  assert.is(loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1" }).agentAuth, "required");
+  assert.is(loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_AGENT_AUTH: "off" }).agentAuth, "off");
+  assert.throws(() => loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_AGENT_AUTH: "no" }), /HIL_AGENT_AUTH: required \(default\) or off/);
+});
+
 test.run();

@@ -1,28 +1,41 @@
-import { DEFAULT_NAMESPACE, DurationSchema } from "@hil/contracts";
+import { ByteSizeSchema, DEFAULT_NAMESPACE, DurationSchema } from "@hil/contracts";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { RoleSchema, type Role } from "./auth/roles.js";
+import type { ConfigToken } from "./auth/token-store.js";
+import { HostAllowListSchema, type AllowedHost } from "./artifacts/host-allow-list.js";
 
-const TokenListSchema = z
-  .string()
-  .transform((raw, ctx) => {
-    const out: Record<string, string> = {};
-    for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
-      const i = part.indexOf(":");
-      const name = i > 0 ? part.slice(0, i) : "";
-      const token = i > 0 ? part.slice(i + 1) : "";
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || token.length < 8) {
-        ctx.addIssue({ code: "custom", message: `"${part.slice(0, 20)}…" is not name:token (lowercase name, token of 8+ characters)` });
-        continue;
-      }
-      out[token] = name;
+const ROLE_NAMES = new Set<string>(RoleSchema.options);
+
+/** `name:token` (role ci) or `name:role:token`, comma-separated: bootstrap tokens beside the stored ones. */
+const TokenListSchema = z.string().transform((raw, ctx) => {
+  const out: ConfigToken[] = [];
+  for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const fields = part.split(":");
+    const name = fields[0] ?? "";
+    const hasRole = fields.length >= 3 && ROLE_NAMES.has(fields[1] ?? "");
+    const role = (hasRole ? fields[1] : "ci") as Role;
+    const token = fields.slice(hasRole ? 2 : 1).join(":");
+    if (fields.length < 2 || !/^[a-z0-9][a-z0-9._-]*$/.test(name) || token.length < 8) {
+      ctx.addIssue({ code: "custom", message: `"${part.slice(0, 12)}…" is not name:token or name:role:token (lowercase name, token of 8+ characters)` });
+      continue;
     }
-    return out;
-  });
+    out.push({ name, role, token });
+  }
+  return out;
+});
 
 const ConfigSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+  HIL_REDIS_ACL: z.enum(["auto", "off"], { message: "auto (one Redis user per agent token, where Redis has ACL) or off" }).default("auto"),
   HIL_NAMESPACE: z.string().regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only").default(DEFAULT_NAMESPACE),
   HIL_ADMIN_TOKEN: z.string({ message: "set HIL_ADMIN_TOKEN (the lab writes one to .hil/lab.env)" }).min(8, "use at least 8 characters"),
-  HIL_TOKENS: TokenListSchema.default({}),
+  HIL_TOKENS: TokenListSchema.default([]),
+  HIL_AGENT_AUTH: z.enum(["required", "off"], { message: "required (default) or off" }).default("required"),
+  HIL_AUDIT_MAX: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+  HIL_AUTH_FAIL_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  HIL_SUBMIT_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  HIL_SESSION_TTL: DurationSchema.default(12 * 3_600_000),
   HIL_ARTIFACT_DIR: z.string().min(1).default(".hil/artifacts"),
   HIL_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LAB_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -34,14 +47,35 @@ const ConfigSchema = z.object({
   HIL_RESERVE_AFTER: DurationSchema.default(30_000),
   HIL_TICK: DurationSchema.default(1000),
   HIL_TIMEOUT_GRACE: DurationSchema.default(10_000),
+  HIL_BOOKING_MAX: DurationSchema.refine((ms) => ms >= 60_000, "use at least 1m").default(7 * 86_400_000),
+  HIL_UPLOAD_MAX: ByteSizeSchema.refine((b) => b >= 1024, "use at least 1KiB").default(512 * 1024 * 1024),
+  HIL_ARTIFACT_RETENTION: DurationSchema.refine((ms) => ms >= 60_000, "use at least 1m").default(7 * 86_400_000),
+  HIL_ARTIFACT_SWEEP: DurationSchema.refine((ms) => ms >= 1000, "use at least 1s").default(3_600_000),
+  HIL_FETCH_TIMEOUT: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(120_000),
+  HIL_FETCH_ALLOW_HOSTS: HostAllowListSchema.default([]),
 });
 
 export interface SchedulerConfig {
   readonly redisUrl: string;
   readonly namespace: string;
+  /** `auto`: keep one Redis ACL user per agent token (Redis ≥ 6); `off`: leave Redis users alone. */
+  readonly redisAcl: "auto" | "off";
   readonly adminToken: string;
-  /** token → identity name ("admin" for the admin token). */
-  readonly tokens: Readonly<Record<string, string>>;
+  /** Bootstrap tokens from the configuration (the admin token first); stored tokens live in Redis. */
+  readonly tokens: readonly ConfigToken[];
+  /**
+   * `required`: apply only agent events signed with a valid token of role agent named after the agent.
+   * `off`: apply every event on the stream (only for a lab that trusts whatever can write to its Redis).
+   */
+  readonly agentAuth: "required" | "off";
+  /** Audit log length (entries kept in Redis). */
+  readonly auditMax: number;
+  /** Failed credential checks a client address may make per minute before it gets 429. */
+  readonly authFailLimit: number;
+  /** Runs one caller may submit per minute. */
+  readonly submitLimit: number;
+  /** How long a dashboard sign-in lasts. */
+  readonly sessionTtlMs: number;
   readonly artifactDir: string;
   readonly port: number;
   readonly host: string;
@@ -55,6 +89,18 @@ export interface SchedulerConfig {
   readonly tickMs: number;
   /** How long past its timeout a running run may go before the scheduler ends it as timed-out (the agent normally ends it first). */
   readonly timeoutGraceMs: number;
+  /** Longest booking (and longest a booking may be extended to). */
+  readonly bookingMaxMs: number;
+  /** Largest upload body (artifact or multipart run) and largest artifact fetched by URL, in bytes. */
+  readonly uploadMaxBytes: number;
+  /** Stored artifacts unused this long and referenced by no run or booking are deleted. */
+  readonly artifactRetentionMs: number;
+  /** How often the artifact sweep runs. */
+  readonly artifactSweepMs: number;
+  /** Whole time allowed to fetch an artifact given by URL (redirects and body included). */
+  readonly fetchTimeoutMs: number;
+  /** Hosts an artifact URL may name even at a private address, and may redirect to. */
+  readonly fetchAllowHosts: readonly AllowedHost[];
 }
 
 export const DEFAULT_SCHEDULER_PORT = 8081;
@@ -62,6 +108,22 @@ export const DEFAULT_SCHEDULER_PORT = 8081;
 /** Parses the environment once; throws one error naming every problem. */
 export function loadSchedulerConfig(env: Record<string, string | undefined>, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   const withOverrides = { ...env };
+  // secrets come from the environment or a file, never from a command line (visible in ps)
+  if (withOverrides.HIL_ADMIN_TOKEN === undefined && withOverrides.HIL_ADMIN_TOKEN_FILE) {
+    try {
+      withOverrides.HIL_ADMIN_TOKEN = readFileSync(withOverrides.HIL_ADMIN_TOKEN_FILE, "utf8").trim();
+    } catch (err) {
+      throw new Error(`scheduler configuration is invalid:\n  HIL_ADMIN_TOKEN_FILE: cannot read it (${(err as Error).message})`);
+    }
+  }
+  // a Redis URL with a password is a secret too
+  if (!withOverrides.REDIS_URL && withOverrides.REDIS_URL_FILE) {
+    try {
+      withOverrides.REDIS_URL = readFileSync(withOverrides.REDIS_URL_FILE, "utf8").trim();
+    } catch (err) {
+      throw new Error(`scheduler configuration is invalid:\n  REDIS_URL_FILE: cannot read it (${(err as Error).message})`);
+    }
+  }
   if (overrides.adminToken !== undefined) withOverrides.HIL_ADMIN_TOKEN = overrides.adminToken;
   const parsed = ConfigSchema.safeParse(withOverrides);
   if (!parsed.success) {
@@ -69,12 +131,19 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     throw new Error(`scheduler configuration is invalid:\n${lines.join("\n")}`);
   }
   const c = parsed.data;
-  const tokens: Record<string, string> = { ...c.HIL_TOKENS, [c.HIL_ADMIN_TOKEN]: "admin" };
+  const adminToken = overrides.adminToken ?? c.HIL_ADMIN_TOKEN;
+  const tokens: ConfigToken[] = [{ name: "admin", role: "admin", token: adminToken }, ...c.HIL_TOKENS];
   const config: SchedulerConfig = {
     redisUrl: c.REDIS_URL,
     namespace: c.HIL_NAMESPACE,
+    redisAcl: c.HIL_REDIS_ACL,
     adminToken: c.HIL_ADMIN_TOKEN,
     tokens: Object.freeze(tokens),
+    agentAuth: c.HIL_AGENT_AUTH,
+    auditMax: c.HIL_AUDIT_MAX,
+    authFailLimit: c.HIL_AUTH_FAIL_LIMIT,
+    submitLimit: c.HIL_SUBMIT_LIMIT,
+    sessionTtlMs: c.HIL_SESSION_TTL,
     artifactDir: c.HIL_ARTIFACT_DIR,
     port: c.HIL_PORT ?? c.LAB_PORT ?? DEFAULT_SCHEDULER_PORT,
     host: c.HIL_HOST,
@@ -85,10 +154,13 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     reserveAfterMs: c.HIL_RESERVE_AFTER,
     tickMs: c.HIL_TICK,
     timeoutGraceMs: c.HIL_TIMEOUT_GRACE,
+    bookingMaxMs: c.HIL_BOOKING_MAX,
+    uploadMaxBytes: c.HIL_UPLOAD_MAX,
+    artifactRetentionMs: c.HIL_ARTIFACT_RETENTION,
+    artifactSweepMs: c.HIL_ARTIFACT_SWEEP,
+    fetchTimeoutMs: c.HIL_FETCH_TIMEOUT,
+    fetchAllowHosts: Object.freeze(c.HIL_FETCH_ALLOW_HOSTS),
     ...overrides,
   };
-  if (overrides.adminToken !== undefined) {
-    (config as { tokens: Record<string, string> }).tokens = Object.freeze({ ...c.HIL_TOKENS, [overrides.adminToken]: "admin" });
-  }
   return Object.freeze(config);
 }

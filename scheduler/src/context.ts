@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
 import type { AuditLog } from "./auth/audit-log.js";
+import type { RedisAclSync } from "./auth/redis-acl.js";
 import type { TokenStore } from "./auth/token-store.js";
 import type { UserStore } from "./auth/user-store.js";
 import type { SchedulerConfig } from "./config.js";
@@ -28,6 +29,8 @@ export interface SchedulerContext {
   readonly tokens: TokenStore;
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** Redis ACL users that follow agent tokens (it listens to `tokens` itself). */
+  readonly redisAcl: RedisAclSync;
   readonly log: Logger;
   /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
   wake(refreshBoards?: boolean): void;

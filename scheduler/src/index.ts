@@ -1,5 +1,6 @@
 export { createSchedulerApp, SCHEDULER_VERSION, type SchedulerApp, type SchedulerDeps } from "./app.js";
 export { loadSchedulerConfig, DEFAULT_SCHEDULER_PORT, type SchedulerConfig } from "./config.js";
+export { RedisAclSync, agentAclRules, schedulerAclRules, AGENT_COMMANDS, type RedisAclMode } from "./auth/redis-acl.js";
 export { defaultCatalog, staticCatalog, type Catalog, type ProfileInfo } from "./catalog.js";
 export { LeaseStore, LeaseSchema, ClaimSchema, type Lease, type Claim, type AcquireRequest, type AcquireOutcome } from "./leases/lease-store.js";
 export { FsArtifactStore } from "./artifacts/fs-artifact-store.js";

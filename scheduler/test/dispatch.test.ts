@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import type { Job, LogLine } from "@hil/contracts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { LeaseStore } from "../src/leases/lease-store.js";
+import { LeaseStore, leaseTokenHash } from "../src/leases/lease-store.js";
 import { asRun, BOB, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
 import { FakeAgent, sleep, type Behaviour } from "./support/fake-agent.js";
 
@@ -196,15 +196,22 @@ test("a multi-board run blocked for long reserves its free boards, so small runs
   assert.is((await finalState(s, c)).state, "passed");
 });
 
-test("LeaseStore: all or none, renew reports lost leases, release only with the token", async () => {
+test("LeaseStore: all or none, renew reports lost leases, release only with the token; leases hold only its hash", async () => {
   const { s } = await setup();
   const { redis: r, keys } = s.svc.context;
   const leases = new LeaseStore(r, keys);
   await r.set(keys.agent("a1"), "{}", "PX", 10_000);
   for (const id of ["x1", "x2"]) await r.hset(keys.board(id), "json", JSON.stringify({ state: "idle" }), "agent", "a1");
   await r.zadd(keys.pending(), 1, "run1", 2, "run2");
-  await r.set(keys.lease("x2"), JSON.stringify({ runId: "other", attempt: 1, token: "t0", agent: "a1" }), "PX", 10_000);
+  await r.set(keys.lease("x2"), JSON.stringify({ runId: "other", attempt: 1, tokenHash: leaseTokenHash("t0"), agent: "a1" }), "PX", 10_000);
+  // the scheduler's own record must give the boards to a1, whatever their hashes say
+  await r.hset(keys.boardOwners(), "x1", "a1", "x2", "someone-else");
   const base = { submitter: "s", agent: "a1", attempt: 1, now: Date.now(), until: Date.now() + 60_000, ttlMs: 10_000 };
+  await r.del(keys.lease("x2"));
+  const notOwned = await leases.acquire({ ...base, runId: "run1", token: "t1", boards: { a: "x1", b: "x2" } });
+  assert.equal(notOwned, { ok: false, board: "x2", reason: "not owned by the agent" });
+  await r.hset(keys.boardOwners(), "x2", "a1");
+  await r.set(keys.lease("x2"), JSON.stringify({ runId: "other", attempt: 1, tokenHash: leaseTokenHash("t0"), agent: "a1" }), "PX", 10_000);
   const refused = await leases.acquire({ ...base, runId: "run1", token: "t1", boards: { a: "x1", b: "x2" } });
   assert.is(refused.ok, false);
   assert.is(await r.exists(keys.lease("x1")), 0, "none of the boards may be leased after a refusal");
@@ -213,6 +220,9 @@ test("LeaseStore: all or none, renew reports lost leases, release only with the 
   const granted = await leases.acquire({ ...base, runId: "run1", token: "t1", boards: { a: "x1", b: "x2" } });
   assert.ok(granted.ok);
   assert.is(await r.zscore(keys.pending(), "run1"), null);
+  const stored = (await r.get(keys.lease("x1"))) ?? "";
+  assert.not.match(stored, /t1/, "the lease JSON does not reveal the token to other agents");
+  assert.is(JSON.parse(stored).tokenHash, leaseTokenHash("t1"));
   const again = await leases.acquire({ ...base, runId: "run1", token: "t9", boards: { a: "x1" } });
   assert.is(again.ok, false, "a claimed run cannot be claimed twice");
   assert.equal(await leases.renew(["x1", "x2"], "t1", 5000), []);

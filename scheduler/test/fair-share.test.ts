@@ -34,7 +34,7 @@ const BACKLOG = 620;
 
 test("a later submitter's runs start long before an earlier submitter's backlog drains; priority still wins", async () => {
   const ns = freshNamespace();
-  const s = await startScheduler(redis.url, ns, join(tmp.dir, ns), { HIL_LEASE_TTL: "5s" });
+  const s = await startScheduler(redis.url, ns, join(tmp.dir, ns), { HIL_LEASE_TTL: "5s", HIL_SUBMIT_LIMIT: "1000000" });
   let agent: FakeAgent | undefined;
   try {
     const started: string[] = [];
@@ -54,7 +54,10 @@ test("a later submitter's runs start long before an earlier submitter's backlog 
       alice.push(...batch);
     }
     const bob = [await submit(s, BOB), await submit(s, BOB), await submit(s, BOB)];
-    const urgent = await submit(s, ALICE, { priority: 90 });
+    // a token of alice's allowed to jump the queue (the default cap is the default priority)
+    const minted = await s.api("/api/v1/tokens", { body: { name: "alice", role: "ci", maxPriority: 100 } });
+    assert.is(minted.status, 201, minted.text);
+    const urgent = await submit(s, (minted.json as { token: string }).token, { priority: 90 });
     await waitUntil("the first run to hold the board", async () => started.length >= 1);
 
     const { redis: r, keys } = s.svc.context;

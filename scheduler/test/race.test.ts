@@ -7,7 +7,7 @@ import { labKeys } from "@hil/contracts";
 import * as assert from "uvu/assert";
 import { startPrivateRedis } from "../src/redis/index.js";
 import { makeTempDir, spawnHil, type Spawned } from "../src/testing/index.js";
-import { ADMIN, ALICE, BOB, apiClient, asRun, freshNamespace, waitUntil } from "./support/harness.js";
+import { ADMIN, ALICE, BOB, agentTokens, apiClient, asRun, freshNamespace, waitUntil } from "./support/harness.js";
 import { FakeAgent, sleep, type Holding } from "./support/fake-agent.js";
 
 const RUNS = 90;
@@ -19,9 +19,9 @@ test("two scheduler processes never lease one board twice", async () => {
   const procs: Spawned[] = [];
   const agents: FakeAgent[] = [];
   try {
-    const env = { ...process.env, HIL_TOKENS: `alice:${ALICE},bob:${BOB}`, HIL_TICK: "300ms", HIL_LEASE_TTL: "5s" };
+    const env = { ...process.env, HIL_TOKENS: `alice:${ALICE},bob:${BOB},${agentTokens()}`, HIL_ADMIN_TOKEN: ADMIN, HIL_TICK: "300ms", HIL_LEASE_TTL: "5s" };
     for (let i = 0; i < 2; i++) {
-      procs.push(spawnHil(["scheduler", "--port", "0", "--redis", redis.url, "--namespace", ns, "--token", ADMIN, "--artifact-dir", tmp.dir], { env }));
+      procs.push(spawnHil(["scheduler", "--port", "0", "--redis", redis.url, "--namespace", ns, "--artifact-dir", tmp.dir], { env }));
     }
     const urls = await Promise.all(procs.map(async (p) => (await p.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? ""));
     const apis = urls.map((u) => apiClient(u));
@@ -41,7 +41,7 @@ test("two scheduler processes never lease one board twice", async () => {
         const api = apis[i % 2];
         if (!api) throw new Error("no api");
         const r = await api("/api/v1/runs", {
-          body: { suite: "esp32-smoke", profile: "esp32-virtual", artifacts: { app }, priority: 40 + (i % 3) * 10 },
+          body: { suite: "esp32-smoke", profile: "esp32-virtual", artifacts: { app }, priority: 30 + (i % 3) * 10 },
           token: i % 3 === 0 ? BOB : ALICE,
         });
         assert.is(r.status, 201, r.text);

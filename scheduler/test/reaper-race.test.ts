@@ -12,7 +12,8 @@ import { createSchedulerApp } from "../src/app.js";
 import { loadSchedulerConfig } from "../src/config.js";
 import type { SchedulerContext } from "../src/context.js";
 import { Reaper } from "../src/dispatch/reaper.js";
-import { RunLifecycle } from "../src/dispatch/run-lifecycle.js";
+import { RunLifecycle, type Reporter } from "../src/dispatch/run-lifecycle.js";
+import { leaseTokenHash } from "../src/leases/lease-store.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
 import { ADMIN, freshNamespace, suite, TEST_CATALOG } from "./support/harness.js";
@@ -53,8 +54,8 @@ function bench(): Bench {
   return { ctx, lifecycle, reaper: new Reaper(ctx, lifecycle) };
 }
 
-/** A run leased on board b1 of agent ag1 and reported running; returns its id and lease token. */
-async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; token: string }> {
+/** A run leased on board b1 of agent ag1 and reported running; returns its id, lease token and ag1 as its reporter. */
+async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; token: string; by: Reporter }> {
   const { redis: r, keys } = ctx;
   const now = Date.now();
   const id = `r-${randomUUID()}`;
@@ -70,12 +71,14 @@ async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; toke
   });
   await r.hset(keys.board("b1"), { json: JSON.stringify({ id: "b1", state: "idle" }), agent: "ag1" });
   await r.set(keys.agent("ag1"), "{}", "PX", 60_000);
+  await r.hset(keys.boardOwners(), "b1", "ag1"); // what a verified board-changed from ag1 records
   const token = randomUUID();
   const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 1, token, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
   assert.ok(out.ok, "the lease script grants the free board");
   await ctx.runs.update(id, (s) => ({ run: { ...s.run, state: "leased", boards: { dut: "b1" }, attempts: [{ attempt: 1, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
-  await lifecycle.started(id, 1, Date.now());
-  return { id, token };
+  const by = { agent: "ag1", leaseHash: leaseTokenHash(token) };
+  await lifecycle.started(id, 1, Date.now(), by);
+  return { id, token, by };
 }
 
 const passed = (runId: string, attempt: number): JobResult => ({ runId, attempt, outcome: "pass", steps: [], cases: [], durationMs: 1 });
@@ -106,10 +109,10 @@ function holdNextScriptOn(r: Redis, key: string): { held: Promise<void>; release
 test("a sweep while another replica is recording a pass leaves the pass alone (no AGENT_LOST, no second attempt)", async () => {
   const b = bench();
   const { ctx, lifecycle, reaper } = b;
-  const { id } = await runningRun(b);
+  const { id, by } = await runningRun(b);
   // the job-finished handler's state write is held in flight; a full sweep runs in that gap
   const hold = holdNextScriptOn(ctx.redis, ctx.keys.run(id));
-  const finishing = lifecycle.finished(passed(id, 1));
+  const finishing = lifecycle.finished(passed(id, 1), { by });
   await hold.held;
   await reaper.sweep();
   hold.release();
@@ -147,7 +150,7 @@ test("the reaper does not give up on a run whose lease is still held when it wri
 test("a job-finished for an attempt the reaper already declared lost is ignored, also after the retry is leased", async () => {
   const b = bench();
   const { ctx, lifecycle, reaper } = b;
-  const { id } = await runningRun(b);
+  const { id, by } = await runningRun(b);
   await ctx.redis.del(ctx.keys.lease("b1")); // the agent stopped renewing
   await reaper.sweep();
   let s = await ctx.runs.get(id);
@@ -155,21 +158,23 @@ test("a job-finished for an attempt the reaper already declared lost is ignored,
   assert.is(s?.run.attempts[0]?.error?.code, "AGENT_LOST");
   assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0");
   // the agent's report for attempt 1 arrives late
-  assert.is(await lifecycle.finished(passed(id, 1)), false);
+  assert.is(await lifecycle.finished(passed(id, 1), { by }), false);
   s = await ctx.runs.get(id);
   assert.is(s?.run.state, "queued");
   assert.is(s?.run.attempts[0]?.outcome, "error");
   // attempt 2 is leased and running; attempt 1's report still changes nothing
   const now = Date.now();
-  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 2, token: randomUUID(), boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
+  const token2 = randomUUID();
+  const by2 = { agent: "ag1", leaseHash: leaseTokenHash(token2) };
+  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 2, token: token2, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
   assert.ok(out.ok);
   await ctx.runs.update(id, (cur) => ({ run: { ...cur.run, state: "leased", boards: { dut: "b1" }, attempts: [...cur.run.attempts, { attempt: 2, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
-  await lifecycle.started(id, 2, Date.now());
-  assert.is(await lifecycle.finished(passed(id, 1)), false);
+  await lifecycle.started(id, 2, Date.now(), by2);
+  assert.is(await lifecycle.finished(passed(id, 1), { by }), false);
   s = await ctx.runs.get(id);
   assert.is(s?.run.state, "running");
   assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 1, "attempt 2 keeps its lease");
-  assert.is(await lifecycle.finished(passed(id, 2)), true);
+  assert.is(await lifecycle.finished(passed(id, 2), { by: by2 }), true);
   s = await ctx.runs.get(id);
   assert.is(s?.run.state, "passed");
   assert.is(s?.run.attempts.length, 2);

@@ -1,10 +1,12 @@
 import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
 import { parseDuration } from "@hil/contracts";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { UsageError } from "../main.js";
+import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
 
 interface AgentOptions {
   redis?: string;
+  redisUrlFile?: string;
   name?: string;
   namespace?: string;
   virtual?: string;
@@ -13,6 +15,7 @@ interface AgentOptions {
   discover: boolean;
   schedulerUrl?: string;
   token?: string;
+  tokenFile?: string;
   artifactDir?: string;
   cacheDir?: string;
   heartbeat: string;
@@ -28,7 +31,8 @@ export function register(program: Command): void {
   program
     .command("agent")
     .description("Run a lab agent: register this machine's boards in Redis, take jobs from its queue, ship logs and results")
-    .option("--redis <url>", "Redis URL (default: $REDIS_URL)")
+    .option("--redis <url>", "Redis URL without credentials (default: $REDIS_URL, or the URL in $REDIS_URL_FILE)")
+    .option("--redis-url-file <file>", "file holding the Redis URL (the way to give one with a password)")
     .option("--name <name>", "agent name; names its job queue (default: $HIL_AGENT_NAME)")
     .option("--namespace <ns>", "Redis key namespace (default: $HIL_NAMESPACE or hil)")
     .option("--virtual <spec>", "host virtual boards, e.g. esp32=2")
@@ -36,7 +40,8 @@ export function register(program: Command): void {
     .option("--pace", "pace virtual links at their baud rate")
     .option("--no-discover", "do not look for USB boards")
     .option("--scheduler-url <url>", "scheduler to fetch artifacts from")
-    .option("--token <token>", "bearer token for the scheduler (default: $HIL_TOKEN)")
+    .option("--token-file <file>", "file holding the agent's token, role agent: artifact downloads and its Redis login (default: $HIL_TOKEN, or $HIL_TOKEN_FILE)")
+    .addOption(new Option("--token <token>").hideHelp())
     .option("--artifact-dir <dir>", "the scheduler's artifact directory, when it is on this machine")
     .option("--cache-dir <dir>", "local artifact cache")
     .option("--heartbeat <duration>", "heartbeat period", "2s")
@@ -47,14 +52,22 @@ export function register(program: Command): void {
     .option("--instant-hold <duration>", "instant boards hold each job this long before passing it", "0ms")
     .option("--log-level <level>", "info, warn, error, debug", "info")
     .action(async (opts: AgentOptions) => {
-      const name = opts.name ?? process.env.HIL_AGENT_NAME;
-      const redisUrl = opts.redis ?? process.env.REDIS_URL;
+      const env = process.env;
+      if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_TOKEN or pass --token-file FILE");
+      if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
+      const name = opts.name ?? env.HIL_AGENT_NAME;
+      const redisUrl =
+        opts.redis !== undefined ? checkRedisUrlFlag(opts.redis)
+        : opts.redisUrlFile !== undefined ? readSecretFile(opts.redisUrlFile, "the Redis URL")
+        : env.REDIS_URL || (env.REDIS_URL_FILE ? readSecretFile(env.REDIS_URL_FILE, "the Redis URL") : undefined);
       if (!name) throw new UsageError("give the agent a --name (it names its job queue)");
-      if (!redisUrl) throw new UsageError("give --redis URL (or set REDIS_URL)");
+      if (!redisUrl) throw new UsageError("give --redis URL (or set REDIS_URL / REDIS_URL_FILE)");
       const virtualEsp32 = parseVirtual(opts.virtual);
       const instantBoards =
         opts.instantBoards !== undefined ? parseCount(opts.instantBoards, "--instant-boards") : opts.instant ? Math.max(virtualEsp32, 1) : 0;
-      const token = opts.token ?? process.env.HIL_TOKEN;
+      const token =
+        opts.tokenFile !== undefined ? readSecretFile(opts.tokenFile, "the agent's token")
+        : env.HIL_TOKEN || (env.HIL_TOKEN_FILE ? readSecretFile(env.HIL_TOKEN_FILE, "the agent's token") : undefined);
       let config;
       try {
         config = parseAgentConfig({
@@ -73,6 +86,7 @@ export function register(program: Command): void {
           ...(opts.scenario ? { scenario: opts.scenario } : {}),
           ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
           ...(token ? { token } : {}),
+          ...(env.HIL_REDIS_ACL ? { redisAcl: env.HIL_REDIS_ACL as "auto" | "off" } : {}),
           ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
         });
       } catch (err) {

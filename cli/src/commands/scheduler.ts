@@ -1,14 +1,17 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../main.js";
+import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 
 interface SchedulerOptions {
   port?: string;
   host?: string;
   redis?: string;
+  redisUrlFile?: string;
   artifactDir?: string;
   token?: string;
+  tokenFile?: string;
   namespace?: string;
 }
 
@@ -18,9 +21,11 @@ export function register(program: Command): void {
     .description("Run the scheduler service: REST API, dispatcher, bookings, live logs (until SIGINT/SIGTERM).")
     .option("--port <n>", "HTTP port (0 = any free port; default HIL_PORT or 8081)")
     .option("--host <addr>", "bind address (default HIL_HOST or 127.0.0.1)")
-    .option("--redis <url>", "Redis URL (default REDIS_URL)")
+    .option("--redis <url>", "Redis URL without a password (default REDIS_URL, or the URL in REDIS_URL_FILE)")
+    .option("--redis-url-file <file>", "file holding the Redis URL (the way to give one with a password)")
     .option("--artifact-dir <dir>", "artifact store and run files (default HIL_ARTIFACT_DIR or .hil/artifacts)")
-    .option("--token <token>", "admin bearer token (default HIL_ADMIN_TOKEN)")
+    .option("--token-file <file>", "file holding the admin bearer token (default HIL_ADMIN_TOKEN, or HIL_ADMIN_TOKEN_FILE)")
+    .addOption(new Option("--token <token>").hideHelp())
     .option("--namespace <ns>", "Redis key namespace (default HIL_NAMESPACE or hil)")
     .action(async (opts: SchedulerOptions) => {
       const env: Record<string, string | undefined> = { ...process.env };
@@ -29,9 +34,15 @@ export function register(program: Command): void {
         env["HIL_PORT"] = opts.port;
       }
       if (opts.host !== undefined) env["HIL_HOST"] = opts.host;
-      if (opts.redis !== undefined) env["REDIS_URL"] = opts.redis;
+      if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_ADMIN_TOKEN or pass --token-file FILE");
+      if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
+      if (opts.redis !== undefined) env["REDIS_URL"] = checkRedisUrlFlag(opts.redis);
+      if (opts.redisUrlFile !== undefined) env["REDIS_URL"] = readSecretFile(opts.redisUrlFile, "the Redis URL");
       if (opts.artifactDir !== undefined) env["HIL_ARTIFACT_DIR"] = opts.artifactDir;
-      if (opts.token !== undefined) env["HIL_ADMIN_TOKEN"] = opts.token;
+      if (opts.tokenFile !== undefined) {
+        delete env["HIL_ADMIN_TOKEN"];
+        env["HIL_ADMIN_TOKEN_FILE"] = opts.tokenFile;
+      }
       if (opts.namespace !== undefined) env["HIL_NAMESPACE"] = opts.namespace;
       let config: SchedulerConfig;
       try {

@@ -24,7 +24,10 @@ export const AgentConfigSchema = z
     leaseTtlMs: DurationMs.default(15_000),
     labels: z.record(z.string(), z.string()).default({}),
     schedulerUrl: z.string().url().optional(),
+    /** The agent's own token (role agent): artifact downloads and, with `redisAcl` auto, its Redis password. */
     token: z.string().min(1).optional(),
+    /** `auto`: log in to Redis as `hil-agent-<ns>-<name>` with the token when the URL carries no credentials; `off`: as the URL says. */
+    redisAcl: z.enum(["auto", "off"], { message: "auto or off (HIL_REDIS_ACL)" }).default("auto"),
     /** The scheduler's artifact directory when it is on this machine (read directly, no HTTP). */
     artifactDir: z.string().min(1).optional(),
     cacheDir: z.string().min(1).optional(),

@@ -8,6 +8,5 @@ export { InstantExecutor } from "./instant-executor.js";
 export { ArtifactCache, sha256File, type ArtifactCacheOptions } from "./artifact-cache.js";
 export { LogShipper } from "./log-shipper.js";
 export { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
-export { EventPublisher } from "./event-publisher.js";
 export { startConfiguredAgent, defaultCacheDir } from "./agent-factory.js";
 export { UsageError as AgentUsageError } from "./usage-error.js";

@@ -1,8 +1,8 @@
 import { JobSchema, LabError, toLabError, type Job, type JobResult, type LabKeys } from "@hil/contracts";
+import { leaseTokenHash, type EventWriter } from "@hil/lab-protocol";
 import { Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
 import type { BoardRegistry } from "./board-registry.js";
-import type { EventPublisher } from "./event-publisher.js";
 import type { JobExecutor } from "./job-executor.js";
 import type { LeaseRenewer } from "./lease-renewer.js";
 import type { LogShipper } from "./log-shipper.js";
@@ -16,7 +16,7 @@ export interface JobWorkerDeps {
   concurrency: number;
   registry: BoardRegistry;
   leases: LeaseRenewer;
-  events: EventPublisher;
+  events: EventWriter;
   shipper: LogShipper;
   executor: JobExecutor;
   logger: AgentLogger;
@@ -104,6 +104,13 @@ export class JobWorker {
     await this.worker.close();
   }
 
+  /** Redis refuses the agent for good (its login): abort what runs and close without waiting on Redis. */
+  async abandon(reason: LabError): Promise<void> {
+    this.stopping = true;
+    for (const runId of this.running.keys()) this.abort(runId, reason);
+    await this.worker?.close(true);
+  }
+
   private async process(bullJob: BullJob<unknown, ProcessOutcome>): Promise<ProcessOutcome> {
     const { logger, leases, registry } = this.deps;
     const parsed = JobSchema.safeParse(bullJob.data);
@@ -123,8 +130,10 @@ export class JobWorker {
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     this.running.set(job.runId, { job, boards, controller, done });
+    // every report names the lease it ran under (by hash); the scheduler ignores one from another claim
+    const leaseHash = leaseTokenHash(job.leaseToken);
     try {
-      const startEvent = { type: "job-started" as const, runId: job.runId, attempt: job.attempt, agent: this.deps.agent, at: Date.now() };
+      const startEvent = { type: "job-started" as const, runId: job.runId, attempt: job.attempt, agent: this.deps.agent, leaseHash, at: Date.now() };
       let started: boolean;
       if (missing.length === 0) started = await registry.startJob(boards, job.runId, job.leaseToken, startEvent);
       else {
@@ -141,7 +150,7 @@ export class JobWorker {
           ? errorResult(job, new LabError("BOARD_VANISHED", `board ${missing.join(", ")} is not on agent ${this.deps.agent} any more`), 0)
           : await this.execute(job, controller);
       await this.deps.shipper.flush();
-      await registry.finishJob(boards, { type: "job-finished", agent: this.deps.agent, result });
+      await registry.finishJob(boards, { type: "job-finished", agent: this.deps.agent, leaseHash, result });
       logger.info(
         { runId: job.runId, attempt: job.attempt, boards, outcome: result.outcome, code: result.error?.code },
         "job finished",
@@ -164,7 +173,7 @@ export class JobWorker {
         onLog: (line) => void shipper.append(line),
         onStep: (step) =>
           void this.deps.events
-            .publish({ type: "step-finished", runId: job.runId, attempt: job.attempt, agent: this.deps.agent, step })
+            .publish({ type: "step-finished", runId: job.runId, attempt: job.attempt, agent: this.deps.agent, leaseHash: leaseTokenHash(job.leaseToken), step })
             .catch((err: Error) => this.deps.logger.warn({ err: err.message }, "could not publish step-finished")),
       });
     } catch (err) {

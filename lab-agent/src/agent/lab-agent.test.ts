@@ -1,12 +1,15 @@
 // The agent's Redis side against a real redis-server and real BullMQ; the test plays the scheduler
-// (writes leases, enqueues jobs, reads the events stream). Board work is an in-test executor.
+// (writes leases, enqueues jobs, reads the events stream and checks each event's signature). Board
+// work is an in-test executor.
 import { randomUUID } from "node:crypto";
-import { AgentEventSchema, labKeys, type AgentEvent, type Job, type JobResult, type LogLine } from "@hil/contracts";
-import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
+import { AgentEventSchema, labKeys, type AgentEvent, type Board, type Job, type JobResult, type LogLine } from "@hil/contracts";
+import { deriveEventKey, leaseTokenHash, readEventFields, verifyEventSignature } from "@hil/lab-protocol";
+import { startPrivateRedis, type PrivateRedis } from "@hil/lab-protocol/redis";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import type { BoardProvider } from "./board-provider.js";
 import { parseAgentConfig } from "./config.js";
 import { InstantBoardProvider } from "./instant-boards.js";
 import { InstantExecutor } from "./instant-executor.js";
@@ -27,27 +30,37 @@ test.after(async () => {
 
 const SUITE = { name: "s", roles: { dut: { profile: "esp32-virtual" } }, artifacts: {}, timeout: 60_000, steps: [{ type: "wait", duration: 1 }] };
 
+/** The agent's credential: every event it appends must verify with the key derived from it (Redis login stays the URL's: no ACL users here). */
+const tokenOf = (agent: string) => `${agent}-token-0123456789`;
+
 function setup(boards = 2) {
   const ns = `t${randomUUID().slice(0, 8)}`;
   const keys = labKeys(ns);
   const name = `a-${ns}`;
-  const config = parseAgentConfig({ redisUrl: redis.url, name, namespace: ns, heartbeatMs: 200, instantBoards: boards });
+  const config = parseAgentConfig({ redisUrl: redis.url, name, namespace: ns, heartbeatMs: 200, instantBoards: boards, token: tokenOf(name), redisAcl: "off" });
   const provider = new InstantBoardProvider({ agent: name, count: boards, profile: "esp32-virtual" });
   const queue = new Queue(keys.agentQueue(name), { connection: { url: redis.url }, prefix: keys.bullPrefix });
   return { ns, keys, name, config, provider, queue };
 }
 
 async function lease(keys: ReturnType<typeof labKeys>, boardId: string, runId: string, token: string) {
-  await client.set(keys.lease(boardId), JSON.stringify({ runId, attempt: 1, token, agent: "x" }), "PX", 15_000);
+  await client.set(keys.lease(boardId), JSON.stringify({ runId, attempt: 1, tokenHash: leaseTokenHash(token), agent: "x" }), "PX", 15_000);
 }
 
 function job(runId: string, boardId: string, token: string): Job {
   return { runId, attempt: 1, suite: SUITE as Job["suite"], boards: { dut: boardId }, artifacts: {}, timeoutMs: 60_000, leaseToken: token };
 }
 
+/** The events stream as the scheduler reads it: each entry signed by the agent it names. */
 async function events(keys: ReturnType<typeof labKeys>): Promise<AgentEvent[]> {
   const entries = await client.xrange(keys.events(), "-", "+");
-  return entries.map(([, fields]) => AgentEventSchema.parse(JSON.parse(fields[1] ?? "{}")));
+  return entries.map(([id, fields]) => {
+    const { json, agent, sig } = readEventFields(fields);
+    const ev = AgentEventSchema.parse(JSON.parse(json ?? "{}"));
+    assert.is(agent, ev.agent, `entry ${id} names its signer`);
+    assert.ok(verifyEventSignature(deriveEventKey(tokenOf(ev.agent)), ev.agent, json ?? "", sig ?? ""), `entry ${id} is signed with ${ev.agent}'s token`);
+    return ev;
+  });
 }
 
 async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -102,6 +115,7 @@ test("runs a job whose lease it holds and reports started then finished; drops o
     );
     const finished = evs.find((e) => e.type === "job-finished");
     assert.is(finished?.type === "job-finished" && finished.result.outcome, "pass");
+    assert.is(finished?.type === "job-finished" && finished.leaseHash, leaseTokenHash("tok1"), "the result names the lease it ran under");
     assert.is(JSON.parse((await client.hget(keys.board(board), "json")) ?? "{}").state, "idle");
   } finally {
     await agent.stop();
@@ -201,6 +215,48 @@ test("a lost lease aborts the run as an infrastructure error; SIGTERM-style stop
   assert.ok(stopped && stopped.type === "job-finished");
   assert.is(stopped.result.outcome, "error");
   assert.is(stopped.result.error?.code, "AGENT_LOST");
+});
+
+/** One board with a fixed id, so two agents can both see it (a board moved between benches). */
+class OneBoard implements BoardProvider {
+  constructor(private readonly board: Board) {}
+  list(): Board[] {
+    return [{ ...this.board }];
+  }
+  onAdded() {
+    return { dispose() {} };
+  }
+  onRemoved() {
+    return { dispose() {} };
+  }
+  async close(): Promise<void> {}
+}
+
+test("a board another live agent holds is left alone, and taken (and announced) once that agent stops", async () => {
+  const ns = `t${randomUUID().slice(0, 8)}`;
+  const keys = labKeys(ns);
+  const board: Board = { id: `dk-${ns}`, profile: "esp32-virtual", agent: "", identity: {}, state: "idle", labels: {}, virtual: true, health: 100, updatedAt: 0 };
+  const start = (name: string) =>
+    LabAgent.start(parseAgentConfig({ redisUrl: redis.url, name, namespace: ns, heartbeatMs: 200, token: tokenOf(name), redisAcl: "off" }), {
+      boards: new OneBoard(board),
+      executor: new InstantExecutor(),
+    });
+  const first = await start(`first-${ns}`);
+  const second = await start(`second-${ns}`);
+  try {
+    assert.is(await client.hget(keys.board(board.id), "agent"), first.name, "the second agent did not take the board over");
+    assert.equal(second.boards(), []);
+    const announced = () => events(keys).then((e) => e.filter((x) => x.type === "board-changed").map((x) => x.agent));
+    assert.equal(await announced(), [first.name]);
+
+    await first.stop(); // marks the board offline and ends its liveness
+    await waitUntil("the second agent to take the board", async () => ((await client.hget(keys.board(board.id), "agent")) === second.name ? true : undefined));
+    assert.equal(second.boards().map((b) => b.id), [board.id]);
+    assert.equal(await announced(), [first.name, second.name]);
+  } finally {
+    await first.stop();
+    await second.stop();
+  }
 });
 
 test.run();

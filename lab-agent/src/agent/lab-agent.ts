@@ -1,16 +1,18 @@
 import { hostname } from "node:os";
 import { LabError, labKeys, type AgentHello, type Board, type LabKeys } from "@hil/contracts";
+import { EventWriter } from "@hil/lab-protocol";
 import { Redis } from "ioredis";
 import type { Disposable } from "../links/serial-link.js";
 import type { BoardProvider } from "./board-provider.js";
 import { BoardRegistry } from "./board-registry.js";
 import type { AgentConfig } from "./config.js";
-import { EventPublisher } from "./event-publisher.js";
 import type { JobExecutor } from "./job-executor.js";
 import { JobWorker } from "./job-worker.js";
 import { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
 import { LogShipper } from "./log-shipper.js";
 import { silentLogger, type AgentLogger } from "./logger.js";
+import { redisLogin, redisLoginHint } from "./redis-login.js";
+import { UsageError } from "./usage-error.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -38,7 +40,9 @@ export class LabAgent {
   private readonly startedAt = Date.now();
   private readonly subscriptions: Disposable[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private ticks = 0;
   private stopped: Promise<void> | undefined;
+  private lastRedisError: Error | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -46,11 +50,17 @@ export class LabAgent {
   ) {
     this.keys = labKeys(config.namespace);
     this.logger = deps.logger ?? silentLogger;
-    const onError = (err: Error) => this.logger.warn({ err: err.message }, "redis connection error");
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }).on("error", onError);
-    this.subscriber = new Redis(config.redisUrl).on("error", onError);
-    this.bullConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null }).on("error", onError);
-    const events = new EventPublisher(this.redis, this.keys);
+    const onError = (err: Error) => {
+      this.lastRedisError = err;
+      this.logger.warn({ err: err.message }, "redis connection error");
+    };
+    const login = redisLogin(config);
+    this.redis = new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: 3 }).on("error", onError);
+    this.subscriber = new Redis(config.redisUrl, login.options).on("error", onError);
+    this.bullConnection = new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError);
+    // the agent's token signs every event it appends (docs/security.md, "Agents")
+    const events = new EventWriter(this.redis, this.keys, config.name, config.token);
+    if (!events.signs) this.logger.warn({}, "no agent token: events go unsigned, and a scheduler with HIL_AGENT_AUTH=required ignores them");
     this.registry = new BoardRegistry(this.redis, this.keys, config.name, events);
     this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"));
     this.worker = new JobWorker({
@@ -74,7 +84,8 @@ export class LabAgent {
       await agent.init();
     } catch (err) {
       await agent.stop().catch(() => {});
-      throw err;
+      const hint = [err as Error, agent.lastRedisError].flatMap((e) => (e ? [redisLoginHint(redisLogin(config), e)] : [])).find(Boolean);
+      throw hint ? new UsageError(hint, { cause: err }) : err;
     }
     return agent;
   }
@@ -94,11 +105,12 @@ export class LabAgent {
   private async init(): Promise<void> {
     const boards = this.deps.boards.list().map((b) => ({ ...b, labels: { ...this.config.labels, ...b.labels } }));
     await this.shipper.init(boards.map((b) => b.id));
-    await this.registry.register(boards);
+    const waiting = await this.registry.register(boards);
+    if (waiting.length > 0) this.logger.warn({ boards: waiting }, "boards held by another live agent: waiting until it stops or reports them offline");
     // Alive before the first job can arrive, so the dispatcher never sees a worker without liveness.
     await this.heartbeat();
     this.worker.start();
-    this.worker.concurrency = boards.length;
+    this.worker.concurrency = this.registry.all().length;
 
     await this.subscriber.subscribe(this.keys.cancelChannel());
     this.subscriber.on("message", (_channel: string, runId: string) => {
@@ -116,8 +128,10 @@ export class LabAgent {
   }
 
   private async tick(): Promise<void> {
+    // every tenth heartbeat re-announces the boards (see BoardRegistry.announce)
+    const announce = ++this.ticks % 10 === 0 ? this.registry.announce() : Promise.resolve();
     try {
-      await Promise.all([this.heartbeat(), this.worker.renewLeases()]);
+      await Promise.all([this.heartbeat(), this.worker.renewLeases(), this.claimWaiting(), announce]);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "heartbeat failed; retrying next period");
     }
@@ -139,12 +153,21 @@ export class LabAgent {
       .exec();
   }
 
+  /** Boards another agent held at registration: taken once that agent is gone or reported them offline. */
+  private async claimWaiting(): Promise<void> {
+    const taken = await this.registry.retryWaiting();
+    if (taken.length === 0) return;
+    this.worker.concurrency = this.registry.all().filter((b) => b.state !== "offline").length;
+    this.logger.info({ boards: taken }, "boards released by their previous agent: registered here");
+  }
+
   private async boardAdded(board: Board): Promise<void> {
     try {
       await this.shipper.init([board.id]);
-      await this.registry.register([{ ...board, state: "idle", labels: { ...this.config.labels, ...board.labels } }]);
+      const waiting = await this.registry.register([{ ...board, state: "idle", labels: { ...this.config.labels, ...board.labels } }]);
       this.worker.concurrency = this.registry.all().filter((b) => b.state !== "offline").length;
-      this.logger.info({ board: board.id }, "board online");
+      if (waiting.length > 0) this.logger.warn({ board: board.id }, "board held by another live agent: waiting until it stops or reports it offline");
+      else this.logger.info({ board: board.id }, "board online");
     } catch (err) {
       this.logger.error({ board: board.id, err: (err as Error).message }, "could not register a board");
     }
@@ -169,7 +192,16 @@ export class LabAgent {
   private async shutdown(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const s of this.subscriptions) s.dispose();
+    // Redis refusing our login (a revoked token) would hold a graceful stop forever: there is nothing
+    // to hand back through it, so abort what runs and go.
+    const lockedOut = this.redis.status !== "ready" && /WRONGPASS|NOAUTH/.test(this.lastRedisError?.message ?? "");
     try {
+      if (lockedOut) {
+        this.logger.error({ err: this.lastRedisError?.message }, "stopping without handing back: Redis refuses this agent's login (token revoked?)");
+        this.bullConnection.disconnect();
+        await this.worker.abandon(new LabError("AGENT_LOST", "agent stopped while Redis refused its login"));
+        return;
+      }
       await this.worker.stop();
       await this.shipper.flush();
       await this.registry.markAllOffline();
@@ -180,7 +212,8 @@ export class LabAgent {
       await this.deps.boards.close();
       this.subscriber.disconnect();
       this.bullConnection.disconnect();
-      await this.redis.quit().catch(() => this.redis.disconnect());
+      if (lockedOut) this.redis.disconnect();
+      else await this.redis.quit().catch(() => this.redis.disconnect());
     }
   }
 }

@@ -1,9 +1,11 @@
 import { Router } from "express";
 import type { SchedulerContext } from "../context.js";
 import { streamBoardLog } from "../logs/board-log-stream.js";
+import { BoardOwners } from "../store/board-owners.js";
 import { publicBoard } from "../store/board-registry.js";
+import { auditNote } from "./authorize.js";
 import { HttpError, parseInput } from "./http-error.js";
-import { BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, QuarantineBodySchema } from "./api-schemas.js";
+import { BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, LastEventIdHeaderSchema, QuarantineBodySchema } from "./api-schemas.js";
 
 export function boardsRoutes(ctx: SchedulerContext): Router {
   const r = Router();
@@ -37,6 +39,15 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
     res.json(await one(id));
   });
 
+  r.post("/boards/:id/release-owner", async (req, res) => {
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    if ((await ctx.redis.sismember(ctx.keys.boards(), id)) !== 1) throw new HttpError(404, `no board ${id}`);
+    const previous = await new BoardOwners(ctx.redis, ctx.keys).clear(id);
+    auditNote(res, { target: id, detail: { previousOwner: previous ?? null } });
+    ctx.wake(true);
+    res.json(await one(id));
+  });
+
   r.post("/boards/:id/release-quarantine", async (req, res) => {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     if (!(await ctx.boards.setQuarantine(id, false))) throw new HttpError(404, `no board ${id}`);
@@ -47,8 +58,7 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
   r.get("/boards/:id/log", async (req, res) => {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     const q = parseInput(BoardLogQuerySchema, req.query, "query");
-    const lastEvent = req.get("last-event-id");
-    const resume = lastEvent !== undefined && /^\d+$/.test(lastEvent) ? Number(lastEvent) : q.since;
+    const resume = parseInput(LastEventIdHeaderSchema, { "Last-Event-ID": req.get("last-event-id") }, "headers")["Last-Event-ID"] ?? q.since;
     if ((await ctx.redis.sismember(ctx.keys.boards(), id)) !== 1 && (await ctx.redis.exists(ctx.keys.boardLog(id))) !== 1) {
       throw new HttpError(404, `no board ${id}`);
     }

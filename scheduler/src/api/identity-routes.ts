@@ -59,7 +59,7 @@ export function identityRoutes(ctx: SchedulerContext): Router {
       now,
     );
     auditNote(res, { target: record.id, detail: { name: record.name, role: record.role, scope: describeScope(record.scope) } });
-    const { hash: _hash, ...view } = record;
+    const { hash: _hash, eventKey: _eventKey, ...view } = record;
     res.status(201).json({ ...view, token, note: "the token is shown only now; store it in your CI's secret store" });
   });
 
@@ -68,7 +68,7 @@ export function identityRoutes(ctx: SchedulerContext): Router {
     const record = await ctx.tokens.revoke(id, identityOf(res).name);
     if (!record) throw new HttpError(404, `no token ${id}; see GET /api/v1/tokens`);
     auditNote(res, { detail: { name: record.name, role: record.role } });
-    const { hash: _hash, ...view } = record;
+    const { hash: _hash, eventKey: _eventKey, ...view } = record;
     res.json(view);
   });
 

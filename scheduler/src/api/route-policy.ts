@@ -40,6 +40,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: "GET", path: "/api/v1/boards/:id/log", allow: "read" },
   { method: "POST", path: "/api/v1/boards/:id/quarantine", allow: "admin", audit: "board.quarantine" },
   { method: "POST", path: "/api/v1/boards/:id/release-quarantine", allow: "admin", audit: "board.release-quarantine" },
+  { method: "POST", path: "/api/v1/boards/:id/release-owner", allow: "admin", audit: "board.release-owner" },
 
   { method: "POST", path: "/api/v1/bookings", allow: "book", scoped: true, audit: "booking.create" },
   { method: "GET", path: "/api/v1/bookings", allow: "read" },

@@ -9,7 +9,7 @@ import { ArtifactFetcher } from "../artifacts/artifact-fetcher.js";
 import { planRun } from "../runs/run-submission.js";
 import { toJUnitXml } from "@hil/contracts";
 import { identityOf } from "./authorize.js";
-import { assertRunInScope } from "./scope-checks.js";
+import { assertRequestInScope, assertRunInScope } from "./scope-checks.js";
 import { HttpError, parseInput } from "./http-error.js";
 import { readMultipart } from "./multipart.js";
 import { RunIdParamSchema, RunListQuerySchema, RunLogQuerySchema } from "./api-schemas.js";
@@ -61,6 +61,7 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
     const raw = req.is("multipart/form-data") ? await readMultipartRun(req, ctx) : req.body;
     const request = parseInput(RunRequestSchema, raw ?? {});
     const me = identityOf(res);
+    assertRequestInScope(me, request);
     const plan1 = async (fresh: boolean) => {
       const views = await snapshot(fresh);
       const planned = await planRun(request, me.name, catalog, views, ctx.artifacts, fetcher);

@@ -5,6 +5,18 @@ import type { BoardView } from "../store/board-registry.js";
 import type { RunPlan } from "../store/run-store.js";
 import { HttpError } from "./http-error.js";
 
+/** What can be refused before planning (so a caller learns about its scope, not about boards outside it). */
+export function assertRequestInScope(me: Identity, request: RunRequest): void {
+  if (request.priority > me.maxPriority) {
+    throw new HttpError(403, `${me.name} may submit at priority ${me.maxPriority} at most (asked ${request.priority})`, { field: "priority" });
+  }
+  const where = describeScope(me.scope);
+  const asked: [string, string | undefined][] = [["profile", request.profile], ...Object.entries(request.roles ?? {}).map(([role, r]): [string, string | undefined] => [`roles.${role}.profile`, r.profile])];
+  for (const [field, profile] of asked) {
+    if (profile !== undefined && !scopeAllowsProfile(me.scope, profile)) throw new HttpError(403, `${me.name} may run only on ${where}; asked profile ${profile}`, { field });
+  }
+}
+
 /**
  * A scoped caller's run must stay within its profiles and labels, and under its priority cap.
  * Scope labels the request does not mention are added to every role's requirements, so the run

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { LabKeys } from "@hil/contracts";
+import { deriveEventKey } from "@hil/lab-protocol";
 import { z } from "zod";
 import { safeJson } from "./safe-json.js";
 import { ScopeSchema, type Identity } from "./identity.js";
@@ -14,6 +15,12 @@ export const TokenRecordSchema = z
     kind: z.enum(["token", "session"]),
     /** SHA-256 (hex) of the whole token string; the token itself is shown once and never stored. */
     hash: z.string().regex(/^[0-9a-f]{64}$/),
+    /**
+     * Role agent only: the key the agent signs its Redis events with, derived from the token
+     * (`deriveEventKey`, @hil/lab-protocol), so the scheduler verifies events without the token.
+     * A secret like the token: never shown by the API.
+     */
+    eventKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     scope: ScopeSchema,
     maxPriority: z.number().int().min(0).max(100).optional(),
     createdAt: z.number().int(),
@@ -26,7 +33,7 @@ export const TokenRecordSchema = z
 export type TokenRecord = z.infer<typeof TokenRecordSchema>;
 
 /** What `GET /tokens` shows: never the hash. */
-export type TokenView = Omit<TokenRecord, "hash"> & { lastUsedAt?: number };
+export type TokenView = Omit<TokenRecord, "hash" | "eventKey"> & { lastUsedAt?: number };
 
 const TOKEN_RE = /^hil_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
@@ -82,9 +89,10 @@ export class TokenStore {
     return { id, token: `hil_${id}_${randomBytes(32).toString("base64url")}` };
   }
 
-  async create(input: Omit<TokenRecord, "id" | "hash" | "createdAt" | "kind"> & { kind?: TokenRecord["kind"] }, now = Date.now()): Promise<{ token: string; record: TokenRecord }> {
+  async create(input: Omit<TokenRecord, "id" | "hash" | "eventKey" | "createdAt" | "kind"> & { kind?: TokenRecord["kind"] }, now = Date.now()): Promise<{ token: string; record: TokenRecord }> {
     const { id, token } = TokenStore.newToken();
-    const record = TokenRecordSchema.parse({ kind: "token", ...input, id, hash: sha256Hex(token), createdAt: now });
+    const eventKey = input.role === "agent" ? { eventKey: deriveEventKey(token) } : {};
+    const record = TokenRecordSchema.parse({ kind: "token", ...input, id, hash: sha256Hex(token), ...eventKey, createdAt: now });
     await this.redis.hset(this.keys.tokens(), id, JSON.stringify(record));
     await this.notify("created", record);
     return { token, record };
@@ -128,7 +136,7 @@ export class TokenStore {
       const parsed = TokenRecordSchema.safeParse(safeJson(raw));
       if (!parsed.success) continue;
       if (parsed.data.kind === "session" && !opts.includeSessions) continue;
-      const { hash: _hash, ...view } = parsed.data;
+      const { hash: _hash, eventKey: _eventKey, ...view } = parsed.data;
       const last = used[view.id];
       out.push({ ...view, ...(last !== undefined ? { lastUsedAt: Number(last) } : {}) });
     }

@@ -259,7 +259,7 @@ export class Dispatcher {
 
   /** The agent-reported busy states may be a second old in the cache; the lease script checks the live one. */
   private usable(v: BoardView): boolean {
-    return !v.quarantined && v.agentAlive && !v.lease && v.board.state !== "offline";
+    return !v.quarantined && v.agentAlive && !v.lease && v.board.state !== "offline" && v.disowned === undefined;
   }
 
   /** Another holder's booking overlapping [now, now + timeout) keeps the run off the board. */
@@ -317,7 +317,7 @@ export class Dispatcher {
       const what = req.board ?? `${req.profile}${Object.keys(req.labels).length ? ` ${JSON.stringify(req.labels)}` : ""}`;
       if (all.length === 0) return `no registered board for role ${role} (${what})`;
       if (all.every((v) => v.quarantined)) return `every ${what} board is quarantined`;
-      if (all.every((v) => v.quarantined || !v.agentAlive)) return `every ${what} board is offline`;
+      if (all.every((v) => v.quarantined || !v.agentAlive || v.disowned !== undefined)) return `every ${what} board is offline`;
       const booked = all.map((v) => this.bookingBlocks(v, c.plan.submitter, now + c.plan.timeoutMs, now)).find(Boolean);
       if (all.every((v) => v.lease || v.quarantined || !v.agentAlive)) return `every ${what} board is busy`;
       if (booked) return booked;

@@ -1,7 +1,11 @@
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
-import { AgentEventSchema, type AgentEvent } from "@hil/contracts";
+import type { AgentEvent } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
+import { AgentKeyring } from "../auth/agent-keyring.js";
+import { BoardEvents } from "./board-events.js";
+import { DeadLetters, decodeEvent, MAX_DELIVERIES } from "./dead-letters.js";
+import { EventVerifier } from "./event-verifier.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
 
 export const CONSUMER_GROUP = "schedulers";
@@ -21,6 +25,10 @@ export class EventConsumer {
   private done: Promise<void> = Promise.resolve();
   private lastClaim = 0;
   private readonly batches = new Set<Promise<void>>();
+  private readonly dead: DeadLetters;
+  private readonly verifier: EventVerifier;
+  private readonly boardEvents: BoardEvents;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly ctx: SchedulerContext,
@@ -28,6 +36,11 @@ export class EventConsumer {
   ) {
     this.conn = ctx.redis.duplicate();
     this.conn.on("error", () => {});
+    this.dead = new DeadLetters(ctx.redis, ctx.keys, ctx.log);
+    const keyring = new AgentKeyring(ctx.redis, ctx.keys, ctx.tokens.configTokens());
+    this.unsubscribe = ctx.tokens.onChange(() => keyring.invalidate());
+    this.verifier = new EventVerifier(keyring, ctx.config.agentAuth);
+    this.boardEvents = new BoardEvents(ctx);
   }
 
   async start(): Promise<void> {
@@ -41,6 +54,7 @@ export class EventConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe();
     this.conn.disconnect();
     await this.done;
     await Promise.all([...this.batches]);
@@ -86,43 +100,63 @@ export class EventConsumer {
   private async applyAll(entries: [string, string[]][]): Promise<void> {
     if (entries.length === 0) return;
     // Events of one run stay in order; different runs proceed together.
-    const byRun = new Map<string, { id: string; ev: AgentEvent }[]>();
-    const bad: string[] = [];
+    const byRun = new Map<string, { id: string; fields: string[]; ev: AgentEvent }[]>();
+    const done: string[] = [];
     for (const [id, fields] of entries) {
-      const i = fields.indexOf("json");
-      const parsed = i >= 0 ? AgentEventSchema.safeParse(JSON.parse(fields[i + 1] ?? "null")) : undefined;
-      if (!parsed?.success) {
-        bad.push(id);
+      const decoded = decodeEvent(fields);
+      if (!decoded.ok) {
+        // a retry cannot repair it: move it aside now, so it neither blocks the batch nor comes back
+        await this.dead.put(id, fields, decoded.reason);
+        done.push(id);
         continue;
       }
-      const ev = parsed.data;
+      const ev = decoded.ev;
+      // an event that does not prove its author is never applied (docs/security.md, "Agents")
+      const rejected = await this.verifier.reject(fields, ev);
+      if (rejected) {
+        await this.dead.put(id, fields, rejected);
+        done.push(id);
+        continue;
+      }
       const key = ev.type === "job-finished" ? ev.result.runId : "runId" in ev ? ev.runId : "";
       const list = byRun.get(key) ?? [];
-      list.push({ id, ev });
+      list.push({ id, fields, ev });
       byRun.set(key, list);
     }
-    if (bad.length) this.ctx.log.warn({ ids: bad }, "ignored agent events that do not match the contract");
     await Promise.all(
       [...byRun.values()].map(async (list) => {
-        for (const { ev } of list) await this.apply(ev);
+        for (const { id, fields, ev } of list) {
+          try {
+            await this.apply(ev);
+          } catch (err) {
+            const n = await this.dead.deliveries(this.ctx.keys.events(), CONSUMER_GROUP, id);
+            if (n < MAX_DELIVERIES) {
+              // left pending (so are the run's later events, to keep their order): claimed and tried again
+              this.ctx.log.error({ err, id, deliveries: n }, "applying an agent event failed; it stays pending and is tried again");
+              return;
+            }
+            await this.dead.put(id, fields, `its handler failed ${n} times: ${(err as Error).message}`);
+          }
+          done.push(id);
+        }
       }),
     );
-    await this.ctx.redis.xack(this.ctx.keys.events(), CONSUMER_GROUP, ...entries.map(([id]) => id));
+    if (done.length) await this.ctx.redis.xack(this.ctx.keys.events(), CONSUMER_GROUP, ...done);
   }
 
   private async apply(ev: AgentEvent): Promise<void> {
     switch (ev.type) {
       case "job-started":
-        return this.lifecycle.started(ev.runId, ev.attempt, ev.at);
+        return this.lifecycle.started(ev.runId, ev.attempt, ev.at, ev);
       case "step-finished":
-        return this.lifecycle.stepFinished(ev.runId, ev.attempt, ev.step);
+        return this.lifecycle.stepFinished(ev.runId, ev.attempt, ev.step, ev);
       case "job-finished":
-        await this.lifecycle.finished(ev.result);
+        await this.lifecycle.finished(ev.result, { by: ev });
         return;
       case "board-changed":
+        return this.boardEvents.changed(ev);
       case "board-gone":
-        this.ctx.wake(true);
-        return;
+        return this.boardEvents.gone(ev);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { Run } from "@hil/contracts";
-import { LeaseSchema, type Claim } from "../leases/lease-store.js";
+import { leaseTokenHash, parseLease, type Claim } from "../leases/lease-store.js";
 import type { SchedulerContext } from "../context.js";
 import { isTerminal } from "../store/run-store.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
@@ -53,7 +53,8 @@ export class Reaper {
         await this.lifecycle.stop(id, "timed-out", `the run exceeded its timeout of ${Math.round(timeoutMs / 1000)} s`);
         continue;
       }
-      const held = mine.some((r) => r !== null && r !== undefined && LeaseSchema.safeParse(JSON.parse(r)).data?.token === claim.token);
+      const hash = leaseTokenHash(claim.token);
+      const held = mine.some((r) => parseLease(r)?.tokenHash === hash);
       if (held) continue;
       // The reads above are only a filter: the decision is made again in one step with the write
       // (`onlyIfLost`), so a replica that ends the run cleanly in between always wins.

@@ -2,9 +2,22 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, LogLineSchema, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
+import { leaseTokenHash } from "../leases/lease-store.js";
 import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../store/run-store.js";
 
 const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
+
+/** Who reports on a run: an agent event names its (verified) agent and the hash of the lease token it ran under. */
+export interface Reporter {
+  agent: string;
+  leaseHash: string;
+}
+
+/** True when the report comes from the run's current claim: same attempt, same agent, same lease token. */
+function fromClaim(s: StoredRun, attempt: number, by: Reporter): boolean {
+  const c = s.claim;
+  return c !== undefined && c.attempt === attempt && c.agent === by.agent && leaseTokenHash(c.token) === by.leaseHash;
+}
 
 /** One mkdir in the common case (the parent exists); the whole path only the first time. */
 function makeRunDir(dir: string): void {
@@ -45,23 +58,38 @@ export class RunLifecycle {
     while (this.writing.size > 0) await Promise.all([...this.writing]);
   }
 
-  async started(runId: string, attempt: number, at: number): Promise<void> {
+  async started(runId: string, attempt: number, at: number, by: Reporter): Promise<void> {
+    let foreign = false;
     await this.ctx.runs.update(runId, (cur) => {
+      foreign = false;
       const a = CURRENT(cur);
       if (cur.run.state !== "leased" || !a || a.attempt !== attempt) return null;
+      if ((foreign = !fromClaim(cur, attempt, by))) return null;
       const run: Run = { ...cur.run, state: "running", startedAt: cur.run.startedAt ?? at };
       run.attempts = [...cur.run.attempts.slice(0, -1), { ...a, startedAt: at }];
       return { run, pending: null };
     });
+    if (foreign) this.refused("job-started", runId, attempt, by);
   }
 
-  async stepFinished(runId: string, attempt: number, step: Run["steps"][number]): Promise<void> {
+  async stepFinished(runId: string, attempt: number, step: Run["steps"][number], by: Reporter): Promise<void> {
+    let foreign = false;
     await this.ctx.runs.update(runId, (cur) => {
+      foreign = false;
       const a = CURRENT(cur);
       if (isTerminal(cur.run.state) || !a || a.attempt !== attempt) return null;
+      if ((foreign = !fromClaim(cur, attempt, by))) return null;
       if (cur.run.steps.some((s) => s.index === step.index)) return null;
       return { run: { ...cur.run, steps: [...cur.run.steps, step] }, pending: null };
     });
+    if (foreign) this.refused("step-finished", runId, attempt, by);
+  }
+
+  private refused(what: string, runId: string, attempt: number, by: Reporter): void {
+    this.ctx.log.warn(
+      { run: runId, attempt, agent: by.agent },
+      `ignored ${what}: it does not come from the run's current claim (another agent, or another lease token)`,
+    );
   }
 
   /**
@@ -69,16 +97,20 @@ export class RunLifecycle {
    * retry. Returns whether this call changed the run. A report for an attempt that is no longer the
    * run's current, running one (the reaper already gave up on it, or it was retried) changes nothing.
    */
-  async finished(result: JobResult, opts: { onlyIfLost?: boolean } = {}): Promise<boolean> {
+  async finished(result: JobResult, opts: { onlyIfLost?: boolean; by?: Reporter } = {}): Promise<boolean> {
     const now = Date.now();
     let retry = false;
+    let foreign = false;
     const infra = result.outcome === "error" && isInfraCode(result.error?.code);
     const decide = (cur: StoredRun): RunChange | null => {
+      foreign = false;
       const a = CURRENT(cur);
       if (isTerminal(cur.run.state) || !a || a.attempt !== result.attempt) return null;
       if (cur.run.state === "queued") return null;
       const c = cur.claim;
       const claimed = c !== undefined && c.attempt === result.attempt;
+      // An agent's report counts only under the claim it names (the reaper's has no reporter).
+      if (opts.by && (foreign = !fromClaim(cur, result.attempt, opts.by))) return null;
       // The reaper acts only on the claim it saw and only while no lease holds its token (checked in the write).
       if (opts.onlyIfLost && !claimed) return null;
       const attempt = { ...a, endedAt: now, outcome: result.outcome, ...(result.error ? { error: result.error } : {}) };
@@ -109,6 +141,7 @@ export class RunLifecycle {
       return change;
     };
     const res = await this.ctx.runs.update(result.runId, decide);
+    if (foreign && opts.by) this.refused("job-finished", result.runId, result.attempt, opts.by);
     if (!res) return false;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});

@@ -1,3 +1,4 @@
-export { freePort } from "./free-port.js";
-export { redisHealth, type RedisHealth } from "./redis-info.js";
-export { startPrivateRedis, stopChild, type PrivateRedis, type PrivateRedisOptions } from "./redis-server.js";
+// The private redis-server, free ports and /healthz's Redis check live in @hil/lab-protocol (the agent's
+// tests use them too, and the agent must not depend on the scheduler); re-exported for the scheduler,
+// the CLI and their tests.
+export * from "@hil/lab-protocol/redis";

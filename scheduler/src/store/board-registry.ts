@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
-import { BoardSchema, BookingSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
-import { LeaseSchema, type Lease } from "../leases/lease-store.js";
-import { LuaScript } from "../leases/lua-script.js";
+import { BoardSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
+import { parseLease, type Lease } from "../leases/lease-store.js";
+import { decodeBooking } from "./booking-codec.js";
+import { LuaScript } from "@hil/lab-protocol";
 
 /** One board as the dispatcher and the API see it: agent's report + scheduler fields + live lease/bookings. */
 export interface BoardView {
@@ -15,6 +16,13 @@ export interface BoardView {
   lease?: Lease;
   /** Bookings not released and not yet ended, earliest first. */
   bookings: Booking[];
+  /** The agent the scheduler's own record gives the board to (`keys.boardOwners()`), if any. */
+  owner?: string;
+  /**
+   * Why the board is not dispatched although its hash says it could be: its hash names another agent
+   * than its owner, or no verified board-changed has given it an owner yet. Shown as `offline` + `note`.
+   */
+  disowned?: string;
 }
 
 export interface RoleRequirement {
@@ -39,7 +47,7 @@ export function matches(view: BoardView, req: RoleRequirement): boolean {
 /** quarantined > offline > running/flashing > leased > booked > idle (see docs/scheduler.md). */
 export function derivedState(view: BoardView, now: number): BoardState {
   if (view.quarantined) return "quarantined";
-  if (!view.agentAlive || view.board.state === "offline") return "offline";
+  if (!view.agentAlive || view.board.state === "offline" || view.disowned !== undefined) return "offline";
   if (view.lease && (view.board.state === "running" || view.board.state === "flashing")) return view.board.state;
   if (view.lease) return "leased";
   if (view.bookings.some((b) => bookingState(b, now) === "active")) return "booked";
@@ -53,6 +61,8 @@ export function publicBoard(view: BoardView, now: number): Board {
   else delete board.currentRun;
   if (active) board.holder = active.holder;
   else delete board.holder;
+  if (view.disowned !== undefined) board.note = view.disowned;
+  else delete board.note;
   return board;
 }
 
@@ -96,7 +106,9 @@ export class BoardRegistry {
     p1.mget(...ids.map((id) => this.keys.lease(id)));
     // every booking not yet ended, found through the all-bookings set (score = end)
     p1.zrangebyscore(this.keys.bookings(), `(${now}`, "+inf");
+    p1.hgetall(this.keys.boardOwners());
     const r1 = (await p1.exec()) ?? [];
+    const owners = (r1[ids.length + 2]?.[1] as Record<string, string> | undefined) ?? {};
     const leases = (r1[ids.length]?.[1] as (string | null)[] | undefined) ?? [];
     const bookingIds = (r1[ids.length + 1]?.[1] as string[] | undefined) ?? [];
     const partial: { id: string; f: (string | null)[]; lease: string | null }[] = [];
@@ -113,9 +125,9 @@ export class BoardRegistry {
     const byBoard = new Map<string, Booking[]>();
     for (const raw of (r2[agents.length]?.[1] as (string | null)[] | undefined) ?? []) {
       if (raw === null) continue;
-      const b = BookingSchema.safeParse(JSON.parse(raw));
-      if (!b.success || b.data.state === "released" || b.data.end <= now) continue;
-      byBoard.set(b.data.board, [...(byBoard.get(b.data.board) ?? []), b.data]);
+      const b = decodeBooking(raw);
+      if (!b || b.state === "released" || b.end <= now) continue;
+      byBoard.set(b.board, [...(byBoard.get(b.board) ?? []), b]);
     }
     const views: BoardView[] = [];
     for (const p of partial) {
@@ -132,10 +144,12 @@ export class BoardRegistry {
         bookings: (byBoard.get(p.id) ?? []).sort((a, b) => a.start - b.start),
       };
       if (p.f[5]) view.quarantineReason = p.f[5];
-      if (p.lease !== null) {
-        const l = LeaseSchema.safeParse(JSON.parse(p.lease));
-        if (l.success) view.lease = l.data;
-      }
+      const lease = parseLease(p.lease);
+      if (lease) view.lease = lease;
+      const owner = owners[p.id];
+      if (owner !== undefined) view.owner = owner;
+      if (owner === undefined) view.disowned = `waiting for a verified board-changed event from agent ${agent}`;
+      else if (owner !== agent) view.disowned = `its hash names agent ${agent}, but the board belongs to agent ${owner}`;
       views.push(view);
     }
     return views;

@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { safeJson } from "../auth/safe-json.js";
 import { ArtifactRefSchema, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
-import { LuaScript } from "../leases/lua-script.js";
+import { LuaScript } from "@hil/lab-protocol";
 import type { Claim } from "../leases/lease-store.js";
 
 /** What the dispatcher needs to place a run, fixed at submit (kept beside the Run JSON). */
@@ -28,7 +29,8 @@ export type RunPlan = z.infer<typeof RunPlanSchema>;
  * (the per-submitter index moves with KEYS[2], so the dispatcher can read every submitter's head) ·
  * KEYS[8..] the claim's lease keys (optional lease handling in the same step):
  * [9] "" | "release" (delete the leases still holding the token, after the write) | "lost" (write only if
- * none of them holds the token any more) · [10] the claim's token · [11] submitter whose usage drops by one, or "" ·
+ * none of them holds the token any more) · [10] the claim's plaintext token (leases hold its SHA-1, `tokenHash`) ·
+ * [11] submitter whose usage drops by one, or "" ·
  * [12] the run's submitter (member of KEYS[7]).
  * Returns 1 when written, 0 when someone else changed the run first, 2 when "lost" found a live lease.
  */
@@ -36,10 +38,11 @@ const UPDATE_RUN = new LuaScript(`
 local v = redis.call('HGET', KEYS[1], 'ver')
 if (v or '0') ~= ARGV[1] then return 0 end
 local mode = ARGV[9] or ''
+local th = redis.sha1hex(ARGV[10] or '')
 if mode == 'lost' then
   for i = 8, #KEYS do
     local raw = redis.call('GET', KEYS[i])
-    if raw and cjson.decode(raw).token == ARGV[10] then return 2 end
+    if raw and cjson.decode(raw).tokenHash == th then return 2 end
   end
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
@@ -62,7 +65,7 @@ end
 if mode == 'release' then
   for i = 8, #KEYS do
     local raw = redis.call('GET', KEYS[i])
-    if raw and cjson.decode(raw).token == ARGV[10] then redis.call('DEL', KEYS[i]) end
+    if raw and cjson.decode(raw).tokenHash == th then redis.call('DEL', KEYS[i]) end
   end
 end
 if mode ~= '' and ARGV[11] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[11], -1) end
@@ -219,7 +222,10 @@ export class RunStore {
       const res = (await pipe.exec()) ?? [];
       for (const [, raw] of res) {
         if (typeof raw !== "string") continue;
-        const run = RunSchema.parse(JSON.parse(raw));
+        // one damaged record must not take the whole list down for everybody: skip it
+        const parsed = RunSchema.safeParse(safeJson(raw));
+        if (!parsed.success) continue;
+        const run = parsed.data;
         if (filter.states && !filter.states.includes(run.state)) continue;
         if (filter.suite && run.request.suite !== filter.suite) continue;
         if (filter.board && !run.attempts.some((a) => Object.values(a.boards).includes(filter.board ?? ""))) continue;

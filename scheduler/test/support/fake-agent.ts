@@ -1,9 +1,12 @@
-// A small in-test agent: real BullMQ Worker, real Redis, the shared data model. It records when
-// each run held each board so tests can look for double leasing.
+// A small in-test agent: real BullMQ Worker, real Redis, the shared data model and protocol (board
+// claims, signed events, hashed lease tokens). It records when each run held each board so tests can
+// look for double leasing. It signs with the config token `agentToken(name)` the harness gives the
+// scheduler, unless told otherwise.
 import { Worker, type Job as BullJob } from "bullmq";
 import { Redis } from "ioredis";
 import { labKeys, type AgentEvent, type Board, type Job, type JobResult, type LabKeys } from "@hil/contracts";
-import { LeaseStore } from "../../src/leases/lease-store.js";
+import { claimBoards, EventWriter, LeaseStore, leaseTokenHash } from "@hil/lab-protocol";
+import { agentToken } from "./harness.js";
 
 export interface FakeBoard {
   id: string;
@@ -30,6 +33,7 @@ export class FakeAgent {
   readonly jobsSeen: Job[] = [];
   private readonly redis: Redis;
   private readonly leases: LeaseStore;
+  private readonly events: EventWriter;
   private worker?: Worker;
   private beat?: NodeJS.Timeout;
   private readonly running = new Map<string, { boards: string[]; token: string; abort: AbortController }>();
@@ -46,10 +50,13 @@ export class FakeAgent {
       await sleep(50);
       return { outcome: "pass" };
     },
+    /** The token it signs its events with (null: unsigned). */
+    token: string | null = agentToken(name),
   ) {
     this.keys = labKeys(namespace);
     this.redis = new Redis(url, { maxRetriesPerRequest: null });
     this.leases = new LeaseStore(this.redis, this.keys);
+    this.events = new EventWriter(this.redis, this.keys, name, token ?? undefined);
   }
 
   async start(): Promise<void> {
@@ -67,21 +74,23 @@ export class FakeAgent {
     this.worker.on("error", () => {});
   }
 
-  private board(b: FakeBoard): Board {
+  board(b: FakeBoard): Board {
     return { id: b.id, profile: b.profile, agent: this.name, identity: {}, state: "idle", labels: b.labels ?? {}, virtual: true, health: 100, updatedAt: Date.now() };
   }
 
-  /** `alive: false` registers the boards of an agent that is not running (its boards are offline). */
-  async register(alive = true): Promise<void> {
+  /**
+   * Writes the hashes of the boards free for this agent and announces them (the real agent's way).
+   * `alive: false` registers the boards of an agent that is not running (its boards are offline).
+   * Returns the board ids left alone because another live agent holds them.
+   */
+  async register(alive = true): Promise<string[]> {
     const pipe = this.redis.multi();
     if (alive) pipe.set(this.keys.agent(this.name), JSON.stringify({ agent: this.name }), "PX", 3000);
     pipe.sadd(this.keys.agents(), this.name);
-    for (const b of this.boards) {
-      pipe.hset(this.keys.board(b.id), "json", JSON.stringify(this.board(b)), "agent", this.name);
-      pipe.sadd(this.keys.boards(), b.id);
-    }
     await pipe.exec();
-    for (const b of this.boards) await this.emit({ type: "board-changed", agent: this.name, board: this.board(b) });
+    const refused = new Set(await claimBoards(this.redis, this.keys, this.name, this.boards.map((b) => this.board(b))));
+    for (const b of this.boards) if (!refused.has(b.id)) await this.emit({ type: "board-changed", agent: this.name, board: this.board(b) });
+    return [...refused];
   }
 
   private async heartbeat(): Promise<void> {
@@ -89,8 +98,9 @@ export class FakeAgent {
     for (const [, r] of this.running) await this.leases.renew(r.boards, r.token, 2000);
   }
 
+  /** Appends a signed event (signed with this agent's token, whatever it says). */
   async emit(ev: AgentEvent): Promise<void> {
-    await this.redis.xadd(this.keys.events(), "MAXLEN", "~", "100000", "*", "json", JSON.stringify(ev));
+    await this.events.publish(ev);
   }
 
   private async process(job: Job): Promise<void> {
@@ -101,7 +111,8 @@ export class FakeAgent {
     const abort = new AbortController();
     this.running.set(job.runId, { boards, token: job.leaseToken, abort });
     const start = Date.now();
-    await this.emit({ type: "job-started", runId: job.runId, attempt: job.attempt, agent: this.name, at: start });
+    const leaseHash = leaseTokenHash(job.leaseToken);
+    await this.emit({ type: "job-started", runId: job.runId, attempt: job.attempt, agent: this.name, leaseHash, at: start });
     let result: Pick<JobResult, "outcome"> & Partial<JobResult>;
     try {
       result = await this.behaviour(job, abort.signal);
@@ -116,6 +127,7 @@ export class FakeAgent {
     await this.emit({
       type: "job-finished",
       agent: this.name,
+      leaseHash,
       result: { runId: job.runId, attempt: job.attempt, steps: [], cases: [], durationMs: end - start, ...result },
     });
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { BookingSchema, RunSchema, SuiteSchema, type Suite } from "@hil/contracts";
 import { z } from "zod";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { createSchedulerApp, type SchedulerApp } from "../../src/app.js";
 import { staticCatalog, type Catalog } from "../../src/catalog.js";
 import { loadSchedulerConfig, type SchedulerConfig } from "../../src/config.js";
@@ -9,6 +9,18 @@ import { loadSchedulerConfig, type SchedulerConfig } from "../../src/config.js";
 export const ADMIN = "admin-token-0123456789";
 export const ALICE = "alice-token-0123456789";
 export const BOB = "bob-token-0123456789";
+
+/** Agents the test scheduler knows (config tokens `name:agent:…`); a fake agent signs with `agentToken(name)`. */
+export const AGENT_NAMES: readonly string[] = ["bench0", "bench1", "bench2", "fair1"];
+
+export function agentToken(name: string): string {
+  return `${name}-agent-secret-0123456789`;
+}
+
+/** The HIL_TOKENS entries of these agents' credentials. */
+export function agentTokens(names: readonly string[] = AGENT_NAMES): string {
+  return names.map((n) => `${n}:agent:${agentToken(n)}`).join(",");
+}
 
 export function freshNamespace(): string {
   return `t${randomBytes(4).toString("hex")}`;
@@ -58,18 +70,24 @@ export interface Running {
   api(path: string, init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<ApiResponse>;
 }
 
-export async function startScheduler(redisUrl: string, namespace: string, artifactDir: string, extra: Record<string, string> = {}): Promise<Running> {
+export async function startScheduler(
+  redisUrl: string,
+  namespace: string,
+  artifactDir: string,
+  extra: Record<string, string> = {},
+  opts: { logger?: Logger } = {},
+): Promise<Running> {
   const config = loadSchedulerConfig({
     REDIS_URL: redisUrl,
     HIL_NAMESPACE: namespace,
     HIL_ADMIN_TOKEN: ADMIN,
-    HIL_TOKENS: `alice:${ALICE},bob:${BOB}`,
+    HIL_TOKENS: `alice:${ALICE},bob:${BOB},${agentTokens()}`,
     HIL_ARTIFACT_DIR: artifactDir,
     HIL_PORT: "0",
     HIL_TICK: "200ms",
     ...extra,
   });
-  const svc = createSchedulerApp(config, { catalog: TEST_CATALOG, logger: pino({ level: "silent" }) });
+  const svc = createSchedulerApp(config, { catalog: TEST_CATALOG, logger: opts.logger ?? pino({ level: "silent" }) });
   const { url } = await svc.start();
   return { svc, url, config, api: apiClient(url) };
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -14,10 +15,20 @@ export interface PrivateRedisOptions {
   /** How long to wait for PING to answer. */
   startTimeoutMs?: number;
   binary?: string;
+  /**
+   * Require a password: `true` makes one up (32 random bytes, base64url), a string is used as is (the
+   * lab keeps its own across restarts). It reaches redis-server through a 0600 redis.conf in `dir`,
+   * never its command line, and `url` carries it.
+   */
+  password?: boolean | string;
 }
 
 export interface PrivateRedis {
+  /** With the password, when there is one: `redis://:PASSWORD@127.0.0.1:PORT`. */
   readonly url: string;
+  /** No credentials: for an agent that logs in as its own ACL user. */
+  readonly bareUrl: string;
+  readonly password?: string;
   readonly port: number;
   readonly pid: number;
   readonly dir: string;
@@ -33,25 +44,29 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "hil-redis-")));
   await mkdir(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
-  const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", dir,
-    "--save", "",
-    "--appendonly", opts.persist ? "yes" : "no",
-    "--daemonize", "no",
-    "--protected-mode", "yes",
-    "--loglevel", "warning",
-    "--logfile", "",
-  ];
+  const password = opts.password === true ? randomBytes(32).toString("base64url") : opts.password || undefined;
+  const conf = join(dir, "redis.conf");
+  await writeRedisConf(conf, [
+    ["port", String(port)],
+    ["bind", "127.0.0.1"],
+    ["dir", dir],
+    ["save", ""],
+    ["appendonly", opts.persist ? "yes" : "no"],
+    ["daemonize", "no"],
+    ["protected-mode", "yes"],
+    ["loglevel", "warning"],
+    ["logfile", ""],
+    ...(password === undefined ? [] : [["requirepass", password] as [string, string]]),
+  ]);
   const binary = opts.binary ?? "redis-server";
-  const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(binary, [conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
 
-  const url = `redis://127.0.0.1:${port}`;
+  const bareUrl = `redis://127.0.0.1:${port}`;
+  const url = password === undefined ? bareUrl : `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   for (;;) {
     const early = await Promise.race([
@@ -71,6 +86,8 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
   const pid = child.pid ?? -1;
   return {
     url,
+    bareUrl,
+    ...(password === undefined ? {} : { password }),
     port,
     pid,
     dir,
@@ -79,6 +96,13 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
       if (ownDir) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Written fresh with mode 0600 (it may hold the password); values quoted the way redis.conf reads them. */
+async function writeRedisConf(file: string, lines: [string, string][]): Promise<void> {
+  const quote = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
+  await rm(file, { force: true });
+  await writeFile(file, lines.map(([k, v]) => `${k} ${quote(v)}\n`).join(""), { mode: 0o600, flag: "wx" });
 }
 
 async function ping(url: string): Promise<boolean> {
