@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import { labKeys, type LogLine } from "@hil/contracts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, asBooking, asError, asRun, freshNamespace, startScheduler, waitUntil, type ApiResponse, type Running } from "./support/harness.js";
+import { ADMIN, asBooking, asError, asRun, freshNamespace, readResponse, startScheduler, waitUntil, type ApiResponse, type Running } from "./support/harness.js";
 import { FakeAgent, sleep } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;
@@ -57,15 +57,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 async function send(url: string, init: RequestInit & { duplex?: "half" }): Promise<ApiResponse> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
+  return readResponse(await fetch(url, init));
 }
 
 test("a booking of 1e20 ms or past HIL_BOOKING_MAX is 400 naming the field; extending past it too", async () => {

@@ -99,15 +99,20 @@ export function apiClient(url: string): Running["api"] {
     if (token !== null) headers["authorization"] = `Bearer ${token}`;
     if (init.body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(url + path, { method: init.method ?? (init.body !== undefined ? "POST" : "GET"), headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text };
+    return readResponse(res);
   };
+}
+
+/** Status, text and (when the text is JSON) the parsed body of an answer. */
+export async function readResponse(res: Response): Promise<ApiResponse> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
 }
 
 /** Polls until `check` returns a value (not undefined/false) or the deadline passes. */
