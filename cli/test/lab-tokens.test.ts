@@ -59,7 +59,8 @@ test("hil tokens create --role ci --profiles esp32-virtual: runs there, 403 else
 
   // an admin clearing a live agent's board owner does not take the board out of service for good:
   // the agent's next announcement claims it again and runs go on
-  assert.is((await lab.api("POST", `/api/v1/boards/${board}/release-owner`)).status, 200);
+  const released = lab.hil(["release-owner", board], ADMIN_TOKEN);
+  assert.is(await released.exited, 0, released.output());
   const again = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${app}`, "--timeout", "2m", "--wait"], CI_TOKEN);
   setTimeout(() => void again.stop(), 120_000).unref();
   assert.is(await again.exited, 0, again.output());

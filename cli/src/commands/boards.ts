@@ -45,4 +45,15 @@ export function register(program: Command): void {
       await api(() => connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/release-quarantine`, `returning ${board}`));
       process.stdout.write(`${board} back in service\n`);
     });
+
+  program
+    .command("release-owner")
+    .description("Forget which agent owns a board (admin), e.g. after moving it to another bench: the next agent to announce it takes it")
+    .argument("<board>", "board id")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (board: string, opts: { url?: string; tokenFile?: string }) => {
+      await api(() => connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/release-owner`, `releasing the owner of ${board}`));
+      process.stdout.write(`${board} has no owner now; the next agent to announce it takes it\n`);
+    });
 }
