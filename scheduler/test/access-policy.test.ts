@@ -43,15 +43,16 @@ async function mint(body: Record<string, unknown>): Promise<{ id: string; token:
 }
 
 /** The policy, written out by hand (not derived from the table under test): who may call what. */
-type Caller = "viewer" | "qa" | "alice" | "bob" | "admin" | "admin2" | "agent";
-const READERS: Caller[] = ["viewer", "qa", "alice", "bob", "admin", "admin2"];
+type Caller = "viewer" | "qa" | "alice" | "bob" | "scoped" | "admin" | "admin2" | "agent";
+// "scoped" is a ci token limited to esp32-virtual boards: every board of this lab is outside its scope
+const READERS: Caller[] = ["viewer", "qa", "alice", "bob", "scoped", "admin", "admin2"];
 const EVERYONE: Caller[] = [...READERS, "agent"];
 const ADMINS: Caller[] = ["admin", "admin2"];
 const EXPECTED: Record<string, Caller[] | "public"> = {
   "GET /healthz": "public",
   "GET /metrics": READERS,
   "GET /api/v1/openapi.json": READERS,
-  "POST /api/v1/runs": ["alice", "bob", ...ADMINS],
+  "POST /api/v1/runs": ["alice", "bob", ...ADMINS], // scoped: the suite's profile is outside its scope
   "GET /api/v1/runs": READERS,
   "GET /api/v1/runs/:id": READERS,
   "POST /api/v1/runs/:id/cancel": ["alice", ...ADMINS], // alice submitted it; bob is ci too, but not its submitter
@@ -63,12 +64,12 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   "POST /api/v1/boards/:id/quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-owner": ADMINS,
-  "POST /api/v1/bookings": ["qa", "alice", "bob", ...ADMINS],
+  "POST /api/v1/bookings": ["qa", "alice", "bob", ...ADMINS], // scoped: the board is outside its scope
   "GET /api/v1/bookings": READERS,
   "GET /api/v1/bookings/:id": READERS,
   "POST /api/v1/bookings/:id/extend": ["alice", ...ADMINS], // alice holds it
   "POST /api/v1/bookings/:id/release": ["alice", ...ADMINS],
-  "POST /api/v1/artifacts": ["qa", "alice", "bob", ...ADMINS],
+  "POST /api/v1/artifacts": ["qa", "alice", "bob", "scoped", ...ADMINS],
   "GET /api/v1/artifacts/:sha256": EVERYONE,
   "GET /api/v1/tokens": ADMINS,
   "POST /api/v1/tokens": ADMINS,
@@ -95,6 +96,7 @@ test("route × caller: each role gets in where the policy says and 403 elsewhere
     qa: (await mint({ name: "qa-desk", role: "qa" })).token,
     alice: ALICE,
     bob: BOB,
+    scoped: (await mint({ name: "virtual-only", role: "ci", profiles: ["esp32-virtual"] })).token,
     admin: ADMIN,
     admin2: (await mint({ name: "second-admin", role: "admin" })).token,
     agent: (await mint({ name: "bench1", role: "agent" })).token,
