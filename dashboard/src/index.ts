@@ -1,1 +1,3 @@
-export {};
+export { createGateway, CHANGES_ROOM, type Gateway, type GatewayOptions, type GatewayServer } from "./gateway.js";
+export { startStandaloneGateway, type StandaloneGateway } from "./standalone.js";
+export * from "./events.js";

@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { startStandaloneGateway } from "@hil/dashboard";
+import { loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
+import { UsageError } from "../main.js";
+import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
+import { untilStopSignal } from "../stop-signal.js";
+
+const DEFAULT_DASHBOARD_PORT = 8082;
+
+interface DashboardOptions {
+  port?: string;
+  host?: string;
+  redis?: string;
+  redisUrlFile?: string;
+  tokenFile?: string;
+  namespace?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("dashboard")
+    .description("Run the dashboard gateway (socket.io: live logs, change events) on its own port, beside a scheduler (until SIGINT/SIGTERM). `hil scheduler` serves it on its own port already.")
+    .option("--port <n>", `port (0 = any free port; default ${DEFAULT_DASHBOARD_PORT})`)
+    .option("--host <addr>", "bind address (default HIL_HOST or 127.0.0.1)")
+    .option("--redis <url>", "Redis URL without a password (default REDIS_URL, or the URL in REDIS_URL_FILE)")
+    .option("--redis-url-file <file>", "file holding the Redis URL (the way to give one with a password)")
+    .option("--token-file <file>", "file holding the scheduler's admin token (default HIL_ADMIN_TOKEN, or HIL_ADMIN_TOKEN_FILE): the same config tokens sign in")
+    .option("--namespace <ns>", "Redis key namespace (default HIL_NAMESPACE or hil)")
+    .action(async (opts: DashboardOptions) => {
+      const env: Record<string, string | undefined> = { ...process.env };
+      let port = DEFAULT_DASHBOARD_PORT;
+      if (opts.port !== undefined) {
+        if (!/^\d+$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${opts.port} is not a port number`);
+        port = Number(opts.port);
+      }
+      if (opts.host !== undefined) env["HIL_HOST"] = opts.host;
+      if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
+      if (opts.redis !== undefined) env["REDIS_URL"] = checkRedisUrlFlag(opts.redis);
+      if (opts.redisUrlFile !== undefined) env["REDIS_URL"] = readSecretFile(opts.redisUrlFile, "the Redis URL");
+      if (opts.tokenFile !== undefined) {
+        delete env["HIL_ADMIN_TOKEN"];
+        env["HIL_ADMIN_TOKEN_FILE"] = opts.tokenFile;
+      }
+      if (opts.namespace !== undefined) env["HIL_NAMESPACE"] = opts.namespace;
+      let config: SchedulerConfig;
+      try {
+        config = loadSchedulerConfig(env);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const gateway = await startStandaloneGateway(config, port);
+      process.stdout.write(`dashboard gateway listening on ${gateway.url} (namespace ${config.namespace})\n`);
+      await untilStopSignal();
+      await gateway.stop();
+      process.stdout.write("dashboard gateway stopped\n");
+    });
+}

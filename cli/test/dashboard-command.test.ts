@@ -1,0 +1,92 @@
+// The dashboard gateway as the lab runs it: on `hil scheduler`'s own port (one URL), and alone with `hil dashboard`,
+// which takes the Redis URL and admin token from files, never from its command line.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { io as connectClient, type Socket } from "socket.io-client";
+import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
+import { makeTempDir, spawnHil } from "@hil/scheduler/testing";
+import type { Ack } from "@hil/dashboard";
+
+const PASSWORD = "dashboard-redis-0123456789";
+const ADMIN = "dashboard-admin-0123456789";
+
+let redis: PrivateRedis;
+let tmp: { dir: string; remove(): Promise<void> };
+let env: NodeJS.ProcessEnv;
+let urlFile: string;
+let tokenFile: string;
+
+test.before(async () => {
+  tmp = await makeTempDir("hil-dashboard-cmd-");
+  redis = await startPrivateRedis({ password: PASSWORD });
+  env = { ...process.env };
+  for (const k of ["REDIS_URL", "REDIS_URL_FILE", "HIL_ADMIN_TOKEN", "HIL_ADMIN_TOKEN_FILE", "HIL_DASHBOARD_GATEWAY"]) delete env[k];
+  urlFile = join(tmp.dir, "redis.url");
+  tokenFile = join(tmp.dir, "admin-token");
+  writeFileSync(urlFile, `${redis.url}\n`, { mode: 0o600 });
+  writeFileSync(tokenFile, `${ADMIN}\n`, { mode: 0o600 });
+});
+test.after(async () => {
+  await redis?.stop();
+  await tmp?.remove();
+});
+
+/** Connects with `token` and joins the changes room; resolves with the join's answer or the connect error. */
+async function joinChanges(url: string, token: string): Promise<Ack | string> {
+  const socket: Socket = connectClient(url, { transports: ["websocket"], reconnection: false, auth: { token } });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    return (await socket.emitWithAck("join", { room: "changes" })) as Ack;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    socket.disconnect();
+  }
+}
+
+test("hil scheduler serves the gateway on the API's port; HIL_DASHBOARD_GATEWAY=off leaves it out", async () => {
+  const s = spawnHil(["scheduler", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile, "--artifact-dir", tmp.dir], { env });
+  try {
+    const url = (await s.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+    assert.equal(await joinChanges(url, ADMIN), { ok: true, room: "changes" });
+    assert.is(await joinChanges(url, "wrong-token-0123456789"), "unauthorized");
+  } finally {
+    await s.stop();
+  }
+  const off = spawnHil(["scheduler", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile, "--artifact-dir", tmp.dir], { env: { ...env, HIL_DASHBOARD_GATEWAY: "off" } });
+  try {
+    const url = (await off.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+    const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+    assert.is(res.status, 404, "no gateway: the path is an unknown route");
+  } finally {
+    await off.stop();
+  }
+});
+
+test("hil dashboard runs the gateway alone, with the Redis URL and admin token from files", async () => {
+  const d = spawnHil(["dashboard", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile], { env });
+  try {
+    const url = (await d.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+    assert.equal(await joinChanges(url, ADMIN), { ok: true, room: "changes" });
+    assert.is(await joinChanges(url, "wrong-token-0123456789"), "unauthorized");
+    const cmdline = readFileSync(`/proc/${d.pid}/cmdline`, "utf8");
+    assert.not.ok(cmdline.includes(PASSWORD), "no Redis password in argv");
+    assert.not.ok(cmdline.includes(ADMIN), "no admin token in argv");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("hil dashboard refuses a Redis URL with a password on its command line", async () => {
+  const p = spawnHil(["dashboard", "--redis", `redis://:${PASSWORD}@127.0.0.1:1`], { env: { ...env, HIL_ADMIN_TOKEN: ADMIN } });
+  assert.is(await p.exited, 64, p.output());
+  assert.match(p.output(), /--redis-url-file/);
+  assert.not.match(p.output(), PASSWORD);
+});
+
+test.run();
