@@ -1,4 +1,5 @@
 export * from "./agent.js";
+export * from "./agent-command.js";
 export * from "./board.js";
 export * from "./booking.js";
 export * from "./byte-size.js";
@@ -11,4 +12,5 @@ export * from "./run.js";
 export * from "./step.js";
 export * from "./suite.js";
 export * from "./events.js";
+export * from "./changes.js";
 export * from "./junit.js";

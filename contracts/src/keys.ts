@@ -8,6 +8,8 @@ export interface LabKeys {
   /** BullMQ `prefix` option: BullMQ appends `:<queue>:…`. */
   readonly bullPrefix: string;
   agentQueue(agent: string): string;
+  /** Stream scheduler → one agent: holder commands (console input, reset, flash); inside the agent's own ACL key space. */
+  agentCommands(agent: string): string;
   agent(agent: string): string;
   agents(): string;
   board(id: string): string;
@@ -44,6 +46,8 @@ export interface LabKeys {
   deadLetters(): string;
   /** Pub/sub channel: a run id published here is cancelled; agents abort it. */
   cancelChannel(): string;
+  /** Pub/sub channel: the scheduler publishes a ChangeEvent here when a run, booking or board changes (the dashboard listens). */
+  changesChannel(): string;
   counter(name: string): string;
   /** Scheduler-owned: runs that hold or held a claim and are not terminal (the reaper scans it). */
   activeRuns(): string;
@@ -57,6 +61,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
   return {
     bullPrefix: p,
     agentQueue: (agent) => `agent-${agent}`,
+    agentCommands: (agent) => `${p}:agent-${agent}:commands`,
     agent: (agent) => `${p}:agent:${agent}`,
     agents: () => `${p}:agents`,
     board: (id) => `${p}:board:${id}`,
@@ -84,6 +89,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     events: () => `${p}:events`,
     deadLetters: () => `${p}:events:dead`,
     cancelChannel: () => `${p}:cancel`,
+    changesChannel: () => `${p}:changes`,
     counter: (name) => `${p}:counter:${name}`,
     activeRuns: () => `${p}:runs:active`,
     waitingReasons: () => `${p}:runs:waiting`,

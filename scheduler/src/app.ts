@@ -14,6 +14,8 @@ import { RateLimiter } from "./auth/rate-limiter.js";
 import { TokenStore } from "./auth/token-store.js";
 import { UserStore } from "./auth/user-store.js";
 import { bookingsRoutes, scheduleBookingEnd } from "./api/bookings-routes.js";
+import { boardCommandRoutes } from "./api/board-command-routes.js";
+import { boardHolder } from "./consoles/board-commands.js";
 import { boardsRoutes } from "./api/boards-routes.js";
 import { errorHandler, HttpError } from "./api/http-error.js";
 import { buildOpenApi } from "./api/openapi.js";
@@ -36,9 +38,16 @@ import { RunStore } from "./store/run-store.js";
 
 export const SCHEDULER_VERSION = "0.1.0";
 
+/** Something served on the scheduler's HTTP server beside the API (the dashboard gateway); closed before Redis. */
+export interface ServerAttachment {
+  close(): Promise<void>;
+}
+
 export interface SchedulerDeps {
   catalog?: Catalog;
   logger?: Logger;
+  /** Attached to the HTTP server once it listens, when `config.dashboardGateway` is on (the scheduler cannot import the dashboard: it depends on the scheduler). */
+  attach?: (server: Server, context: SchedulerContext) => ServerAttachment;
 }
 
 export interface SchedulerApp {
@@ -108,6 +117,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       owners: {
         run: async (id) => (/^[a-z0-9-]{1,64}$/.test(id) ? (await context.runs.get(id))?.run.submitter : undefined),
         booking: async (id) => (/^[a-z0-9-]{1,64}$/.test(id) ? (await context.bookings.get(id))?.holder : undefined),
+        "board-holder": (id) => boardHolder(context, id),
       },
       failedAuth: new RateLimiter(config.authFailLimit, 60_000),
       submit: new RateLimiter(config.submitLimit, 60_000),
@@ -121,6 +131,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   app.use("/api/v1", express.json({ limit: "2mb" }));
   app.use("/api/v1", runsRoutes(context, catalog, lifecycle));
   app.use("/api/v1", boardsRoutes(context));
+  app.use("/api/v1", boardCommandRoutes(context));
   app.use("/api/v1", bookingsRoutes(context, timers));
   app.use("/api/v1", artifactsRoutes(context));
   app.use("/api/v1", identityRoutes(context));
@@ -128,6 +139,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   app.use(errorHandler(log));
 
   let server: Server | undefined;
+  let attached: ServerAttachment | undefined;
   let tick: NodeJS.Timeout | undefined;
   let sweeping = false;
 
@@ -158,6 +170,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
         s.once("listening", resolve);
         s.once("error", reject);
       });
+      if (deps.attach && config.dashboardGateway) attached = deps.attach(s, context);
       const addr = s.address();
       const port = typeof addr === "object" && addr ? addr.port : config.port;
       return { port, url: `http://${config.host}:${port}` };
@@ -167,6 +180,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       for (const t of timers) clearTimeout(t);
       timers.clear();
       dispatcher?.stop();
+      await attached?.close();
       const closing = server
         ? new Promise<void>((resolve) => {
             server?.close(() => resolve());

@@ -53,6 +53,7 @@ const ConfigSchema = z.object({
   HIL_ARTIFACT_SWEEP: DurationSchema.refine((ms) => ms >= 1000, "use at least 1s").default(3_600_000),
   HIL_FETCH_TIMEOUT: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(120_000),
   HIL_FETCH_ALLOW_HOSTS: HostAllowListSchema.default([]),
+  HIL_DASHBOARD_GATEWAY: z.enum(["on", "off"], { message: "on (default) or off" }).default("on"),
 });
 
 export interface SchedulerConfig {
@@ -101,6 +102,8 @@ export interface SchedulerConfig {
   readonly fetchTimeoutMs: number;
   /** Hosts an artifact URL may name even at a private address, and may redirect to. */
   readonly fetchAllowHosts: readonly AllowedHost[];
+  /** Serve the dashboard gateway (socket.io) on the API's port, when the process that starts the scheduler provides one. */
+  readonly dashboardGateway: boolean;
 }
 
 export const DEFAULT_SCHEDULER_PORT = 8081;
@@ -160,6 +163,7 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     artifactSweepMs: c.HIL_ARTIFACT_SWEEP,
     fetchTimeoutMs: c.HIL_FETCH_TIMEOUT,
     fetchAllowHosts: Object.freeze(c.HIL_FETCH_ALLOW_HOSTS),
+    dashboardGateway: c.HIL_DASHBOARD_GATEWAY === "on",
     ...overrides,
   };
   return Object.freeze(config);

@@ -1,4 +1,10 @@
-export { createSchedulerApp, SCHEDULER_VERSION, type SchedulerApp, type SchedulerDeps } from "./app.js";
+export { createSchedulerApp, SCHEDULER_VERSION, type SchedulerApp, type SchedulerDeps, type ServerAttachment } from "./app.js";
+export type { SchedulerContext } from "./context.js";
+export { TokenStore } from "./auth/token-store.js";
+export { RateLimiter } from "./auth/rate-limiter.js";
+export { can, type Role, type Permission } from "./auth/roles.js";
+export type { Identity } from "./auth/identity.js";
+export { readAfter, readTail, decodeEntries, compareStreamIds, seqOf, StreamFollower, type StreamEntry, type StreamWatcher } from "./logs/log-stream.js";
 export { loadSchedulerConfig, DEFAULT_SCHEDULER_PORT, type SchedulerConfig } from "./config.js";
 export { RedisAclSync, agentAclRules, schedulerAclRules, AGENT_COMMANDS, type RedisAclMode } from "./auth/redis-acl.js";
 export { defaultCatalog, staticCatalog, type Catalog, type ProfileInfo } from "./catalog.js";

@@ -64,6 +64,10 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   "POST /api/v1/boards/:id/quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-owner": ADMINS,
+  // qa holds dk2's active booking; alice holds dk1's but ci has no console permission
+  "POST /api/v1/boards/:id/console": ["qa", ...ADMINS],
+  "POST /api/v1/boards/:id/reset": ["qa", ...ADMINS],
+  "POST /api/v1/boards/:id/flash": ["qa", ...ADMINS],
   "POST /api/v1/bookings": ["qa", "alice", "bob", ...ADMINS], // scoped: the board is outside its scope
   "GET /api/v1/bookings": READERS,
   "GET /api/v1/bookings/:id": READERS,
@@ -108,6 +112,8 @@ test("route × caller: each role gets in where the policy says and 403 elsewhere
 
   const run = asRun(await s.api("/api/v1/runs", { body: { suite: "smoke" }, token: ALICE }));
   const booking = asBooking(await s.api("/api/v1/bookings", { body: { board: "dk1", duration: "1h" }, token: ALICE }));
+  // the console routes are walked on dk2, which qa holds now (the walk's own bookings of dk2 start hours later)
+  asBooking(await s.api("/api/v1/bookings", { body: { board: "dk2", duration: "1h" }, token: callers.qa }));
   const upload = await fetch(`${s.url}/api/v1/artifacts`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` }, body: Buffer.from("firmware bytes") });
   const { sha256 } = (await upload.json()) as { sha256: string };
   let spare = 0;
@@ -117,6 +123,7 @@ test("route × caller: each role gets in where the policy says and 403 elsewhere
     const path = rule.path
       .replace("/runs/:id", `/runs/${run.id}`)
       .replace("/bookings/:id", `/bookings/${booking.id}`)
+      .replace(/\/boards\/:id\/(console|reset|flash)$/, "/boards/dk2/$1")
       .replace("/boards/:id", "/boards/dk1")
       .replace(":sha256", sha256)
       .replace("/tokens/:id", `/tokens/${(await mint({ name: `spare-${spare}`, role: "viewer" })).id}`)
@@ -130,6 +137,9 @@ test("route × caller: each role gets in where the policy says and 403 elsewhere
       "PATCH /api/v1/users/:name": { role: "qa" },
       "POST /api/v1/sessions": { name: "nobody", password: "wrong" },
       "POST /api/v1/boards/:id/quarantine": { reason: "policy test" },
+      "POST /api/v1/boards/:id/console": { text: "help", newline: true },
+      "POST /api/v1/boards/:id/reset": { mode: "run" },
+      "POST /api/v1/boards/:id/flash": { artifact: sha256 },
       "POST /api/v1/artifacts": undefined,
     };
     const body = bodies[key(rule)];

@@ -13,6 +13,7 @@ import { register as registerImage } from "./image.js";
 import { register as registerTest } from "./test.js";
 import { register as registerFlash } from "./flash.js";
 import { register as registerAccess } from "./access.js";
+import { register as registerDashboard } from "./dashboard.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -30,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerProfiles(program);
   registerSuites(program);
   registerScheduler(program);
+  registerDashboard(program);
   registerVirtual(program);
   registerImage(program);
   registerFlash(program);

@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { createGateway } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../main.js";
 import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
@@ -50,7 +51,10 @@ export function register(program: Command): void {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
-      const service = createSchedulerApp(config);
+      // the dashboard gateway on the API's port (one URL); HIL_DASHBOARD_GATEWAY=off leaves it out
+      const service = createSchedulerApp(config, {
+        attach: (server, ctx) => createGateway({ server, redis: ctx.redis, keys: ctx.keys, tokens: ctx.tokens, log: ctx.log, failedAuthLimit: ctx.config.authFailLimit }),
+      });
       const { url } = await service.start();
       process.stdout.write(`scheduler listening on ${url} (namespace ${config.namespace})\n`);
       await untilStopSignal();

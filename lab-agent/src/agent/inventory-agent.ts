@@ -33,7 +33,14 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
       ...(config.token ? { token: config.token } : {}),
       ...(config.artifactDir ? { artifactDir: config.artifactDir } : {}),
     });
-    return await LabAgent.start(config, { boards: inventory, executor: new SuiteJobExecutor(inventory, cache), logger });
+    return await LabAgent.start(config, {
+      boards: inventory,
+      executor: new SuiteJobExecutor(inventory, cache),
+      logger,
+      // an idle console only ships lines: it keeps few for matching
+      consoles: (boardId, startSeq) => inventory.openTarget(boardId, { runId: null, startSeq, consoleBuffer: 200 }),
+      artifactFile: (ref) => cache.resolve(ref),
+    });
   } catch (err) {
     await inventory.close();
     throw err;

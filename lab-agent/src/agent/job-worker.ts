@@ -2,6 +2,7 @@ import { JobSchema, LabError, toLabError, type Job, type JobResult, type LabKeys
 import { leaseTokenHash, type EventWriter } from "@hil/lab-protocol";
 import { Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
+import type { BoardConsoles } from "./board-consoles.js";
 import type { BoardRegistry } from "./board-registry.js";
 import type { JobExecutor } from "./job-executor.js";
 import type { LeaseRenewer } from "./lease-renewer.js";
@@ -21,6 +22,8 @@ export interface JobWorkerDeps {
   executor: JobExecutor;
   logger: AgentLogger;
   leaseTtlMs: number;
+  /** Idle consoles: a job takes its boards' links from them and gives them back. */
+  consoles?: Pick<BoardConsoles, "hold" | "release">;
 }
 
 interface RunningJob {
@@ -132,6 +135,7 @@ export class JobWorker {
     this.running.set(job.runId, { job, boards, controller, done });
     // every report names the lease it ran under (by hash); the scheduler ignores one from another claim
     const leaseHash = leaseTokenHash(job.leaseToken);
+    let held = false;
     try {
       const startEvent = { type: "job-started" as const, runId: job.runId, attempt: job.attempt, agent: this.deps.agent, leaseHash, at: Date.now() };
       let started: boolean;
@@ -145,6 +149,10 @@ export class JobWorker {
         logger.info({ runId: job.runId, attempt: job.attempt, boards }, "job dropped: its lease is gone (cancelled or reassigned)");
         return { dropped: "lease gone" };
       }
+      if (missing.length === 0 && this.deps.consoles) {
+        held = true;
+        await this.deps.consoles.hold(boards);
+      }
       const result =
         missing.length > 0
           ? errorResult(job, new LabError("BOARD_VANISHED", `board ${missing.join(", ")} is not on agent ${this.deps.agent} any more`), 0)
@@ -157,6 +165,7 @@ export class JobWorker {
       );
       return result;
     } finally {
+      if (held) this.deps.consoles?.release(boards);
       this.running.delete(job.runId);
       finish();
     }

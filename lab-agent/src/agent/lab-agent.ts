@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
-import { LabError, labKeys, type AgentHello, type Board, type LabKeys } from "@hil/contracts";
+import { LabError, labKeys, type AgentHello, type ArtifactRef, type Board, type LabKeys } from "@hil/contracts";
 import { EventWriter } from "@hil/lab-protocol";
 import { Redis } from "ioredis";
 import type { Disposable } from "../links/serial-link.js";
+import { AgentCommandReader } from "./agent-command-reader.js";
+import { BoardConsoles, type ConsoleOpener } from "./board-consoles.js";
 import type { BoardProvider } from "./board-provider.js";
 import { BoardRegistry } from "./board-registry.js";
 import type { AgentConfig } from "./config.js";
@@ -22,6 +24,10 @@ export interface LabAgentDeps {
   logger?: AgentLogger;
   /** Defaults to the agent's own Lua renewal on the shared lease format. */
   leases?: LeaseRenewer;
+  /** Opens a board's console while no job holds it; without it the agent keeps no idle consoles and takes no commands. */
+  consoles?: ConsoleOpener;
+  /** A local file for an artifact, for flash commands. */
+  artifactFile?: (ref: ArtifactRef) => Promise<string>;
 }
 
 /**
@@ -37,6 +43,8 @@ export class LabAgent {
   private readonly registry: BoardRegistry;
   private readonly shipper: LogShipper;
   private readonly worker: JobWorker;
+  private readonly consoles: BoardConsoles | undefined;
+  private readonly commands: AgentCommandReader | undefined;
   private readonly startedAt = Date.now();
   private readonly subscriptions: Disposable[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -63,6 +71,28 @@ export class LabAgent {
     if (!events.signs) this.logger.warn({}, "no agent token: events go unsigned, and a scheduler with HIL_AGENT_AUTH=required ignores them");
     this.registry = new BoardRegistry(this.redis, this.keys, config.name, events);
     this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"));
+    if (deps.consoles) {
+      const consoles = new BoardConsoles({
+        open: deps.consoles,
+        shipper: this.shipper,
+        ...(deps.artifactFile ? { artifactFile: deps.artifactFile } : {}),
+        logger: this.logger,
+      });
+      this.consoles = consoles;
+      // the scheduler writes holder commands only for boards it records as this agent's; check again here
+      this.commands = new AgentCommandReader(
+        new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError),
+        this.keys.agentCommands(config.name),
+        (cmd) => {
+          if (this.registry.get(cmd.board) === undefined) {
+            this.logger.warn({ board: cmd.board, command: cmd.id }, "command for a board another agent owns; ignored");
+            return Promise.resolve();
+          }
+          return consoles.execute(cmd);
+        },
+        this.logger,
+      );
+    }
     this.worker = new JobWorker({
       agent: config.name,
       keys: this.keys,
@@ -75,6 +105,7 @@ export class LabAgent {
       executor: deps.executor,
       logger: this.logger,
       leaseTtlMs: config.leaseTtlMs,
+      ...(this.consoles ? { consoles: this.consoles } : {}),
     });
   }
 
@@ -111,6 +142,8 @@ export class LabAgent {
     await this.heartbeat();
     this.worker.start();
     this.worker.concurrency = this.registry.all().length;
+    this.openConsoles(this.registry.all());
+    this.commands?.start();
 
     await this.subscriber.subscribe(this.keys.cancelChannel());
     this.subscriber.on("message", (_channel: string, runId: string) => {
@@ -158,6 +191,7 @@ export class LabAgent {
     const taken = await this.registry.retryWaiting();
     if (taken.length === 0) return;
     this.worker.concurrency = this.registry.all().filter((b) => b.state !== "offline").length;
+    this.openConsoles(this.registry.all().filter((b) => taken.includes(b.id)));
     this.logger.info({ boards: taken }, "boards released by their previous agent: registered here");
   }
 
@@ -167,7 +201,10 @@ export class LabAgent {
       const waiting = await this.registry.register([{ ...board, state: "idle", labels: { ...this.config.labels, ...board.labels } }]);
       this.worker.concurrency = this.registry.all().filter((b) => b.state !== "offline").length;
       if (waiting.length > 0) this.logger.warn({ board: board.id }, "board held by another live agent: waiting until it stops or reports it offline");
-      else this.logger.info({ board: board.id }, "board online");
+      else {
+        this.openConsoles([board]);
+        this.logger.info({ board: board.id }, "board online");
+      }
     } catch (err) {
       this.logger.error({ board: board.id, err: (err as Error).message }, "could not register a board");
     }
@@ -175,12 +212,19 @@ export class LabAgent {
 
   private async boardRemoved(id: string, reason: string): Promise<void> {
     this.worker.abortOnBoard(id, new LabError("BOARD_VANISHED", `board ${id} left the agent during the run (${reason})`));
+    await this.consoles?.remove(id);
     try {
       await this.registry.gone(id, reason);
       this.logger.warn({ board: id, reason }, "board offline");
     } catch (err) {
       this.logger.error({ board: id, err: (err as Error).message }, "could not mark a board offline");
     }
+  }
+
+  /** Idle consoles for boards this agent registered (not those another agent still holds). */
+  private openConsoles(boards: Board[]): void {
+    if (!this.consoles) return;
+    for (const b of boards) if (b.state !== "offline") void this.consoles.start(b.id);
   }
 
   /** Graceful stop: no new jobs, running ones handed back as infra errors, boards offline, liveness gone. */
@@ -199,9 +243,14 @@ export class LabAgent {
       if (lockedOut) {
         this.logger.error({ err: this.lastRedisError?.message }, "stopping without handing back: Redis refuses this agent's login (token revoked?)");
         this.bullConnection.disconnect();
+        await this.commands?.stop();
+        await this.consoles?.closeAll();
         await this.worker.abandon(new LabError("AGENT_LOST", "agent stopped while Redis refused its login"));
         return;
       }
+      await this.commands?.stop();
+      // consoles first: a job handed back below then leaves its boards closed instead of reopening them
+      await this.consoles?.closeAll();
       await this.worker.stop();
       await this.shipper.flush();
       await this.registry.markAllOffline();

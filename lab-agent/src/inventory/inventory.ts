@@ -34,6 +34,8 @@ export interface OpenTargetOptions {
   runId?: string | null;
   /** Continue the board's console sequence numbers. */
   startSeq?: number;
+  /** Lines the console keeps for matching (see Esp32TargetOptions.consoleBuffer). */
+  consoleBuffer?: number;
 }
 
 interface Entry {
@@ -157,6 +159,7 @@ export class Inventory {
         ...(entry.board.identity.mac !== undefined ? { expectedMac: entry.board.identity.mac } : {}),
         ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
         ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+        ...(opts.consoleBuffer !== undefined ? { consoleBuffer: opts.consoleBuffer } : {}),
         logger: (m) => this.log(`${boardId}: ${m}`),
         onFlashed: (report) => {
           // A discovered board's MAC is known after its first flash; from then on every flash re-checks it.

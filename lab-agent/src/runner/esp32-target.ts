@@ -23,6 +23,8 @@ export interface Esp32TargetOptions {
   startSeq?: number;
   control?: BoardResetControl;
   runId?: string | null;
+  /** Lines the console keeps for matching; an idle console that ships lines and matches nothing keeps few. */
+  consoleBuffer?: number;
   logger?: (msg: string) => void;
   /** After each successful flash (the inventory learns a discovered board's MAC from it). */
   onFlashed?: (report: FlashReport) => void;
@@ -53,6 +55,7 @@ export class Esp32Target implements BoardTarget {
       boardId: opts.boardId,
       runId: opts.runId ?? null,
       ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
+      ...(opts.consoleBuffer !== undefined ? { maxBuffered: opts.consoleBuffer } : {}),
       ...(opts.profile.console ? { landmarks: opts.profile.console } : {}),
     });
     const yielding = new ConsoleYieldingLink(opts.link, {

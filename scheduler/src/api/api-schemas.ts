@@ -7,6 +7,27 @@ import { PersonRoleSchema, RoleSchema } from "../auth/roles.js";
 export const RunIdParamSchema = z.object({ id: z.string().regex(/^[a-z0-9-]{1,64}$/, "not a run id") }).strict();
 export const BoardIdParamSchema = z.object({ id: BoardIdSchema }).strict();
 export const BookingIdParamSchema = z.object({ id: z.string().regex(/^[a-z0-9-]{1,64}$/, "not a booking id") }).strict();
+/**
+ * A holder's console input: text (`newline: true` appends "\r", what a terminal's Enter sends) or raw
+ * keystrokes as base64 `bytes` (Ctrl-C is "Aw==", Ctrl-] "HQ=="). At most 4 KiB either way.
+ */
+export const ConsoleInputBodySchema = z
+  .object({
+    text: z.string().max(4000).optional(),
+    bytes: z.base64().max(5464).optional(),
+    newline: z.boolean().default(false),
+  })
+  .strict()
+  .refine((b) => (b.text === undefined) !== (b.bytes === undefined), { message: "send exactly one of text or bytes" });
+export const ResetBodySchema = z.object({ mode: z.enum(["run", "download"]).default("run") }).strict();
+export const FlashBodySchema = z
+  .object({
+    artifact: z.string().regex(/^[0-9a-f]{64}$/, "must be the lowercase hex SHA-256 of an uploaded artifact"),
+    offset: z.number().int().nonnegative().max(0x4000000).multipleOf(0x1000).default(0x10000),
+  })
+  .strict();
+export const CommandAcceptedSchema = z.object({ command: z.string(), board: z.string(), agent: z.string(), bytes: z.number().optional() });
+
 export const ShaParamSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a lowercase hex SHA-256") }).strict();
 
 const flag = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");

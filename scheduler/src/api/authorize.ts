@@ -52,7 +52,10 @@ export function rolesFor(rule: RouteRule): Role[] {
 export interface AuthorizeDeps {
   tokens: TokenStore;
   audit: AuditLog;
-  /** Who owns a run or booking; undefined when it does not exist (the handler then answers 404). */
+  /**
+   * Who owns a run or booking, or holds a board's active booking; undefined when the run or booking
+   * does not exist (the handler then answers 404) or nobody holds the board (then only admins pass).
+   */
   owners: Record<NonNullable<RouteRule["owner"]>, (id: string) => Promise<string | undefined>>;
   /** Failed credential checks per client address. */
   failedAuth: RateLimiter;
@@ -129,6 +132,11 @@ export function authorize(deps: AuthorizeDeps) {
       if (rule.owner && !can(identity.role, "admin")) {
         const id = params["id"] ?? "";
         const owner = await deps.owners[rule.owner](id);
+        if (rule.owner === "board-holder" && owner !== identity.name) {
+          throw new HttpError(403, owner === undefined
+            ? `board ${id} has no active booking; book it first (only the holder of its active booking or an admin may do this)`
+            : `board ${id} is held by ${owner}; only the holder of its active booking or an admin may do this`);
+        }
         if (owner !== undefined && owner !== identity.name) {
           throw new HttpError(403, `${rule.owner} ${id} belongs to ${owner}; only its ${rule.owner === "run" ? "submitter" : "holder"} or an admin may do this`);
         }

@@ -5,6 +5,10 @@ import {
   BoardListQuerySchema,
   BoardLogQuerySchema,
   BookingListQuerySchema,
+  CommandAcceptedSchema,
+  ConsoleInputBodySchema,
+  FlashBodySchema,
+  ResetBodySchema,
   ErrorBodySchema,
   ExtendBodySchema,
   QuarantineBodySchema,
@@ -49,6 +53,12 @@ const errors: Json = {
 
 const anyJson = z.object({}).passthrough();
 
+const OWNER_TEXT = {
+  run: "the run's submitter, or admin",
+  booking: "the booking's holder, or admin",
+  "board-holder": "the holder of the board's active booking, or admin",
+} as const;
+
 /** Each operation says which roles may call it, straight from the route policy table. */
 function annotate(paths: Record<string, Record<string, Json>>): void {
   for (const rule of ROUTES) {
@@ -56,7 +66,7 @@ function annotate(paths: Record<string, Record<string, Json>>): void {
     const op = paths[path]?.[rule.method.toLowerCase()];
     if (!op) continue;
     op["x-hil-roles"] = rule.allow === "public" ? [] : rolesFor(rule);
-    if (rule.owner) op["x-hil-owner"] = rule.owner === "run" ? "the run's submitter, or admin" : "the booking's holder, or admin";
+    if (rule.owner) op["x-hil-owner"] = OWNER_TEXT[rule.owner];
     if (rule.audit) op["x-hil-audit"] = rule.audit;
     if (rule.allow === "public") op["security"] = [];
   }
@@ -99,6 +109,27 @@ export function buildOpenApi(version: string): Json {
       "/api/v1/boards/{id}/release-quarantine": { post: op("Return a quarantined board (admin)", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
       "/api/v1/boards/{id}/release-owner": {
         post: op("Forget which agent owns a board, so the next agent that announces it gets it (admin)", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }),
+      },
+      "/api/v1/boards/{id}/console": {
+        post: op(
+          "Type into the board's console: text (newline: Enter) or raw keystrokes as base64 bytes (holder); the board's answer is in its log",
+          { parameters: [pathId()], requestBody: jsonBody(ConsoleInputBodySchema) },
+          { "202": ok(CommandAcceptedSchema, "sent to the board's agent"), "409": ok(ErrorBodySchema, "a run has the board, or it is offline") },
+        ),
+      },
+      "/api/v1/boards/{id}/reset": {
+        post: op(
+          "Reset the board into its app (run) or the ROM loader (download) (holder); the boot output is in its log",
+          { parameters: [pathId()], requestBody: jsonBody(ResetBodySchema) },
+          { "202": ok(CommandAcceptedSchema, "sent to the board's agent"), "409": ok(ErrorBodySchema, "a run has the board, or it is offline") },
+        ),
+      },
+      "/api/v1/boards/{id}/flash": {
+        post: op(
+          "Flash an uploaded image (holder); progress, the console closing and reopening, and the new boot are in the board's log",
+          { parameters: [pathId()], requestBody: jsonBody(FlashBodySchema) },
+          { "202": ok(CommandAcceptedSchema, "sent to the board's agent"), "409": ok(ErrorBodySchema, "a run has the board, or it is offline") },
+        ),
       },
       "/api/v1/boards/{id}/log": {
         get: op("Board log as Server-Sent Events (id = seq; Last-Event-ID resumes)", { parameters: [pathId(), ...queryParams(BoardLogQuerySchema)] }, { "200": ok(undefined, "SSE", "text/event-stream") }),

@@ -7,7 +7,8 @@ import type { Permission } from "../auth/roles.js";
  *
  * - `allow`: "public" (no credential), "signed-in" (any valid credential), or a permission
  *   (see auth/roles.ts for which roles hold it).
- * - `owner`: the caller must be the run's submitter / the booking's holder, unless it is admin.
+ * - `owner`: the caller must be the run's submitter / the booking's holder / the holder of the
+ *   board's currently active booking ("board-holder"), unless it is admin.
  * - `scoped`: the handler also checks the caller's profile/label scope against the boards the
  *   request would touch (tokens may be limited to `esp32-*` or `site=berlin`).
  * - `limit`: a per-caller rate limit applies.
@@ -17,7 +18,7 @@ export interface RouteRule {
   readonly method: "GET" | "POST" | "PATCH" | "DELETE";
   readonly path: string;
   readonly allow: "public" | "signed-in" | Permission;
-  readonly owner?: "run" | "booking";
+  readonly owner?: "run" | "booking" | "board-holder";
   readonly scoped?: true;
   readonly limit?: "submit" | "sign-in";
   readonly audit?: string;
@@ -41,6 +42,9 @@ export const ROUTES: readonly RouteRule[] = [
   { method: "POST", path: "/api/v1/boards/:id/quarantine", allow: "admin", audit: "board.quarantine" },
   { method: "POST", path: "/api/v1/boards/:id/release-quarantine", allow: "admin", audit: "board.release-quarantine" },
   { method: "POST", path: "/api/v1/boards/:id/release-owner", allow: "admin", audit: "board.release-owner" },
+  { method: "POST", path: "/api/v1/boards/:id/console", allow: "console", owner: "board-holder", audit: "board.console" },
+  { method: "POST", path: "/api/v1/boards/:id/reset", allow: "console", owner: "board-holder", audit: "board.reset" },
+  { method: "POST", path: "/api/v1/boards/:id/flash", allow: "console", owner: "board-holder", audit: "board.flash" },
 
   { method: "POST", path: "/api/v1/bookings", allow: "book", scoped: true, audit: "booking.create" },
   { method: "GET", path: "/api/v1/bookings", allow: "read" },

@@ -1,6 +1,7 @@
 import type { AgentEvent } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { BoardOwners } from "../store/board-owners.js";
+import { publishChange } from "../store/change-publisher.js";
 
 type BoardChanged = Extract<AgentEvent, { type: "board-changed" }>;
 type BoardGone = Extract<AgentEvent, { type: "board-gone" }>;
@@ -29,11 +30,13 @@ export class BoardEvents {
         );
       }
     }
+    publishChange(this.ctx.redis, this.ctx.keys, { kind: "board", id: board.id, state: board.state });
     this.ctx.wake(true);
   }
 
   async gone(ev: BoardGone): Promise<void> {
     await this.owners.release(ev.boardId, ev.agent);
+    publishChange(this.ctx.redis, this.ctx.keys, { kind: "board", id: ev.boardId, state: "gone" });
     this.ctx.wake(true);
   }
 }

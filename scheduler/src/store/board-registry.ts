@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import { BoardSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
 import { parseLease, type Lease } from "../leases/lease-store.js";
 import { decodeBooking } from "./booking-codec.js";
+import { publishChange } from "./change-publisher.js";
 import { LuaScript } from "@hil/lab-protocol";
 
 /** One board as the dispatcher and the API see it: agent's report + scheduler fields + live lease/bookings. */
@@ -159,6 +160,7 @@ export class BoardRegistry {
     if ((await this.redis.sismember(this.keys.boards(), id)) !== 1) return false;
     if (on) await this.redis.hset(this.keys.board(id), { quarantined: "1", quarantineReason: reason ?? "quarantined by admin" });
     else await this.redis.hset(this.keys.board(id), { quarantined: "0", quarantineReason: "", fails: "0", health: "100" });
+    publishChange(this.redis, this.keys, { kind: "board", id, state: on ? "quarantined" : "released-quarantine" });
     return true;
   }
 
@@ -170,7 +172,9 @@ export class BoardRegistry {
     const out = await Promise.all(
       ids.map((id) => ADJUST_HEALTH.run(this.redis, [this.keys.board(id)], [-20, "fail", quarantineAfter, `infrastructure failures in a row; last: ${reason}`])),
     );
-    return ids.filter((_, i) => out[i] === 1);
+    const quarantined = ids.filter((_, i) => out[i] === 1);
+    for (const id of quarantined) publishChange(this.redis, this.keys, { kind: "board", id, state: "quarantined" });
+    return quarantined;
   }
 
   /** A clean run (pass or test failure): the failure streak ends and health recovers a little. */

@@ -4,6 +4,7 @@ import type { Booking, LabKeys } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 import { bookingState } from "./board-registry.js";
 import { decodeBooking } from "./booking-codec.js";
+import { publishChange } from "./change-publisher.js";
 
 /**
  * put-booking (3 keys): writes a booking unless it overlaps another live booking of its board.
@@ -58,7 +59,9 @@ export class BookingStore {
       [b.id, b.start, b.end, JSON.stringify(b), this.keys.booking(""), now],
     )) as string;
     if (other) throw new BookingConflictError(other, b.board);
-    return this.withState(b, now);
+    const stored = this.withState(b, now);
+    publishChange(this.redis, this.keys, { kind: "booking", id: b.id, state: stored.state });
+    return stored;
   }
 
   async get(id: string, now = Date.now()): Promise<Booking | undefined> {
@@ -80,6 +83,7 @@ export class BookingStore {
       .zrem(this.keys.boardBookings(b.board), id)
       .zadd(this.keys.bookings(), released.end, id)
       .exec();
+    publishChange(this.redis, this.keys, { kind: "booking", id, state: released.state });
     return released;
   }
 

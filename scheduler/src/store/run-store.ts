@@ -4,6 +4,7 @@ import { safeJson } from "../auth/safe-json.js";
 import { ArtifactRefSchema, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 import type { Claim } from "../leases/lease-store.js";
+import { publishChange } from "./change-publisher.js";
 
 /** What the dispatcher needs to place a run, fixed at submit (kept beside the Run JSON). */
 export const RunPlanSchema = z
@@ -133,6 +134,7 @@ export class RunStore {
       .zadd(this.keys.pendingBySubmitter(run.submitter), pendingScore(plan.priority, run.createdAt), run.id)
       .sadd(this.keys.pendingSubmitters(), run.submitter)
       .exec();
+    publishChange(this.redis, this.keys, { kind: "run", id: run.id, state: run.state });
   }
 
   async get(id: string): Promise<StoredRun | undefined> {
@@ -188,7 +190,10 @@ export class RunStore {
         l?.submitter ?? "",
         cur.run.submitter,
       ]);
-      if (ok === 1) return { before: cur, after: next.run, change: next };
+      if (ok === 1) {
+        publishChange(this.redis, this.keys, { kind: "run", id, state: next.run.state });
+        return { before: cur, after: next.run, change: next };
+      }
       if (ok === 2) return null;
     }
     throw new Error(`run ${id} kept changing under us; retry the request`);

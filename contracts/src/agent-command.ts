@@ -1,0 +1,27 @@
+import { z } from "zod";
+import { BoardIdSchema } from "./board.js";
+import { ArtifactRefSchema } from "./run.js";
+
+/** Console input is bounded: a pasted line or a few keystrokes, never a file transfer. */
+export const CONSOLE_INPUT_MAX_BYTES = 4096;
+
+const base = {
+  /** Scheduler-assigned id, repeated in the agent's log lines about the command. */
+  id: z.string().min(1).max(64),
+  board: BoardIdSchema,
+  /** Who asked (the audit log has the rest). */
+  actor: z.string().min(1).max(128),
+  /** Epoch ms when the scheduler queued it; an agent drops commands that waited too long. */
+  at: z.number().int().nonnegative(),
+};
+
+/**
+ * What the scheduler asks an agent to do to a board on behalf of the board's holder, through the
+ * agent's command stream (`keys.agentCommands(agent)`). Outcomes come back as board log lines.
+ */
+export const AgentCommandSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("console"), ...base, bytes: z.base64().max(Math.ceil(CONSOLE_INPUT_MAX_BYTES / 3) * 4) }).strict(),
+  z.object({ type: z.literal("reset"), ...base, mode: z.enum(["run", "download"]) }).strict(),
+  z.object({ type: z.literal("flash"), ...base, artifact: ArtifactRefSchema, offset: z.number().int().nonnegative().max(0x4000000) }).strict(),
+]);
+export type AgentCommand = z.infer<typeof AgentCommandSchema>;
