@@ -34,3 +34,27 @@ export function readSecretFile(file: string, what: string): string {
   if (value === "") throw new UsageError(`${file} is empty; it should hold ${what}`);
   return value;
 }
+
+/** The options `hil scheduler` and `hil dashboard` share, as they reach the scheduler's configuration. */
+export interface ServiceOptions {
+  host?: string;
+  redis?: string;
+  redisUrlFile?: string;
+  tokenFile?: string;
+  namespace?: string;
+}
+
+/** Applies the shared service options to a copy of `env` (secrets only from files), ready for loadSchedulerConfig. */
+export function serviceEnv(opts: ServiceOptions, env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...env };
+  if (opts.host !== undefined) out["HIL_HOST"] = opts.host;
+  if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
+  if (opts.redis !== undefined) out["REDIS_URL"] = checkRedisUrlFlag(opts.redis);
+  if (opts.redisUrlFile !== undefined) out["REDIS_URL"] = readSecretFile(opts.redisUrlFile, "the Redis URL");
+  if (opts.tokenFile !== undefined) {
+    delete out["HIL_ADMIN_TOKEN"];
+    out["HIL_ADMIN_TOKEN_FILE"] = opts.tokenFile;
+  }
+  if (opts.namespace !== undefined) out["HIL_NAMESPACE"] = opts.namespace;
+  return out;
+}

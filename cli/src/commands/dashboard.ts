@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { startStandaloneGateway } from "@hil/dashboard";
 import { loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../main.js";
-import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
+import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 
 const DEFAULT_DASHBOARD_PORT = 8082;
@@ -27,21 +27,12 @@ export function register(program: Command): void {
     .option("--token-file <file>", "file holding the scheduler's admin token (default HIL_ADMIN_TOKEN, or HIL_ADMIN_TOKEN_FILE): the same config tokens sign in")
     .option("--namespace <ns>", "Redis key namespace (default HIL_NAMESPACE or hil)")
     .action(async (opts: DashboardOptions) => {
-      const env: Record<string, string | undefined> = { ...process.env };
+      const env = serviceEnv(opts, process.env);
       let port = DEFAULT_DASHBOARD_PORT;
       if (opts.port !== undefined) {
         if (!/^\d+$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${opts.port} is not a port number`);
         port = Number(opts.port);
       }
-      if (opts.host !== undefined) env["HIL_HOST"] = opts.host;
-      if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
-      if (opts.redis !== undefined) env["REDIS_URL"] = checkRedisUrlFlag(opts.redis);
-      if (opts.redisUrlFile !== undefined) env["REDIS_URL"] = readSecretFile(opts.redisUrlFile, "the Redis URL");
-      if (opts.tokenFile !== undefined) {
-        delete env["HIL_ADMIN_TOKEN"];
-        env["HIL_ADMIN_TOKEN_FILE"] = opts.tokenFile;
-      }
-      if (opts.namespace !== undefined) env["HIL_NAMESPACE"] = opts.namespace;
       let config: SchedulerConfig;
       try {
         config = loadSchedulerConfig(env);

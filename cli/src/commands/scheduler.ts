@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { createGateway } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../main.js";
-import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
+import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 
 interface SchedulerOptions {
@@ -29,22 +29,13 @@ export function register(program: Command): void {
     .addOption(new Option("--token <token>").hideHelp())
     .option("--namespace <ns>", "Redis key namespace (default HIL_NAMESPACE or hil)")
     .action(async (opts: SchedulerOptions) => {
-      const env: Record<string, string | undefined> = { ...process.env };
+      if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_ADMIN_TOKEN or pass --token-file FILE");
+      const env = serviceEnv(opts, process.env);
       if (opts.port !== undefined) {
         if (!/^\d+$/.test(opts.port)) throw new UsageError(`--port ${opts.port} is not a port number`);
         env["HIL_PORT"] = opts.port;
       }
-      if (opts.host !== undefined) env["HIL_HOST"] = opts.host;
-      if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_ADMIN_TOKEN or pass --token-file FILE");
-      if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
-      if (opts.redis !== undefined) env["REDIS_URL"] = checkRedisUrlFlag(opts.redis);
-      if (opts.redisUrlFile !== undefined) env["REDIS_URL"] = readSecretFile(opts.redisUrlFile, "the Redis URL");
       if (opts.artifactDir !== undefined) env["HIL_ARTIFACT_DIR"] = opts.artifactDir;
-      if (opts.tokenFile !== undefined) {
-        delete env["HIL_ADMIN_TOKEN"];
-        env["HIL_ADMIN_TOKEN_FILE"] = opts.tokenFile;
-      }
-      if (opts.namespace !== undefined) env["HIL_NAMESPACE"] = opts.namespace;
       let config: SchedulerConfig;
       try {
         config = loadSchedulerConfig(env);
