@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { LabError, LinkClosedError } from "@hil/contracts";
 import { SerialPort } from "serialport";
 import { LinkEmitter } from "./link-emitter.js";
@@ -21,6 +22,7 @@ export class SerialportLink implements SerialLink {
   private baud: number;
   private port: SerialPort | undefined;
   private closing = false;
+  private presence: NodeJS.Timeout | undefined;
   private readonly events = new LinkEmitter();
 
   constructor(opts: SerialportLinkOptions) {
@@ -57,10 +59,19 @@ export class SerialportLink implements SerialLink {
       // Errors on an open port are followed by "close" (with `disconnected`) when the device is gone.
     });
     port.on("close", (err?: Error & { disconnected?: boolean }) => {
+      clearInterval(this.presence);
       this.port = undefined;
       if (this.closing) this.events.emitClose();
       else this.events.emitClose(new LinkClosedError(`${this.path} closed unexpectedly (board unplugged?)${err ? `: ${err.message}` : ""}`, { cause: err }));
     });
+    // The device node goes when the board is unplugged (a USB-UART's /dev/ttyUSB*, a PTY's link). The
+    // read poller does not always report it: on a PTY whose master closed it can spin on EIO instead.
+    this.presence = setInterval(() => {
+      if (existsSync(this.path) || !port.isOpen) return;
+      clearInterval(this.presence);
+      port.close(() => {});
+    }, 250);
+    this.presence.unref();
     await this.probeModemLines(port);
   }
 
