@@ -1,6 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { registerCommands } from "./commands/index.js";
 import { EXIT } from "./exit-codes.js";
+import { UsageError } from "./usage-error.js";
+
+// commands import UsageError from its own module (importing it from here would close a cycle through ./commands)
+export { UsageError };
 
 export function buildProgram(): Command {
   const program = new Command("hil")
@@ -38,7 +42,3 @@ function allCommands(cmd: Command): Command[] {
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
 }
 
-/** Thrown by a command for a bad combination of options: exit 64. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { UsageError } from "./main.js";
+import { UsageError } from "./usage-error.js";
 
 /*
  * Secrets never ride on a command line: any local user reads every process's argv in ps or

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { loadClientConfig } from "./client-config.js";
 import { HilClient } from "./hil-client.js";
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { connect, table } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
 
 interface Conn {

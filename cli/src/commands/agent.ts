@@ -1,7 +1,7 @@
 import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
 import { parseDuration } from "@hil/contracts";
 import { Option, type Command } from "commander";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
 
 interface AgentOptions {

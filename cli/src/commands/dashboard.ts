@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { startStandaloneGateway } from "@hil/dashboard";
 import { loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 

@@ -7,7 +7,7 @@ import { ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, parseI
 import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 interface FlashCliOptions {
   port: string;

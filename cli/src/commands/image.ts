@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, partitionUsage, readEsp32Image, readPartitionTable, validateImageForFlash, type ChipName } from "@hil/lab-agent";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 const CHIPS = Object.keys(CHIP_IDS).join(", ");
 

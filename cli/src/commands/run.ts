@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 interface RunOptions {
   suite: string;

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { createGateway } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 

@@ -1,6 +1,6 @@
 import { describeFleetBoard, loadScenario, loadScenarioManifest, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 import { untilStopSignal } from "../stop-signal.js";
 
 interface VirtualEsp32CliOptions {
