@@ -3,6 +3,7 @@ export * from "./agent-command.js";
 export * from "./board.js";
 export * from "./booking.js";
 export * from "./byte-size.js";
+export * from "./decode-json.js";
 export * from "./duration.js";
 export * from "./errors.js";
 export * from "./keys.js";

@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { RedisAclSync, type RedisAclSyncDeps } from "../src/auth/redis-acl.js";
-import { sha256Hex, type ConfigToken, type TokenRecord } from "../src/auth/token-store.js";
+import { sha256Hex, TokenStore, type ConfigToken, type TokenRecord } from "../src/auth/token-store.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 
 let redis: PrivateRedis;
@@ -31,11 +31,12 @@ interface Logged {
 function makeSync(ns: string, configTokens: ConfigToken[], connection: Redis = admin): { sync: RedisAclSync; logged: Logged[] } {
   const logged: Logged[] = [];
   const log = (level: string) => (_obj: object, msg?: string) => void logged.push({ level, msg: msg ?? "" });
+  const store = new TokenStore(connection, labKeys(ns), configTokens);
   const deps: RedisAclSyncDeps = {
     redis: connection,
     keys: labKeys(ns),
     namespace: ns,
-    tokens: { configTokens: () => configTokens, onChange: () => () => {} },
+    tokens: { configTokens: () => configTokens, onChange: () => () => {}, agentTokens: () => store.agentTokens() },
     log: { info: log("info"), warn: log("warn"), error: log("error") } as unknown as RedisAclSyncDeps["log"],
     mode: "auto",
   };

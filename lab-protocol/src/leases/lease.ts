@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { decodeJson } from "@hil/contracts";
 import { z } from "zod";
 
 /**
@@ -28,11 +29,5 @@ export function leaseTokenHash(token: string): string {
 
 /** A lease's JSON, or undefined when it is not a lease (an unreadable lease belongs to nobody). */
 export function parseLease(raw: string | null | undefined): Lease | undefined {
-  if (raw === null || raw === undefined) return undefined;
-  try {
-    const parsed = LeaseSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return decodeJson(LeaseSchema, raw);
 }

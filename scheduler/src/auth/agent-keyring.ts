@@ -1,9 +1,5 @@
-import type { Redis } from "ioredis";
-import type { LabKeys } from "@hil/contracts";
 import { deriveEventKey } from "@hil/lab-protocol";
-import { safeJson } from "./safe-json.js";
-import type { ConfigToken } from "./token-store.js";
-import { TokenRecordSchema } from "./token-store.js";
+import type { TokenStore } from "./token-store.js";
 
 /** How long the stored agent keys are trusted before the tokens hash is read again (revocations on other replicas). */
 const REFRESH_MS = 5000;
@@ -24,12 +20,8 @@ export class AgentKeyring {
   /** Bumped by `invalidate`: a read that began before it does not count as fresh. */
   private generation = 0;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly keys: LabKeys,
-    configTokens: readonly ConfigToken[],
-  ) {
-    for (const t of configTokens) {
+  constructor(private readonly tokens: Pick<TokenStore, "agentTokens" | "configTokens">) {
+    for (const t of tokens.configTokens()) {
       if (t.role !== "agent") continue;
       this.fromConfig.set(t.name, [...(this.fromConfig.get(t.name) ?? []), deriveEventKey(t.token)]);
     }
@@ -66,13 +58,9 @@ export class AgentKeyring {
 
   private async read(now: number): Promise<void> {
     const generation = this.generation;
-    const all = await this.redis.hgetall(this.keys.tokens());
     const next = new Map<string, { key: string; expiresAt?: number }[]>();
-    for (const raw of Object.values(all)) {
-      const parsed = TokenRecordSchema.safeParse(safeJson(raw));
-      if (!parsed.success) continue;
-      const r = parsed.data;
-      if (r.role !== "agent" || r.kind !== "token" || r.eventKey === undefined || r.revokedAt !== undefined) continue;
+    for (const r of await this.tokens.agentTokens()) {
+      if (r.eventKey === undefined) continue;
       next.set(r.name, [...(next.get(r.name) ?? []), { key: r.eventKey, ...(r.expiresAt !== undefined ? { expiresAt: r.expiresAt } : {}) }]);
     }
     this.stored = next;

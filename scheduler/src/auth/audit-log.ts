@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
-import type { LabKeys } from "@hil/contracts";
+import { decodeJson, type LabKeys } from "@hil/contracts";
 import { z } from "zod";
-import { safeJson } from "./safe-json.js";
 
 export const AuditEntrySchema = z
   .object({
@@ -57,9 +56,8 @@ export class AuditLog {
       for (const [id, fields] of page) {
         end = `(${id}`;
         const i = fields.indexOf("json");
-        const parsed = AuditEntrySchema.safeParse(safeJson(fields[i + 1] ?? ""));
-        if (!parsed.success) continue;
-        const e = parsed.data;
+        const e = decodeJson(AuditEntrySchema, fields[i + 1]);
+        if (!e) continue;
         if ((q.actor && e.actor !== q.actor) || (q.action && e.action !== q.action) || (q.target && e.target !== q.target)) continue;
         out.push({ id, ...e });
         if (out.length >= q.limit) return { entries: out, next: id };

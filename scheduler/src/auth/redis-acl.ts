@@ -1,8 +1,7 @@
 import { agentRedisUser, type LabKeys } from "@hil/contracts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import { safeJson } from "./safe-json.js";
-import { sha256Hex, TokenRecordSchema, type TokenRecord, type TokenStore } from "./token-store.js";
+import { sha256Hex, type TokenRecord, type TokenStore } from "./token-store.js";
 
 export type RedisAclMode = "auto" | "off";
 
@@ -91,7 +90,7 @@ export interface RedisAclSyncDeps {
   redis: Redis;
   keys: LabKeys;
   namespace: string;
-  tokens: Pick<TokenStore, "configTokens" | "onChange">;
+  tokens: Pick<TokenStore, "configTokens" | "onChange" | "agentTokens">;
   log: Pick<Logger, "info" | "warn" | "error">;
   mode: RedisAclMode;
   /** Full reconcile period: catches expiry, another scheduler's changes and a lost race (default 60 s). */
@@ -227,12 +226,7 @@ export class RedisAclSync {
       out.set(name, set);
     };
     for (const c of this.deps.tokens.configTokens()) if (c.role === "agent") add(c.name, sha256Hex(c.token));
-    const all = await this.deps.redis.hgetall(this.deps.keys.tokens());
-    for (const raw of Object.values(all)) {
-      const parsed = TokenRecordSchema.safeParse(safeJson(raw));
-      if (!parsed.success) continue;
-      const r = parsed.data;
-      if (r.role !== "agent" || r.kind !== "token" || r.revokedAt !== undefined) continue;
+    for (const r of await this.deps.tokens.agentTokens()) {
       if (r.expiresAt !== undefined && r.expiresAt <= now) continue;
       add(r.name, r.hash);
     }

@@ -1,9 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { LabKeys } from "@hil/contracts";
+import { decodeJson, type LabKeys } from "@hil/contracts";
 import { deriveEventKey } from "@hil/lab-protocol";
 import { z } from "zod";
-import { safeJson } from "./safe-json.js";
 import { ScopeSchema, type Identity } from "./identity.js";
 import { defaultMaxPriority, RoleSchema } from "./roles.js";
 
@@ -123,20 +122,26 @@ export class TokenStore {
   }
 
   async get(id: string): Promise<TokenRecord | undefined> {
-    const raw = await this.redis.hget(this.keys.tokens(), id);
-    if (raw === null) return undefined;
-    const parsed = TokenRecordSchema.safeParse(safeJson(raw));
-    return parsed.success ? parsed.data : undefined;
+    return decodeJson(TokenRecordSchema, await this.redis.hget(this.keys.tokens(), id));
+  }
+
+  /** Every stored record that parses (a damaged one is skipped), revoked and expired ones included. */
+  async records(): Promise<TokenRecord[]> {
+    const all = await this.redis.hgetall(this.keys.tokens());
+    return Object.values(all).flatMap((raw) => decodeJson(TokenRecordSchema, raw) ?? []);
+  }
+
+  /** Stored tokens of role agent not revoked (expiry is the caller's to check: it may check later). */
+  async agentTokens(): Promise<TokenRecord[]> {
+    return (await this.records()).filter((r) => r.role === "agent" && r.kind === "token" && r.revokedAt === undefined);
   }
 
   async list(opts: { includeSessions?: boolean } = {}): Promise<TokenView[]> {
-    const [all, used] = await Promise.all([this.redis.hgetall(this.keys.tokens()), this.redis.hgetall(this.keys.tokensUsed())]);
+    const [all, used] = await Promise.all([this.records(), this.redis.hgetall(this.keys.tokensUsed())]);
     const out: TokenView[] = [];
-    for (const raw of Object.values(all)) {
-      const parsed = TokenRecordSchema.safeParse(safeJson(raw));
-      if (!parsed.success) continue;
-      if (parsed.data.kind === "session" && !opts.includeSessions) continue;
-      const { hash: _hash, eventKey: _eventKey, ...view } = parsed.data;
+    for (const record of all) {
+      if (record.kind === "session" && !opts.includeSessions) continue;
+      const { hash: _hash, eventKey: _eventKey, ...view } = record;
       const last = used[view.id];
       out.push({ ...view, ...(last !== undefined ? { lastUsedAt: Number(last) } : {}) });
     }
@@ -156,14 +161,10 @@ export class TokenStore {
 
   /** Sessions that ended or were revoked a day ago go for good (they say nothing an audit entry does not). */
   async purgeSessions(now = Date.now()): Promise<number> {
-    const all = await this.redis.hgetall(this.keys.tokens());
     const gone: string[] = [];
-    for (const [id, raw] of Object.entries(all)) {
-      const parsed = TokenRecordSchema.safeParse(safeJson(raw));
-      if (!parsed.success) continue;
-      const r = parsed.data;
+    for (const r of await this.records()) {
       const ended = r.revokedAt ?? r.expiresAt;
-      if (r.kind === "session" && ended !== undefined && ended < now - 86_400_000) gone.push(id);
+      if (r.kind === "session" && ended !== undefined && ended < now - 86_400_000) gone.push(r.id);
     }
     if (gone.length) await this.redis.multi().hdel(this.keys.tokens(), ...gone).hdel(this.keys.tokensUsed(), ...gone).exec();
     return gone.length;

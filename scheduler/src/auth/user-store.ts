@@ -1,8 +1,7 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { LabKeys } from "@hil/contracts";
+import { decodeJson, type LabKeys } from "@hil/contracts";
 import { z } from "zod";
-import { safeJson } from "./safe-json.js";
 import { PersonRoleSchema } from "./roles.js";
 
 const scrypt = (password: string, salt: Buffer, keylen: number, opts: ScryptOptions) =>
@@ -58,17 +57,16 @@ export class UserStore {
   }
 
   async get(name: string): Promise<UserRecord | undefined> {
-    const raw = await this.redis.hget(this.keys.users(), name);
-    if (raw === null) return undefined;
-    const parsed = UserRecordSchema.safeParse(safeJson(raw));
-    return parsed.success ? parsed.data : undefined;
+    return decodeJson(UserRecordSchema, await this.redis.hget(this.keys.users(), name));
   }
 
   async list(): Promise<UserView[]> {
     const all = await this.redis.hgetall(this.keys.users());
     return Object.values(all)
-      .map((raw) => UserRecordSchema.safeParse(safeJson(raw)))
-      .flatMap((p) => (p.success ? [view(p.data)] : []))
+      .flatMap((raw) => {
+        const record = decodeJson(UserRecordSchema, raw);
+        return record ? [view(record)] : [];
+      })
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 

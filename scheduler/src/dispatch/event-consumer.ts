@@ -37,7 +37,7 @@ export class EventConsumer {
     this.conn = ctx.redis.duplicate();
     this.conn.on("error", () => {});
     this.dead = new DeadLetters(ctx.redis, ctx.keys, ctx.log);
-    const keyring = new AgentKeyring(ctx.redis, ctx.keys, ctx.tokens.configTokens());
+    const keyring = new AgentKeyring(ctx.tokens);
     this.unsubscribe = ctx.tokens.onChange(() => keyring.invalidate());
     this.verifier = new EventVerifier(keyring, ctx.config.agentAuth);
     this.boardEvents = new BoardEvents(ctx);

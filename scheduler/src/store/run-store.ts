@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { safeJson } from "../auth/safe-json.js";
-import { ArtifactRefSchema, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
+import { ArtifactRefSchema, decodeJson, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 import type { Claim } from "../leases/lease-store.js";
 import { publishChange } from "./change-publisher.js";
@@ -228,9 +227,8 @@ export class RunStore {
       for (const [, raw] of res) {
         if (typeof raw !== "string") continue;
         // one damaged record must not take the whole list down for everybody: skip it
-        const parsed = RunSchema.safeParse(safeJson(raw));
-        if (!parsed.success) continue;
-        const run = parsed.data;
+        const run = decodeJson(RunSchema, raw);
+        if (!run) continue;
         if (filter.states && !filter.states.includes(run.state)) continue;
         if (filter.suite && run.request.suite !== filter.suite) continue;
         if (filter.board && !run.attempts.some((a) => Object.values(a.boards).includes(filter.board ?? ""))) continue;
