@@ -10,8 +10,8 @@ import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, asError, freshNamespace, startScheduler, type ApiResponse, type Running } from "./support/harness.js";
-import { FakeAgent } from "./support/fake-agent.js";
+import { ADMIN, asError, type ApiResponse, type Running } from "./support/harness.js";
+import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };
@@ -57,17 +57,7 @@ test.after.each(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
-async function setup(extra: Record<string, string> = {}): Promise<Running & { dir: string }> {
-  const ns = freshNamespace();
-  const dir = join(tmp.dir, ns);
-  const s = await startScheduler(redis.url, ns, dir, extra);
-  cleanups.push(() => s.svc.stop());
-  // registered by an agent that is not running: runs are accepted and stay queued
-  const agent = new FakeAgent(redis.url, ns, "bench1", [{ id: "dk1", profile: "esp32-devkitc" }]);
-  await agent.register(false);
-  cleanups.push(() => agent.stop());
-  return Object.assign(s, { dir });
-}
+const setup = (extra: Record<string, string> = {}) => schedulerWithOfflineBoard(redis.url, tmp.dir, cleanups, extra);
 
 const submitUrl = (s: Running, url: string) => s.api("/api/v1/runs", { body: { suite: "needs-app", artifacts: { app: { url } } } });
 

@@ -10,8 +10,9 @@ import { Redis } from "ioredis";
 import { labKeys, type LogLine } from "@hil/contracts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, asBooking, asError, asRun, freshNamespace, readResponse, startScheduler, waitUntil, type ApiResponse, type Running } from "./support/harness.js";
+import { ADMIN, asBooking, asError, asRun, freshNamespace, readResponse, startScheduler, waitUntil, type ApiResponse } from "./support/harness.js";
 import { FakeAgent, sleep } from "./support/fake-agent.js";
+import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };
@@ -32,16 +33,7 @@ test.after.each(async () => {
 const DAY = 86_400_000;
 const auth = { authorization: `Bearer ${ADMIN}` };
 
-/** A scheduler on a fresh namespace and artifact directory, with board dk1 registered (its agent offline). */
-async function setup(extra: Record<string, string> = {}, ns = freshNamespace()): Promise<Running & { dir: string }> {
-  const dir = join(tmp.dir, ns);
-  const s = await startScheduler(redis.url, ns, dir, extra);
-  cleanups.push(() => s.svc.stop());
-  const agent = new FakeAgent(redis.url, ns, "bench1", [{ id: "dk1", profile: "esp32-devkitc" }]);
-  await agent.register(false);
-  cleanups.push(() => agent.stop());
-  return Object.assign(s, { dir });
-}
+const setup = (extra: Record<string, string> = {}, ns?: string) => schedulerWithOfflineBoard(redis.url, tmp.dir, cleanups, extra, ns);
 
 const pathsOf = (r: ApiResponse) => (asError(r).issues ?? []).map((i) => i.path);
 

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { connect, table } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
+import { parseLabels } from "../labels.js";
 import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
 
@@ -33,16 +34,6 @@ function scopeText(t: TokenView): string {
 
 function withConn(cmd: Command): Command {
   return cmd.option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)").option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP);
-}
-
-function parseLabels(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values.flatMap((x) => x.split(","))) {
-    const eq = v.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--labels takes k=v pairs (got "${v}")`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
 }
 
 /** A password never comes from argv: a file, or the first line of stdin. */

@@ -1,6 +1,7 @@
 import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
 import { parseDuration } from "@hil/contracts";
 import { Option, type Command } from "commander";
+import { parseLabels } from "../labels.js";
 import { UsageError } from "../usage-error.js";
 import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
 
@@ -76,7 +77,7 @@ export function register(program: Command): void {
           namespace: opts.namespace ?? process.env.HIL_NAMESPACE ?? "hil",
           heartbeatMs: opts.heartbeat,
           leaseTtlMs: opts.leaseTtl,
-          labels: parseLabels(opts.labels),
+          labels: parseLabels(opts.labels ? [opts.labels] : []),
           instantBoards,
           instantHoldMs: parseHold(opts.instantHold ?? "0ms"),
           virtualEsp32,
@@ -144,14 +145,4 @@ function parseCount(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} takes a whole number (got "${value}")`);
   return n;
-}
-
-function parseLabels(spec: string | undefined): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const part of (spec ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--labels takes k=v pairs separated by commas (got "${part}")`);
-    labels[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return labels;
 }

@@ -18,15 +18,13 @@ export function assertRequestInScope(me: Identity, request: RunRequest): void {
 }
 
 /**
- * A scoped caller's run must stay within its profiles and labels, and under its priority cap.
+ * After assertRequestInScope (priority and the profiles the request names): the planned run must stay
+ * within the caller's profiles (a suite's default profile included) and labels.
  * Scope labels the request does not mention are added to every role's requirements, so the run
  * can only land on in-scope boards; a request naming another value for such a label is refused.
  * Changes `plan.roles` in place.
  */
 export function assertRunInScope(me: Identity, request: RunRequest, plan: RunPlan, views: readonly BoardView[]): void {
-  if (request.priority > me.maxPriority) {
-    throw new HttpError(403, `${me.name} may submit at priority ${me.maxPriority} at most (asked ${request.priority})`, { field: "priority" });
-  }
   const scopeLabels = Object.entries(me.scope.labels ?? {});
   const where = describeScope(me.scope);
   for (const [role, req] of Object.entries(plan.roles)) {
