@@ -23,6 +23,8 @@ export interface GatewayOptions {
   readonly recheckMs?: number;
   /** Failed credential checks a client address may make per minute before every handshake from it is refused (default 30, as the API's HIL_AUTH_FAIL_LIMIT). */
   readonly failedAuthLimit?: number;
+  /** The limiter to count failures in; attached to the scheduler, its own (one budget for API and gateway). */
+  readonly failedAuth?: RateLimiter;
   /** How long the shared XREAD blocks (a newly joined room is included within this). Default 500 ms. */
   readonly blockMs?: number;
 }
@@ -49,7 +51,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const io: GatewayServer = new Server(opts.server, { serveClient: false });
   const rooms = new LogRooms(io, redis, { blockMs: opts.blockMs ?? 500, onError: (err) => opts.log?.warn({ err: err.message }, "log follower: redis problem; retrying") });
 
-  const failedAuth = new RateLimiter(opts.failedAuthLimit ?? 30, 60_000);
+  const failedAuth = opts.failedAuth ?? new RateLimiter(opts.failedAuthLimit ?? 30, 60_000);
   io.use((socket, next) => {
     const client = socket.handshake.address;
     const wait = failedAuth.retryAfter(client);

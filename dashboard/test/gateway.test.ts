@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { Redis } from "ioredis";
 import { SuiteSchema, type ChangeEvent, type LogLine } from "@hil/contracts";
 import { claimBoards } from "@hil/lab-protocol";
-import { createSchedulerApp, loadSchedulerConfig, staticCatalog, type SchedulerApp } from "@hil/scheduler";
+import { createSchedulerApp, loadSchedulerConfig, RateLimiter, staticCatalog, type SchedulerApp } from "@hil/scheduler";
 import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
 import { makeTempDir } from "@hil/scheduler/testing";
 import { createGateway, type Ack, type ClientToServerEvents, type Gateway, type LinesBatch, type ServerToClientEvents } from "../src/index.js";
@@ -338,6 +338,27 @@ test("past the failed sign-in limit an address is refused, even with a good toke
   try {
     for (let i = 0; i < 3; i++) assert.is(await refusal(`wrong-token-${i}-0123456789`), "unauthorized");
     assert.match(await refusal(VIEWER), /too many failed sign-ins from this address; retry in \d+s/);
+  } finally {
+    await g.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+test("a gateway given the API's limiter shares its budget: bad tokens on the REST API count against a handshake", async () => {
+  const limiter = new RateLimiter(3, 60_000);
+  const server = createServer();
+  const g = createGateway({ server, redis: svc.context.redis, keys: svc.context.keys, tokens: svc.context.tokens, failedAuth: limiter });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const addr = server.address();
+  const to = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
+  try {
+    // what the API's authorize middleware does with a bad bearer token from this address
+    for (let i = 0; i < 3; i++) limiter.hit("127.0.0.1");
+    const refusal = await connect(VIEWER, to).then(
+      (c) => (c.disconnect(), "connected"),
+      (e: Error) => e.message,
+    );
+    assert.match(refusal, /too many failed sign-ins from this address; retry in \d+s/);
   } finally {
     await g.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));

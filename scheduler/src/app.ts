@@ -83,6 +83,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     queues: new AgentQueues(redis, keys),
     metrics: new SchedulerMetrics(redis, keys, boards),
     tokens,
+    failedAuth: new RateLimiter(config.authFailLimit, 60_000),
     redisAcl: new RedisAclSync({ redis, keys, namespace: config.namespace, tokens, log, mode: config.redisAcl }),
     users: new UserStore(redis, keys),
     audit: new AuditLog(redis, keys, config.auditMax, (err) => log.error({ err: err.message }, "audit entry not written")),
@@ -119,7 +120,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
         booking: async (id) => (/^[a-z0-9-]{1,64}$/.test(id) ? (await context.bookings.get(id))?.holder : undefined),
         "board-holder": (id) => boardHolder(context, id),
       },
-      failedAuth: new RateLimiter(config.authFailLimit, 60_000),
+      failedAuth: context.failedAuth,
       submit: new RateLimiter(config.submitLimit, 60_000),
     }),
   );

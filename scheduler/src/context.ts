@@ -5,6 +5,7 @@ import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { RedisAclSync } from "./auth/redis-acl.js";
+import type { RateLimiter } from "./auth/rate-limiter.js";
 import type { TokenStore } from "./auth/token-store.js";
 import type { UserStore } from "./auth/user-store.js";
 import type { SchedulerConfig } from "./config.js";
@@ -27,6 +28,8 @@ export interface SchedulerContext {
   readonly queues: AgentQueues;
   readonly metrics: SchedulerMetrics;
   readonly tokens: TokenStore;
+  /** Failed credential checks per client address: one budget for the REST API and the gateway attached to it. */
+  readonly failedAuth: RateLimiter;
   readonly users: UserStore;
   readonly audit: AuditLog;
   /** Redis ACL users that follow agent tokens (it listens to `tokens` itself). */

@@ -44,7 +44,7 @@ export function register(program: Command): void {
       }
       // the dashboard gateway on the API's port (one URL); HIL_DASHBOARD_GATEWAY=off leaves it out
       const service = createSchedulerApp(config, {
-        attach: (server, ctx) => createGateway({ server, redis: ctx.redis, keys: ctx.keys, tokens: ctx.tokens, log: ctx.log, failedAuthLimit: ctx.config.authFailLimit }),
+        attach: (server, ctx) => createGateway({ server, redis: ctx.redis, keys: ctx.keys, tokens: ctx.tokens, log: ctx.log, failedAuth: ctx.failedAuth }),
       });
       const { url } = await service.start();
       process.stdout.write(`scheduler listening on ${url} (namespace ${config.namespace})\n`);
