@@ -40,6 +40,9 @@ export const BoardSchema = z
     health: z.number().min(0).max(100).default(100),
     currentRun: z.string().optional(),
     holder: z.string().optional(),
+    /** When the holder's active booking ends (epoch ms), and which booking it is. */
+    holderUntil: z.number().int().optional(),
+    booking: z.string().optional(),
     /** Set by the scheduler when its view differs from the agent's report, e.g. why a board shows offline. */
     note: z.string().optional(),
     updatedAt: z.number().int().nonnegative(),

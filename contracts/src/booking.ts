@@ -4,6 +4,9 @@ import { DurationSchema } from "./duration.js";
 import { BoardRequirementSchema } from "./run.js";
 
 export const BookingStateSchema = z.enum(["scheduled", "active", "ended", "released"]);
+/** released: by its holder · released-by-admin: by someone else · quarantined: the board was set aside. A booking that ran out is "ended" and has none. */
+export const BookingEndReasonSchema = z.enum(["released", "released-by-admin", "quarantined"]);
+export type BookingEndReason = z.infer<typeof BookingEndReasonSchema>;
 
 export const BookingRequestSchema = z
   .object({
@@ -33,6 +36,11 @@ export const BookingSchema = z
     state: BookingStateSchema,
     note: z.string().optional(),
     createdAt: z.number().int(),
+    /** The holder's role when booked (the dashboard shows CI's windows apart from people's). */
+    holderRole: z.string().optional(),
+    /** Why a released booking ended before its time, and who ended it. */
+    endReason: BookingEndReasonSchema.optional(),
+    releasedBy: z.string().optional(),
   })
   .strict();
 export type Booking = z.infer<typeof BookingSchema>;

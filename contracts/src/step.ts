@@ -120,6 +120,8 @@ export const StepResultSchema = z
     outcome: OutcomeSchema,
     startedAt: z.number().int().nonnegative(),
     durationMs: z.number().nonnegative(),
+    /** The time this step was allowed (its own timeout, or what was left of the suite's budget). */
+    timeoutMs: z.number().nonnegative().optional(),
     message: z.string().optional(),
     /** LabError code when the step ended in an error. */
     errorCode: z.string().optional(),

@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ALICE, BOB, asBooking, asError, asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
+import { ADMIN, ALICE, BOB, asBooking, asError, asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;
@@ -108,6 +108,30 @@ test("overlapping bookings are refused; extend checks overlap; requirements pick
   assert.is(r.status, 422);
   const mine = (await s.api("/api/v1/bookings?holder=bob")).json as { bookings: unknown[] };
   assert.is(mine.bookings.length, 2);
+});
+
+test("a board says who holds it until when; a booking ended by someone else or by a quarantine says why", async () => {
+  const { s } = await setup(["dk1", "dk2"]);
+  const mine = asBooking(await s.api("/api/v1/bookings", { body: { board: "dk1", duration: "1h" }, token: ALICE }));
+  const board = (await s.api("/api/v1/boards/dk1")).json as { holder?: string; holderUntil?: number; booking?: string };
+  assert.equal([board.holder, board.holderUntil, board.booking], ["alice", mine.end, mine.id]);
+  assert.is(mine.holderRole, "ci");
+
+  // released by its holder: "released"; by an admin: "released-by-admin", with who did it
+  const own = asBooking(await s.api(`/api/v1/bookings/${mine.id}/release`, { body: {}, token: ALICE }));
+  assert.equal([own.state, own.endReason, own.releasedBy], ["released", "released", "alice"]);
+  const again = asBooking(await s.api("/api/v1/bookings", { body: { board: "dk1", duration: "1h" }, token: ALICE }));
+  const byAdmin = asBooking(await s.api(`/api/v1/bookings/${again.id}/release`, { body: {}, token: ADMIN }));
+  assert.equal([byAdmin.endReason, byAdmin.releasedBy], ["released-by-admin", "admin"]);
+  const free = (await s.api("/api/v1/boards/dk1")).json as Record<string, unknown>;
+  assert.equal([free["holder"], free["holderUntil"], free["booking"]], [undefined, undefined, undefined]);
+
+  // a quarantine takes the board back from its holder
+  const held = asBooking(await s.api("/api/v1/bookings", { body: { board: "dk2", duration: "1h" }, token: BOB }));
+  assert.is((await s.api("/api/v1/boards/dk2/quarantine", { body: { reason: "flaky USB" } })).status, 200);
+  const taken = asBooking(await s.api(`/api/v1/bookings/${held.id}`, { token: BOB }));
+  assert.equal([taken.state, taken.endReason, taken.releasedBy], ["released", "quarantined", "admin"]);
+  assert.is(((await s.api("/api/v1/boards/dk2")).json as { holder?: string }).holder, undefined);
 });
 
 test.run();

@@ -184,6 +184,7 @@ async function runOneStep(
     if (o.errorCode !== undefined) result.errorCode = o.errorCode;
     result.cases = o.cases ?? [];
     result.durationMs = Date.now() - result.startedAt;
+    result.timeoutMs = stepBudget;
     if (target && firstSeq !== undefined) {
       result.firstSeq = firstSeq;
       if (target.console.lastSeq >= firstSeq) result.lastSeq = target.console.lastSeq;

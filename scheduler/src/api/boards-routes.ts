@@ -3,7 +3,7 @@ import type { SchedulerContext } from "../context.js";
 import { streamBoardLog } from "../logs/board-log-stream.js";
 import { BoardOwners } from "../store/board-owners.js";
 import { publicBoard } from "../store/board-registry.js";
-import { auditNote } from "./authorize.js";
+import { auditNote, identityOf } from "./authorize.js";
 import { HttpError, parseInput } from "./http-error.js";
 import { BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, LastEventIdHeaderSchema, QuarantineBodySchema } from "./api-schemas.js";
 
@@ -35,6 +35,10 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     const body = parseInput(QuarantineBodySchema, req.body ?? {});
     if (!(await ctx.boards.setQuarantine(id, true, body.reason))) throw new HttpError(404, `no board ${id}`);
+    // a board set aside is taken back from whoever holds it, and the booking says why
+    for (const b of await ctx.bookings.list({ board: id, active: true })) {
+      await ctx.bookings.release(b.id, Date.now(), { actor: identityOf(res).name, reason: "quarantined" });
+    }
     ctx.wake(true);
     res.json(await one(id));
   });

@@ -58,6 +58,7 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
         id: BookingStore.newId(),
         board: v.board.id,
         holder: identityOf(res).name,
+        holderRole: identityOf(res).role,
         start,
         end,
         state: "scheduled",
@@ -115,8 +116,9 @@ export function bookingsRoutes(ctx: SchedulerContext, timers: Set<NodeJS.Timeout
 
   r.post("/bookings/:id/release", async (req, res) => {
     const { id } = parseInput(BookingIdParamSchema, req.params, "params");
-    await existing(id);
-    const b = await ctx.bookings.release(id);
+    const before = await existing(id);
+    const actor = identityOf(res).name;
+    const b = await ctx.bookings.release(id, Date.now(), { actor, reason: actor === before.holder ? "released" : "released-by-admin" });
     ctx.wake(true);
     res.json(b);
   });

@@ -60,8 +60,12 @@ export function publicBoard(view: BoardView, now: number): Board {
   const board: Board = { ...view.board, state: derivedState(view, now), health: view.health };
   if (view.lease) board.currentRun = view.lease.runId;
   else delete board.currentRun;
-  if (active) board.holder = active.holder;
-  else delete board.holder;
+  if (active) Object.assign(board, { holder: active.holder, holderUntil: active.end, booking: active.id });
+  else {
+    delete board.holder;
+    delete board.holderUntil;
+    delete board.booking;
+  }
   if (view.disowned !== undefined) board.note = view.disowned;
   else delete board.note;
   return board;

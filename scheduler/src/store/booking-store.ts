@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { Booking, LabKeys } from "@hil/contracts";
+import type { Booking, BookingEndReason, LabKeys } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 import { bookingState } from "./board-registry.js";
 import { decodeBooking } from "./booking-codec.js";
@@ -72,11 +72,12 @@ export class BookingStore {
     return b && this.withState(b, now);
   }
 
-  async release(id: string, now = Date.now()): Promise<Booking | undefined> {
+  /** Ends a booking now; `by` says who and why (kept on the record for the holder to see). */
+  async release(id: string, now = Date.now(), by?: { actor: string; reason: BookingEndReason }): Promise<Booking | undefined> {
     const b = await this.get(id, now);
     if (!b) return undefined;
     if (b.state === "released" || b.state === "ended") return b;
-    const released: Booking = { ...b, state: "released", end: Math.min(b.end, Math.max(b.start, now)) };
+    const released: Booking = { ...b, state: "released", end: Math.min(b.end, Math.max(b.start, now)), ...(by ? { endReason: by.reason, releasedBy: by.actor } : {}) };
     await this.redis
       .multi()
       .set(this.keys.booking(id), JSON.stringify(released))
