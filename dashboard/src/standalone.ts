@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { labKeys } from "@hil/contracts";
 import { TokenStore, type SchedulerConfig } from "@hil/scheduler";
 import { createGateway, type Gateway } from "./gateway.js";
+import { webAssets } from "./web-assets.js";
 
 export interface StandaloneGateway {
   readonly gateway: Gateway;
@@ -21,15 +22,16 @@ export async function startStandaloneGateway(
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   redis.on("error", () => {});
   const keys = labKeys(config.namespace);
-  const server: Server = createServer((req, res) => {
+  const pages = webAssets();
+  const server: Server = createServer((req, res) => pages(req, res, () => {
     if (req.url === "/healthz") {
       res.writeHead(redis.status === "ready" ? 200 : 503, { "content-type": "application/json" });
       res.end(JSON.stringify({ ok: redis.status === "ready", service: "dashboard-gateway" }));
       return;
     }
     res.writeHead(404, { "content-type": "application/json" });
-    res.end(JSON.stringify({ error: "the gateway serves socket.io only (path /socket.io/)" }));
-  });
+    res.end(JSON.stringify({ error: "this server serves the dashboard (/) and socket.io (/socket.io/); the API is on the scheduler" }));
+  }));
   const gateway = createGateway({ server, redis, keys, tokens: new TokenStore(redis, keys, config.tokens), failedAuthLimit: config.authFailLimit });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

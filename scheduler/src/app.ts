@@ -1,5 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import express, { type Express } from "express";
 import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
@@ -48,6 +48,8 @@ export interface SchedulerDeps {
   logger?: Logger;
   /** Attached to the HTTP server once it listens, when `config.dashboardGateway` is on (the scheduler cannot import the dashboard: it depends on the scheduler). */
   attach?: (server: Server, context: SchedulerContext) => ServerAttachment;
+  /** The dashboard's pages, served before the API's own headers and route policy (public: the page signs in itself). */
+  web?: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 }
 
 export interface SchedulerApp {
@@ -100,6 +102,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
 
   const app = express();
   app.disable("x-powered-by");
+  if (deps.web && config.dashboardGateway) app.use(deps.web);
   // the API serves JSON, SSE and files only: nothing may be framed, sniffed or run as a page
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.get("/healthz", async (_req, res) => {

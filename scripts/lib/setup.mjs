@@ -23,6 +23,8 @@ export function ensureNodeModules() {
 }
 
 export function build() {
-  console.log("» building (tsc -b)");
-  return run(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"]);
+  console.log("» building (tsc -b, then the dashboard's browser bundle)");
+  const status = run(join(ROOT, "node_modules", ".bin", "tsc"), ["-b"]);
+  if (status !== 0) return status;
+  return run(process.execPath, [join(ROOT, "dashboard", "scripts", "build-web.mjs")]);
 }

@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { createGateway } from "@hil/dashboard";
+import { createGateway, webAssets } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
 import { UsageError } from "../usage-error.js";
 import { serviceEnv } from "../secret-options.js";
@@ -45,6 +45,7 @@ export function register(program: Command): void {
       // the dashboard gateway on the API's port (one URL); HIL_DASHBOARD_GATEWAY=off leaves it out
       const service = createSchedulerApp(config, {
         attach: (server, ctx) => createGateway({ server, redis: ctx.redis, keys: ctx.keys, tokens: ctx.tokens, log: ctx.log, failedAuth: ctx.failedAuth }),
+        web: webAssets(),
       });
       const { url } = await service.start();
       process.stdout.write(`scheduler listening on ${url} (namespace ${config.namespace})\n`);
