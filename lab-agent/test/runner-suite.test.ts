@@ -122,6 +122,7 @@ test("expect timeout is a STEP_TIMEOUT error of the step; later steps are skippe
     });
     assert.equal(result.steps.map((s) => s.outcome), ["pass", "error", "skip"]);
     assert.is(result.steps[1]?.errorCode, "STEP_TIMEOUT");
+    assert.is(result.steps[1]?.timeoutMs, 500, "the step says what time it was allowed");
     assert.match(result.steps[1]?.message ?? "", /never printed/);
     assert.is(result.outcome, "fail");
     assert.is(result.error?.code, "STEP_TIMEOUT");
@@ -155,6 +156,7 @@ test("missing artifact and android steps on an ESP32 are clear step errors", asy
     });
     assert.is(r2.steps[0]?.outcome, "error");
     assert.is(r2.steps[0]?.errorCode, "STEP_UNSUPPORTED");
+    assert.is(r2.steps[0]?.timeoutMs, undefined, "a step refused before it starts had no time");
     assert.match(r2.steps[0]?.message ?? "", /android\.shell.*not supported/);
   });
 });

@@ -178,13 +178,15 @@ async function runOneStep(
   const result: StepResult = { ...base, startedAt: Date.now() };
   const firstSeq = target?.console.nextSeq;
   let suiteLimited = false;
+  // known once the step starts; a step refused before that (no board, unsupported) has none
+  let allowedMs: number | undefined;
   const finish = (o: StepOutcome): { result: StepResult; suiteLimited: boolean } => {
     result.outcome = o.outcome;
     if (o.message !== undefined) result.message = o.message;
     if (o.errorCode !== undefined) result.errorCode = o.errorCode;
     result.cases = o.cases ?? [];
     result.durationMs = Date.now() - result.startedAt;
-    result.timeoutMs = stepBudget;
+    if (allowedMs !== undefined) result.timeoutMs = allowedMs;
     if (target && firstSeq !== undefined) {
       result.firstSeq = firstSeq;
       if (target.console.lastSeq >= firstSeq) result.lastSeq = target.console.lastSeq;
@@ -208,6 +210,7 @@ async function runOneStep(
   const suiteLeft = Math.max(0, suiteDeadline - Date.now());
   const own = step.timeout ?? (step.type === "wait" || step.type === "expect-not" ? step.duration + 10_000 : DEFAULT_TIMEOUT_MS[step.type]);
   const stepBudget = Math.min(own ?? suiteLeft, suiteLeft);
+  allowedMs = stepBudget;
   suiteLimited = own === undefined || suiteLeft <= own;
 
   const ac = new AbortController();
