@@ -14,6 +14,8 @@ import { register as registerTest } from "./test.js";
 import { register as registerFlash } from "./flash.js";
 import { register as registerAccess } from "./access.js";
 import { register as registerDashboard } from "./dashboard.js";
+import { register as registerConsole } from "./console.js";
+import { register as registerReset } from "./reset.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -27,6 +29,8 @@ export function registerCommands(program: Command): void {
   registerRuns(program);
   registerLogs(program);
   registerBook(program);
+  registerConsole(program);
+  registerReset(program);
   registerAccess(program);
   registerProfiles(program);
   registerSuites(program);

@@ -16,6 +16,7 @@ interface RunOptions {
   priority?: string;
   timeout?: string;
   maxAttempts?: string;
+  commit?: string;
   wait?: boolean;
   follow?: boolean;
   junit?: string;
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option("--priority <n>", "0..100, higher first (default 50)")
     .option("--timeout <duration>", "whole-run timeout, e.g. 10m")
     .option("--max-attempts <n>", "attempts when the lab fails (infrastructure errors are retried on another board), 1..10", "3")
+    .option("--commit <sha>", "the commit under test, kept with the run (GET /api/v1/runs?commit=PREFIX finds it)")
     .option("--wait", "wait for the run to finish")
     .option("--follow", "stream the board's log while the run runs (implies --wait)")
     .option("--junit <file>", "write the run's JUnit XML here (implies --wait)")
@@ -86,6 +88,10 @@ function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
     const ms = parseDuration(opts.timeout);
     if (ms === undefined || ms < 1000) throw new UsageError(`--timeout takes a duration like 90s, 10m or 1h (got "${opts.timeout}")`);
     request.timeoutSec = Math.round(ms / 1000);
+  }
+  if (opts.commit !== undefined) {
+    if (opts.commit === "" || opts.commit.length > 128) throw new UsageError("--commit takes a commit id of at most 128 characters");
+    request.ci = { commit: opts.commit };
   }
   return request;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BoardIdSchema, BoardStateSchema, DurationSchema, RunSchema, RunStateSchema } from "@hil/contracts";
+import { BoardIdSchema, BoardStateSchema, DurationSchema, LogLineSchema, RunSchema, RunStateSchema } from "@hil/contracts";
 import { NameSchema, ScopeSchema } from "../auth/identity.js";
 import { PersonRoleSchema, RoleSchema } from "../auth/roles.js";
 
@@ -32,6 +32,14 @@ export const ShaParamSchema = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}
 
 const flag = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");
 
+/** A point in time in a query: epoch milliseconds or an ISO datetime with offset, as epoch milliseconds. */
+const TimeQuerySchema = z.string().transform((s, ctx) => {
+  const ms = /^\d{1,15}$/.test(s) ? Number(s) : z.iso.datetime({ offset: true }).safeParse(s).success ? Date.parse(s) : Number.NaN;
+  if (Number.isSafeInteger(ms)) return ms;
+  ctx.addIssue({ code: "custom", message: "must be epoch milliseconds or an ISO datetime such as 2026-05-01T09:00:00Z" });
+  return z.NEVER;
+});
+
 export const RunListQuerySchema = z
   .object({
     state: z
@@ -42,12 +50,41 @@ export const RunListQuerySchema = z
     submitter: z.string().min(1).optional(),
     suite: z.string().min(1).optional(),
     board: z.string().min(1).optional(),
+    commit: z.string().min(1).max(128).optional().describe("runs whose request.ci.commit starts with this (case-insensitive)"),
+    after: TimeQuerySchema.optional().describe("runs created after this time (exclusive): epoch milliseconds or ISO datetime"),
+    before: TimeQuerySchema.optional().describe("runs created before this time (exclusive): epoch milliseconds or ISO datetime"),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     cursor: z.coerce.number().int().nonnegative().optional(),
   })
   .strict();
 
-export const RunLogQuerySchema = z.object({ format: z.enum(["text", "json"]).default("text") }).strict();
+/** A run log cursor: the Redis stream id of a line (`<ms>-<n>`), or `0-<line number>` in a run's log.jsonl. */
+const LogCursorSchema = z.string().regex(/^\d{1,15}-\d{1,15}$/, "must be a line's cursor from an earlier page (<ms>-<n>)");
+
+/**
+ * Without before/after/limit: the whole log (today's answer). With any of them (format=json only): one page,
+ * `{ lines: [{ cursor, line }], before? }` or `{ lines, after }`.
+ */
+export const RunLogQuerySchema = z
+  .object({
+    format: z.enum(["text", "json"]).default("text"),
+    before: LogCursorSchema.optional().describe("page of the lines before this cursor (exclusive), oldest first"),
+    after: LogCursorSchema.optional().describe("page of the lines after this cursor (exclusive), oldest first"),
+    limit: z.coerce.number().int().min(1).max(5000).optional().describe("lines per page, default 1000"),
+  })
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.before !== undefined && q.after !== undefined) ctx.addIssue({ code: "custom", path: ["after"], message: "give before or after, not both" });
+    const paged = q.before !== undefined || q.after !== undefined || q.limit !== undefined;
+    if (paged && q.format !== "json") ctx.addIssue({ code: "custom", path: ["format"], message: "a page of the log (before, after, limit) needs format=json" });
+  });
+
+/** A page of a run log (the answer to before/after/limit); `cursor` is the line's place for the next request. */
+export const RunLogPageSchema = z.object({
+  lines: z.array(z.object({ cursor: z.string(), line: LogLineSchema })),
+  before: z.string().optional().describe("ask with before=this for the lines before the page; absent when there are none"),
+  after: z.string().optional().describe("forward pages only: ask with after=this for the lines after the page"),
+});
 
 export const BoardListQuerySchema = z
   .object({ profile: z.string().min(1).optional(), state: BoardStateSchema.optional(), agent: z.string().min(1).optional() })

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BoardSchema, BookingRequestSchema, BookingSchema, RunRequestSchema, RunSchema } from "@hil/contracts";
+import { BoardSchema, BookingRequestSchema, BookingSchema, LogLineSchema, RunRequestSchema, RunSchema } from "@hil/contracts";
 import {
   ArtifactStoredSchema,
   BoardListQuerySchema,
@@ -13,6 +13,7 @@ import {
   ExtendBodySchema,
   QuarantineBodySchema,
   RunListQuerySchema,
+  RunLogPageSchema,
   RunLogQuerySchema,
   RunViewSchema,
   AuditQuerySchema,
@@ -102,7 +103,18 @@ export function buildOpenApi(version: string): Json {
       "/api/v1/runs/{id}": { get: op("A run, with its queue position and why it waits", { parameters: [pathId()] }, { "200": ok(RunViewSchema, "the run") }) },
       "/api/v1/runs/{id}/cancel": { post: op("Cancel a run (frees its boards)", { parameters: [pathId()] }, { "200": ok(RunSchema, "the run") }) },
       "/api/v1/runs/{id}/junit": { get: op("JUnit XML", { parameters: [pathId()] }, { "200": ok(undefined, "JUnit", "application/xml") }) },
-      "/api/v1/runs/{id}/log": { get: op("The run's full log", { parameters: [pathId(), ...queryParams(RunLogQuerySchema)] }, { "200": ok(undefined, "text or LogLine[]", "text/plain") }) },
+      "/api/v1/runs/{id}/log": {
+        get: op(
+          "The run's log: all of it (text, or LogLine[] with format=json), or with before/after/limit (format=json) one page, oldest first",
+          { parameters: [pathId(), ...queryParams(RunLogQuerySchema)] },
+          {
+            "200": {
+              description: "text/plain: the whole log; application/json: LogLine[] (the whole log) or a page",
+              content: { "text/plain": { schema: { type: "string" } }, "application/json": { schema: schema(z.union([z.array(LogLineSchema), RunLogPageSchema])) } },
+            },
+          },
+        ),
+      },
       "/api/v1/boards": { get: op("Boards with derived state", { parameters: queryParams(BoardListQuerySchema) }, { "200": ok(z.object({ boards: z.array(BoardSchema) }), "boards") }) },
       "/api/v1/boards/{id}": { get: op("One board", { parameters: [pathId()] }, { "200": ok(BoardSchema, "the board") }) },
       "/api/v1/boards/{id}/quarantine": { post: op("Quarantine a board (admin)", { parameters: [pathId()], requestBody: jsonBody(QuarantineBodySchema) }, { "200": ok(BoardSchema, "the board") }) },

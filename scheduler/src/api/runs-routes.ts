@@ -12,6 +12,7 @@ import { identityOf } from "./authorize.js";
 import { assertRequestInScope, assertRunInScope } from "./scope-checks.js";
 import { HttpError, parseInput } from "./http-error.js";
 import { readMultipart } from "./multipart.js";
+import { decodeLogLine, emptyPage, LogFilePager, readStreamPage } from "../logs/run-log-pages.js";
 import { RunIdParamSchema, RunListQuerySchema, RunLogQuerySchema } from "./api-schemas.js";
 
 /** Artifact file parts one multipart submit may carry (a suite names a handful). */
@@ -44,6 +45,7 @@ async function readMultipartRun(req: Request, ctx: SchedulerContext): Promise<un
 
 export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: RunLifecycle): Router {
   const r = Router();
+  const filePages = new LogFilePager();
   const fetcher = new ArtifactFetcher(ctx.artifacts, {
     maxBytes: ctx.config.uploadMaxBytes,
     timeoutMs: ctx.config.fetchTimeoutMs,
@@ -87,6 +89,9 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
       ...(q.submitter ? { submitter: q.submitter } : {}),
       ...(q.suite ? { suite: q.suite } : {}),
       ...(q.board ? { board: q.board } : {}),
+      ...(q.commit ? { commit: q.commit } : {}),
+      ...(q.after !== undefined ? { after: q.after } : {}),
+      ...(q.before !== undefined ? { before: q.before } : {}),
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
     });
     res.json({ runs: out.runs, ...(out.nextCursor !== undefined ? { nextCursor: String(out.nextCursor) } : {}) });
@@ -134,12 +139,30 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
     const { id } = parseInput(RunIdParamSchema, req.params, "params");
     const q = parseInput(RunLogQuerySchema, req.query, "query");
     if (!(await ctx.runs.get(id))) throw new HttpError(404, `no run ${id}`);
+    const file = join(ctx.artifacts.runDir(id), "log.jsonl");
+    const warnSkipped = (skipped: number, where: string) => {
+      if (skipped > 0) ctx.log.warn({ run: id, skipped }, `skipped malformed entries of the run's ${where}`);
+    };
+    if (q.before !== undefined || q.after !== undefined || q.limit !== undefined) {
+      const limit = q.limit ?? 1000;
+      const want = q.before !== undefined ? { before: q.before, limit } : q.after !== undefined ? { after: q.after, limit } : { limit };
+      // The stream while it lives (a run still logging, or ended within the retention), so a reader keeps one kind
+      // of cursor; the file only once the stream has expired.
+      const key = ctx.keys.runLog(id);
+      const fromStream = (await ctx.redis.exists(key)) === 1;
+      const page = fromStream ? await readStreamPage(ctx.redis, key, want) : ((await filePages.read(file, want)) ?? emptyPage(want));
+      const { skipped, ...body } = page;
+      warnSkipped(skipped, fromStream ? "log stream" : "log.jsonl");
+      return void res.json(body);
+    }
+    const text = await readFile(file, "utf8").catch(() => undefined);
     let lines: LogLine[];
-    try {
-      const text = await readFile(join(ctx.artifacts.runDir(id), "log.jsonl"), "utf8");
-      lines = text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
-    } catch {
+    if (text === undefined) {
       lines = await lifecycle.readRunLog(id);
+    } else {
+      const raw = text.split("\n").filter(Boolean);
+      lines = raw.map(decodeLogLine).filter((l): l is LogLine => l !== undefined);
+      warnSkipped(raw.length - lines.length, "log.jsonl");
     }
     if (q.format === "json") return void res.json(lines);
     res.type("text/plain").send(lines.map((l) => l.text).join("\n") + (lines.length ? "\n" : ""));

@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ERROR_CODES, LogLineSchema, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
+import { ERROR_CODES, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { leaseTokenHash } from "../leases/lease-store.js";
+import { decodeLogLine } from "../logs/run-log-pages.js";
 import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../store/run-store.js";
 
 const CURRENT = (s: StoredRun) => s.run.attempts[s.run.attempts.length - 1];
@@ -224,21 +225,27 @@ export class RunLifecycle {
     }
   }
 
+  /**
+   * The run's whole log from its Redis stream. Agents write that stream, so an entry that is not a LogLine is
+   * skipped (and counted in one warning), never allowed to fail the read: it would cost the run its log files
+   * and every reader of the log a 5xx.
+   */
   async readRunLog(runId: string): Promise<LogLine[]> {
     const out: LogLine[] = [];
+    let skipped = 0;
     let start = "-";
     for (;;) {
       const batch = await this.ctx.redis.xrange(this.ctx.keys.runLog(runId), start, "+", "COUNT", 5000);
       for (const [id, fields] of batch) {
         const i = fields.indexOf("json");
-        const raw = i >= 0 ? fields[i + 1] : undefined;
-        if (raw !== undefined) {
-          const p = LogLineSchema.safeParse(JSON.parse(raw));
-          if (p.success) out.push(p.data);
-        }
+        const line = decodeLogLine(i >= 0 ? fields[i + 1] : undefined);
+        if (line) out.push(line);
+        else skipped++;
         start = `(${id}`;
       }
-      if (batch.length < 5000) return out;
+      if (batch.length < 5000) break;
     }
+    if (skipped > 0) this.ctx.log.warn({ run: runId, skipped }, "skipped malformed entries of the run's log stream");
+    return out;
   }
 }

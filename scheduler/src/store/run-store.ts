@@ -103,6 +103,11 @@ export interface RunFilter {
   submitter?: string;
   suite?: string;
   board?: string;
+  /** Prefix of the request's `ci.commit`, compared case-insensitively. */
+  commit?: string;
+  /** createdAt bounds, both exclusive. */
+  after?: number;
+  before?: number;
   limit: number;
   /** createdAt (exclusive) to continue below. */
   cursor?: number;
@@ -213,14 +218,24 @@ export class RunStore {
     return n;
   }
 
+  /**
+   * Newest first, filtered. The createdAt bounds (after, before, cursor) are the index's score range, so Redis
+   * skips what lies outside them; the other filters are checked on each run. A scan that reaches its budget
+   * before filling the page still answers `nextCursor` (where it stopped), so a rare filter pages on instead of
+   * ending early: a page may hold fewer than `limit` runs, and the list ends only where `nextCursor` is absent.
+   */
   async list(filter: RunFilter): Promise<{ runs: Run[]; nextCursor?: number }> {
     const source = filter.submitter ? this.keys.runsBySubmitter(filter.submitter) : this.keys.runs();
     const out: Run[] = [];
-    let max: string = filter.cursor === undefined ? "+inf" : `(${filter.cursor}`;
+    const upper = Math.min(filter.cursor ?? Infinity, filter.before ?? Infinity);
+    let max: string = upper === Infinity ? "+inf" : `(${upper}`;
+    const min = filter.after === undefined ? "-inf" : `(${filter.after}`;
+    const commit = filter.commit?.toLowerCase();
     const page = Math.max(filter.limit * 2, 100);
+    let lastScanned: number | undefined;
     for (let scanned = 0; out.length < filter.limit && scanned < 20_000; scanned += page) {
-      const ids = await this.redis.zrevrangebyscore(source, max, "-inf", "WITHSCORES", "LIMIT", 0, page);
-      if (ids.length === 0) break;
+      const ids = await this.redis.zrevrangebyscore(source, max, min, "WITHSCORES", "LIMIT", 0, page);
+      if (ids.length === 0) return { runs: out };
       const pipe = this.redis.pipeline();
       for (let i = 0; i < ids.length; i += 2) pipe.hget(this.keys.run(ids[i] ?? ""), "json");
       const res = (await pipe.exec()) ?? [];
@@ -232,17 +247,17 @@ export class RunStore {
         if (filter.states && !filter.states.includes(run.state)) continue;
         if (filter.suite && run.request.suite !== filter.suite) continue;
         if (filter.board && !run.attempts.some((a) => Object.values(a.boards).includes(filter.board ?? ""))) continue;
+        if (commit !== undefined && !(run.request.ci?.commit?.toLowerCase().startsWith(commit) ?? false)) continue;
         out.push(run);
         if (out.length >= filter.limit) break;
       }
-      const last = out.length >= filter.limit ? out[out.length - 1]?.createdAt : Number(ids[ids.length - 1]);
-      max = `(${last}`;
-      if (ids.length < page * 2) {
-        if (out.length < filter.limit) return { runs: out };
-        break;
-      }
+      if (out.length >= filter.limit) break;
+      lastScanned = Number(ids[ids.length - 1]);
+      max = `(${lastScanned}`;
+      if (ids.length < page * 2) return { runs: out };
     }
     const lastRun = out[out.length - 1];
-    return out.length >= filter.limit && lastRun ? { runs: out, nextCursor: lastRun.createdAt } : { runs: out };
+    if (out.length >= filter.limit && lastRun) return { runs: out, nextCursor: lastRun.createdAt };
+    return lastScanned === undefined ? { runs: out } : { runs: out, nextCursor: lastScanned };
   }
 }
