@@ -30,6 +30,7 @@ const pageErrors: string[] = [];
 
 async function newPage(width = 1280, height = 800): Promise<Page> {
   const context = await chrome.browser.newContext({ viewport: { width, height } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: lab.url });
   const page = await context.newPage();
   page.on("dialog", (d) => {
     dialogs.push(d.message());
@@ -56,6 +57,10 @@ function terminal(page: Page, board: string): Promise<{ seqs: number[]; rows: st
     const t = (globalThis as unknown as { hilTerminals?: Record<string, { seqs: number[]; rows(): string[] }> }).hilTerminals?.[b];
     return t ? { seqs: [...t.seqs], rows: t.rows() } : null;
   }, board);
+}
+
+function selection(page: Page, board: string): Promise<string> {
+  return page.evaluate((b) => (globalThis as unknown as { hilTerminals?: Record<string, { selection(): string }> }).hilTerminals?.[b]?.selection() ?? "", board);
 }
 
 async function waitForRow(page: Page, board: string, re: RegExp, what: string, timeoutMs = 60_000): Promise<void> {
@@ -258,10 +263,65 @@ test("a board printing HTML shows it as text, everywhere", async () => {
   assert.equal(dialogs, [], "no script ran");
 });
 
+test("a link to a line opens the board page scrolled to it and highlighted; selecting a line offers its link; search finds text", async () => {
+  const answer = (await lab.redis.xrange(lab.keys.boardLog(FLASHED), "-", "+")).find(([, f]) => new RegExp(`App: ${APP} 2\\.7\\.1`).test(f[1] ?? ""));
+  assert.ok(answer, "the answer to version is in the board's log");
+  const seq = Number(answer![0].split("-")[0]);
+  await viewer.goto(`${lab.url}/#/boards/${FLASHED}?line=${seq}`);
+  await waitUntil("the linked line selected", async () => new RegExp(`App: ${APP} 2\\.7\\.1`).test(await selection(viewer, FLASHED)), 30_000, 250);
+  await viewer.getByTestId("copy-line-link").filter({ hasText: `Link to line ${seq}` }).waitFor();
+
+  // selecting a row with the mouse offers that row's link, which lands in the clipboard and the address
+  await viewer.goto(`${lab.url}/#/boards/${FLASHED}`);
+  await waitForRow(viewer, FLASHED, /esp32> ?$/, "the console prompt");
+  await viewer.getByLabel("Find in the serial view").fill(`App: ${APP}`);
+  await viewer.getByLabel("Find in the serial view").press("Enter");
+  await waitUntil("a search hit selected", async () => (await selection(viewer, FLASHED)).includes(`App: ${APP}`), 30_000, 250);
+  const button = viewer.getByTestId("copy-line-link");
+  await button.waitFor();
+  const offered = Number(/Link to line (\d+)/.exec((await button.textContent()) ?? "")?.[1]);
+  assert.is(offered, seq, "the selected row is the line with that sequence number");
+  await button.click();
+  await viewer.waitForFunction((n) => (globalThis as unknown as { location: { hash: string } }).location.hash.includes(`line=${n}`), seq);
+  const copied = await viewer.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+  assert.ok(copied.endsWith(`#/boards/${FLASHED}?line=${seq}`), copied);
+});
+
+test("bookings: a conflict is shown before booking, the last minutes are warned about, and a board taken back says why", async () => {
+  await qa.goto(`${lab.url}/#/bookings`);
+  await qa.locator("form.book select").first().selectOption(FLASHED);
+  await qa.getByLabel("from").check();
+  const later = new Date(Date.now() + 10 * 60_000 - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  await qa.getByLabel("Start").fill(later);
+  await qa.getByTestId("conflict").filter({ hasText: "qa-ana has" }).waitFor();
+  assert.ok(await qa.getByRole("button", { name: "Book", exact: true }).isDisabled(), "booking into a conflict is not offered");
+
+  const token = await qa.evaluate(() => (JSON.parse((globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem("hil.session") ?? "{}") as { token?: string }).token ?? "");
+  const short = await lab.api<{ id: string }>("POST", "/api/v1/bookings", { board: LOOPING, duration: "3m" }, token);
+  assert.is(short.status, 201, JSON.stringify(short.body));
+  await qa.getByTestId("booking-watch").getByRole("alert").filter({ hasText: `You hold ${LOOPING}` }).filter({ hasText: "ends soon" }).waitFor();
+
+  assert.is((await lab.api("POST", `/api/v1/boards/${LOOPING}/quarantine`, { reason: "USB hub resets" })).status, 200);
+  await qa.getByTestId("booking-watch").filter({ hasText: `Your booking of ${LOOPING} ended early: taken back: the board was quarantined by admin` }).waitFor();
+  await qa.goto(`${lab.url}/#/boards/${LOOPING}`);
+  await qa.getByText("Set aside (quarantined): USB hub resets").waitFor();
+  assert.is((await lab.api("POST", `/api/v1/boards/${LOOPING}/release-quarantine`)).status, 200);
+});
+
 test("after a dropped connection and after a gateway restart, the board page holds every line exactly once", async () => {
   await viewer.goto(`${lab.url}/#/boards/${LOOPING}`);
   await waitForRow(viewer, LOOPING, /^rst:0x/, "the blank board's boot loop");
   let count = await assertExactlyOnce(viewer, LOOPING, "before any fault");
+
+  // paused, the view holds new lines back; resumed, it shows them, still once each
+  await viewer.getByRole("button", { name: "Pause" }).click();
+  await viewer.getByRole("button", { name: /Resume \((\d{2,}) held\)/ }).waitFor({ timeout: 60_000 });
+  const frozen = (await terminal(viewer, LOOPING))!.seqs.length;
+  await viewer.waitForTimeout(500);
+  assert.is((await terminal(viewer, LOOPING))!.seqs.length, frozen, "nothing is written while paused");
+  await viewer.getByRole("button", { name: /Resume/ }).click();
+  count = await assertExactlyOnce(viewer, LOOPING, "after pause and resume");
+  assert.ok(count > frozen);
 
   await viewer.evaluate(() => (globalThis as unknown as { hilLive: { dropConnection(): void } }).hilLive.dropConnection());
   await waitUntil("lines after the reconnect", async () => ((await terminal(viewer, LOOPING))?.seqs.length ?? 0) > count + 30, 60_000, 250);

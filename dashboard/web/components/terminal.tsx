@@ -31,6 +31,8 @@ export interface TerminalDebug {
   seqs: number[];
   /** The view's rows as text. */
   rows(): string[];
+  /** What is selected (a search hit, a linked line). */
+  selection(): string;
 }
 
 declare global {
@@ -135,6 +137,7 @@ export function LogTerminal({ boardId, focusSeq, onKeys, onLine }: LogTerminalPr
         for (let i = 0; i < b.length; i++) out.push(b.getLine(i)?.translateToString(true) ?? "");
         return out;
       },
+      selection: () => t.getSelection(),
     };
     window.hilTerminals = { ...(window.hilTerminals ?? {}), [boardId]: debug };
     const resize = new ResizeObserver(() => {
