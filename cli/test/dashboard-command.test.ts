@@ -55,6 +55,16 @@ test("hil scheduler serves the gateway on the API's port; HIL_DASHBOARD_GATEWAY=
     const url = (await s.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
     assert.equal(await joinChanges(url, ADMIN), { ok: true, room: "changes" });
     assert.is(await joinChanges(url, "wrong-token-0123456789"), "unauthorized");
+    // the page and its bundle, on the same port, with the page's own policy (no inline script, nothing framed)
+    const page = await fetch(`${url}/`);
+    assert.is(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self';.*frame-ancestors 'none'/);
+    assert.match(await page.text(), /<script type="module" src="\/ui\/main\.js">/);
+    const bundle = await fetch(`${url}/ui/main.js`);
+    assert.is(bundle.status, 200);
+    assert.match(bundle.headers.get("content-type") ?? "", /javascript/);
+    assert.is((await fetch(`${url}/ui/..%2Fweb-types%2Fmain.d.ts`)).status, 404, "only the bundle's own files");
   } finally {
     await s.stop();
   }
@@ -63,6 +73,7 @@ test("hil scheduler serves the gateway on the API's port; HIL_DASHBOARD_GATEWAY=
     const url = (await off.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
     const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
     assert.is(res.status, 404, "no gateway: the path is an unknown route");
+    assert.is((await fetch(`${url}/`)).status, 404, "no dashboard pages either");
   } finally {
     await off.stop();
   }
@@ -87,6 +98,29 @@ test("hil dashboard refuses a Redis URL with a password on its command line", as
   assert.is(await p.exited, 64, p.output());
   assert.match(p.output(), /--redis-url-file/);
   assert.not.match(p.output(), PASSWORD);
+});
+
+test("hil dashboard serves the pages and forwards their API calls to --api-url, so the page has one origin", async () => {
+  const s = spawnHil(["scheduler", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile, "--artifact-dir", tmp.dir], { env: { ...env, HIL_DASHBOARD_GATEWAY: "off" } });
+  const api = (await s.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+  const d = spawnHil(["dashboard", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile, "--api-url", api], { env });
+  const alone = spawnHil(["dashboard", "--port", "0", "--redis-url-file", urlFile, "--token-file", tokenFile], { env: { ...env, HIL_URL: "" } });
+  try {
+    const url = (await d.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+    assert.is((await fetch(`${url}/`)).status, 200);
+    const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.is(me.status, 200);
+    assert.is(((await me.json()) as { name: string }).name, "admin");
+    assert.is((await fetch(`${url}/api/v1/me`)).status, 401, "the scheduler still decides who may");
+    const lonely = (await alone.waitFor(/listening on (http:\/\/\S+)/, 60_000))[1] ?? "";
+    const refused = await fetch(`${lonely}/api/v1/me`);
+    assert.is(refused.status, 502);
+    assert.match(await refused.text(), /--api-url/);
+  } finally {
+    await alone.stop();
+    await d.stop();
+    await s.stop();
+  }
 });
 
 test.run();
