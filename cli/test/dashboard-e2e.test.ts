@@ -208,6 +208,37 @@ test("the holder books a board, flashes an image with a progress bar, types into
   });
 });
 
+test("a run log of a million lines opens on its tail with only the rows in view in the page; earlier pages load on demand", async () => {
+  // a run that waits (the board is booked by qa-ana), with a log written straight into its stream
+  const sub = lab.hil(["run", "--suite", "esp32-smoke", "--board", FLASHED, "--artifact", `app=${join(lab.dir, "console.bin")}`], CI_TOKEN);
+  assert.is(await sub.exited, 0, sub.output());
+  const id = /run (\S+) submitted/.exec(sub.output())?.[1] ?? "";
+  const key = lab.keys.runLog(id);
+  const total = 1_000_000;
+  for (let start = 1; start <= total; start += 20_000) {
+    const pipe = lab.redis.pipeline();
+    for (let seq = start; seq < start + 20_000 && seq <= total; seq++) {
+      pipe.xadd(key, "*", "json", JSON.stringify({ board: "db-vesp32-x", run: id, seq, mono: seq, wall: 1_700_000_000_000 + seq, stream: "serial", text: `I (${seq}) app: line ${seq} of a long log` }));
+    }
+    await pipe.exec();
+  }
+  await qa.goto(`${lab.url}/#/runs/${id}`);
+  await qa.getByTestId("run-log-count").filter({ hasText: /^1000 lines/ }).waitFor({ timeout: 60_000 });
+  await qa.locator(`.log-list .row[data-seq="${total}"]`).waitFor();
+  const rows = await qa.locator(".log-list .row").count();
+  assert.ok(rows > 10 && rows < 200, `only the rows in view are in the page (${rows})`);
+  // scrolled to the top, the page before loads, and the view stays on the line it showed
+  await qa.locator(".log-list").evaluate((el) => {
+    (el as unknown as { scrollTop: number }).scrollTop = 0;
+  });
+  await qa.getByTestId("run-log-count").filter({ hasText: /^3000 lines/ }).waitFor({ timeout: 60_000 });
+  await qa.locator(`.log-list .row[data-seq="${total - 1000}"]`).waitFor();
+  assert.ok((await qa.locator(".log-list .row").count()) < 200);
+  await shot(qa, "run-million-lines");
+  assert.is((await lab.api("POST", `/api/v1/runs/${id}/cancel`, undefined, CI_TOKEN)).status, 200);
+  await lab.redis.del(key);
+});
+
 test("a viewer sees the same output but is offered no controls, and crafted events or calls drive nothing", async () => {
   await signIn(viewer, "viewer-vic");
   await viewer.locator(`tr[data-board="${FLASHED}"]`).waitFor();
