@@ -173,7 +173,8 @@ async function main() {
     [
       "",
       `HIL Lab is up (Redis ${health.redis.version ?? "?"}).`,
-      `  Lab URL:      ${url}`,
+      `  Dashboard:    ${url}  (sign in on the "API token" tab with the admin token below)`,
+      `  API:          ${url}/api/v1/openapi.json`,
       `  Admin token:  ${token.value} (also in ${token.file})`,
       `  CLI config:   ${join(dataDir, "lab.env")} (the hil command reads it; no flags needed)`,
       `  Try:          npx hil boards`,

@@ -40,6 +40,10 @@ test("npm run lab answers /healthz with Redis reachable and Ctrl-C stops all it 
   });
   try {
     await lab.waitFor(/HIL Lab is up/, 120_000);
+    assert.match(lab.output(), new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}`));
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    assert.is(page.status, 200, "the dashboard is the lab URL's page");
+    assert.match(await page.text(), /HIL Lab/);
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.is(res.status, 200);
     const body = (await res.json()) as { redis: { reachable: boolean; version?: string } };
