@@ -327,6 +327,13 @@ test("bookings: a conflict is shown before booking, the last minutes are warned 
   await qa.getByTestId("conflict").filter({ hasText: "qa-ana has" }).waitFor();
   assert.ok(await qa.getByRole("button", { name: "Book", exact: true }).isDisabled(), "booking into a conflict is not offered");
 
+  // one board's timeline, from its page
+  await qa.goto(`${lab.url}/#/boards/${FLASHED}`);
+  await qa.getByRole("link", { name: "timeline" }).click();
+  await qa.locator(".tl-row:not(.tl-axis)").first().waitFor();
+  assert.is(await qa.locator(".tl-row:not(.tl-axis)").count(), 1);
+  await qa.locator(".tl-block.state-active.mine").waitFor();
+
   const token = await qa.evaluate(() => (JSON.parse((globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem("hil.session") ?? "{}") as { token?: string }).token ?? "");
   const short = await lab.api<{ id: string }>("POST", "/api/v1/bookings", { board: LOOPING, duration: "3m" }, token);
   assert.is(short.status, 201, JSON.stringify(short.body));

@@ -146,7 +146,12 @@ export function BoardPage({ id, line }: { id: string; line: string | null }) {
               </>
             ))}
           </dl>
-          <h2>Booking</h2>
+          <h2>
+            Booking{" "}
+            <a class="small" href={href(["bookings"], { board: id })}>
+              timeline
+            </a>
+          </h2>
           {active ? (
             <div>
               <p>

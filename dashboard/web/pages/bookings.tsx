@@ -175,6 +175,7 @@ export function BookingsPage({ query }: { query: URLSearchParams }) {
   const { me, can } = useApp();
   const now = useNow();
   const offset = Number(query.get("shift") ?? "0") || 0;
+  const only = query.get("board") ?? undefined;
   const from = Math.floor((now - 2 * HOUR) / HOUR) * HOUR + offset * 12 * HOUR;
   const boards = useLiveData(endpoints.boards, (k) => k === "board", []);
   const all = useLiveData(() => endpoints.bookings(), (k) => k === "booking", []);
@@ -186,15 +187,22 @@ export function BookingsPage({ query }: { query: URLSearchParams }) {
   return (
     <section>
       <div class="page-head">
-        <h1>Bookings</h1>
+        <h1>
+          Bookings{only ? <> of <a href={href(["boards", only])}>{only}</a></> : ""}
+        </h1>
+        {only && (
+          <a class="small" href={href(["bookings"])}>
+            the whole lab
+          </a>
+        )}
         <nav class="row" aria-label="Time window">
-          <button type="button" onClick={() => navigate(href(["bookings"], { shift: String(offset - 1) }))}>
+          <button type="button" onClick={() => navigate(href(["bookings"], { board: only, shift: String(offset - 1) }))}>
             ← 12 h
           </button>
-          <button type="button" onClick={() => navigate(href(["bookings"]))} disabled={offset === 0}>
+          <button type="button" onClick={() => navigate(href(["bookings"], { board: only }))} disabled={offset === 0}>
             Now
           </button>
-          <button type="button" onClick={() => navigate(href(["bookings"], { shift: String(offset + 1) }))}>
+          <button type="button" onClick={() => navigate(href(["bookings"], { board: only, shift: String(offset + 1) }))}>
             12 h →
           </button>
         </nav>
@@ -208,12 +216,12 @@ export function BookingsPage({ query }: { query: URLSearchParams }) {
           <p>Boards appear once an agent announces them.</p>
         </Empty>
       ) : (
-        <Timeline boards={boards.data!} bookings={all.data ?? []} from={from} now={now} me={me.name} />
+        <Timeline boards={only ? boards.data!.filter((b) => b.id === only) : boards.data!} bookings={all.data ?? []} from={from} now={now} me={me.name} />
       )}
       {can("book") ? (
         <>
           <h2>Book a board</h2>
-          <BookForm onBooked={all.reload} />
+          <BookForm key={only ?? ""} {...(only ? { board: only } : {})} onBooked={all.reload} />
         </>
       ) : (
         <p class="muted">Your role ({me.role}) can see bookings but not make them.</p>
