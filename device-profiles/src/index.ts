@@ -7,3 +7,4 @@ export * from "./yaml/yaml-locator.js";
 export * from "./yaml/yaml-validator.js";
 export * from "./loader/package-dir.js";
 export * from "./loader/profile-loader.js";
+export * from "./kinds.js";

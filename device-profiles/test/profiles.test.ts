@@ -13,8 +13,15 @@ import {
   parseResetSequence,
   PROFILES_DIR,
   yamlFilesIn,
+  type DeviceProfile,
+  type Esp32Profile,
   type Problem,
 } from "../src/index.js";
+
+function esp32(p: DeviceProfile | undefined): Esp32Profile {
+  assert.ok(p && p.kind === "esp32", `an esp32 profile: ${p?.id}`);
+  return p as Esp32Profile;
+}
 
 const SHIPPED = ["android-generic", "android-virtual", "esp32-devkitc", "esp32-s3-devkitc-1", "esp32-virtual"];
 
@@ -70,9 +77,7 @@ test("every shipped profile is valid, and each file has a JSON Schema modeline",
 });
 
 test("esp32-devkitc parses to the documented numbers and sequences", async () => {
-  const p = (await loadProfiles()).get("esp32-devkitc");
-  assert.ok(p);
-  assert.is(p.kind, "esp32");
+  const p = esp32((await loadProfiles()).get("esp32-devkitc"));
   assert.is(p.chip, "esp32");
   assert.is(p.virtual, false);
   assert.equal(
@@ -94,25 +99,26 @@ test("esp32-devkitc parses to the documented numbers and sequences", async () =>
 
 test("esp32-s3 has its bootloader at 0x0, native USB that re-enumerates, and the USB-JTAG reset", async () => {
   const all = await loadProfiles();
-  const s3 = all.get("esp32-s3-devkitc-1");
-  assert.ok(s3);
+  const s3 = esp32(all.get("esp32-s3-devkitc-1"));
   assert.is(s3.chip, "esp32s3");
   assert.is(s3.flash?.bootloaderOffset, 0);
   assert.is(s3.reset?.usbReenumerates, true);
   assert.equal(s3.usb[0], { vendorId: "303a", productId: "1001", description: s3.usb[0]?.description });
   assert.is(all.get("esp32-virtual")?.virtual, true);
   assert.is(all.get("android-virtual")?.virtual, true);
-  assert.equal(all.get("android-generic")?.android, { adb: true, fastboot: true });
-  assert.is(all.get("android-generic")?.serial, undefined);
+  const phone = all.get("android-generic");
+  assert.ok(phone?.kind === "android");
+  assert.equal(phone.android, { adb: true, fastboot: true });
+  assert.not.ok("serial" in phone);
 });
 
 test("friendly YAML forms parse to numbers", async () => {
   const file = join(tmp, "tiny.yaml");
   await writeFile(file, ESP32);
-  const p = await loadProfileFile(file);
+  const p = esp32(await loadProfileFile(file));
   assert.equal(p.flash, { size: 2 * 1024 * 1024, mode: "dio", freq: "40m", bootloaderOffset: 0x1000, partitionTableOffset: 0x8000, appOffset: 0x10000 });
-  assert.is(p.console?.bootLoopCount, 3);
-  assert.equal(p.capabilities, []);
+  assert.is(p.console.bootLoopCount, 3);
+  assert.equal(p.capabilities, ["flash", "reset", "console", "unity"], "no capabilities given: all an ESP32 driver provides");
 });
 
 test("an unknown field is reported at its own line, with a hint", async () => {
@@ -121,15 +127,41 @@ test("an unknown field is reported at its own line, with a hint", async () => {
 });
 
 test("a missing field points at its parent mapping's line", async () => {
-  const problems = await check("missing.yaml", ESP32.replace("  flashBaud: 460800\n", ""));
-  assert.equal(problems.map((p) => [p.line, p.path]), [[6, "serial.flashBaud"]]);
+  const problems = await check("missing.yaml", ESP32.replace("virtual: true\n", 'usb:\n  - vendorId: "10c4"\n'));
+  assert.equal(problems.map((p) => [p.line, p.path]), [[6, "usb[0].productId"]]);
   assert.match(problems[0]?.message ?? "", /missing field/);
 });
 
-test("an esp32 profile without its sections names each one", async () => {
+test("an esp32 profile needs only its chip: every section has its defaults in the schema", async () => {
   const problems = await check("bare.yaml", "id: bare\nname: Bare\nkind: esp32\nvirtual: true\n");
-  assert.equal(problems.map((p) => p.path), ["chip", "console", "flash", "reset", "serial"]);
-  for (const p of problems) assert.match(p.message, /missing field: a kind: esp32 profile needs/);
+  assert.equal(problems.map((p) => p.path), ["chip"]);
+  const file = join(tmp, "minimal.yaml");
+  await writeFile(file, "id: minimal\nname: Minimal\nkind: esp32\nchip: esp32c3\nvirtual: true\n");
+  const p = esp32(await loadProfileFile(file));
+  assert.equal(p.serial, { baud: 115200, flashBaud: 460800 });
+  assert.equal(p.flash, { size: 4 * 1024 * 1024, mode: "dio", freq: "40m", bootloaderOffset: 0, partitionTableOffset: 0x8000, appOffset: 0x10000 }, "a C3's bootloader is at 0x0");
+  assert.equal(p.reset, { download: "D0|R1|W100|D1|R0|W50|D0", run: "D0|R1|W100|R0", usbReenumerates: false });
+  assert.ok(new RegExp(p.console.panicPattern).test("abort() was called at PC 0x400d1234 on core 0"));
+  assert.ok(new RegExp(p.console.appStartMarker).test("I (312) main_task: Calling app_main()"));
+});
+
+test("a profile cannot claim a capability its kind's driver does not provide; fastboot needs a bootloader", async () => {
+  const phone = "id: phone\nname: Phone\nkind: android\nvirtual: true\n";
+  const claims = await check("claims.yaml", `${phone}capabilities: [adb, unity, shell]\n`);
+  assert.equal(claims.map((p) => [p.line, p.path]), [[5, "capabilities[1]"]]);
+  assert.match(claims[0]?.message ?? "", /"unity" is not something a kind: android board's driver provides \(it provides: adb, install/);
+  const board = await check("board-claims.yaml", ESP32 + "capabilities: [flash, install]\n");
+  assert.equal(board.map((p) => p.path), ["capabilities[1]"]);
+  const noBootloader = await check("nofb.yaml", `${phone}android: {fastboot: false}\ncapabilities: [adb, fastboot]\n`);
+  assert.equal(noBootloader.map((p) => p.path), ["capabilities[1]"]);
+  assert.match(noBootloader[0]?.message ?? "", /android\.fastboot: true/);
+  const file = join(tmp, "phone.yaml");
+  await writeFile(file, `${phone}match: {model: Pixel 8, minSdk: 33}\n`);
+  const p = await loadProfileFile(file);
+  assert.ok(p.kind === "android");
+  assert.equal(p.android, { adb: true, fastboot: false });
+  assert.equal(p.capabilities, ["adb", "install", "instrument", "shell", "push", "logcat", "reboot"], "defaults: what the driver provides, fastboot only with a bootloader");
+  assert.equal(p.match, { model: "Pixel 8", minSdk: 33 });
 });
 
 test("a regex that does not compile, a bad reset token and a bad size are each one problem at their line", async () => {
@@ -199,9 +231,11 @@ test("loadProfileFile throws a PROFILE_INVALID error that lists the problems", a
 test("the committed JSON Schema equals a fresh generation (run `npm run schema -w device-profiles`)", async () => {
   const committed = await readFile(join(packageDirOf(import.meta.url), "schema", "device-profile.schema.json"), "utf8");
   assert.is(committed, deviceProfileJsonSchema());
-  const json = JSON.parse(committed) as { properties: Record<string, unknown>; additionalProperties: unknown };
-  assert.ok("flash" in json.properties);
-  assert.is(json.additionalProperties, false);
+  const json = JSON.parse(committed) as Record<string, { properties: Record<string, { const?: string }>; additionalProperties: unknown }[] | undefined>;
+  const branches = json["oneOf"] ?? json["anyOf"] ?? [];
+  assert.equal(branches.map((b) => b.properties["kind"]?.const).sort(), ["android", "esp32"], "one branch per kind");
+  for (const b of branches) assert.is(b.additionalProperties, false);
+  assert.ok("flash" in (branches.find((b) => b.properties["kind"]?.const === "esp32")?.properties ?? {}));
 });
 
 async function writeThen(file: string, text: string): Promise<string> {

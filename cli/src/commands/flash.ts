@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { toLabError } from "@hil/contracts";
-import { loadProfiles, type DeviceProfile } from "@hil/device-profiles";
+import { loadProfiles, type Esp32Profile } from "@hil/device-profiles";
 import { ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, parseImageArg, type FlashImage, type FlashProgress } from "@hil/lab-agent";
 import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
@@ -36,8 +36,8 @@ export function register(program: Command): void {
       const profile = await pickProfile(opts.profile);
       const baud = opts.baud === undefined ? undefined : Number(opts.baud);
       if (baud !== undefined && (!Number.isInteger(baud) || baud < 9600)) throw new UsageError(`--baud "${opts.baud}" is not a baud rate such as 921600`);
-      const images = await readImages(imageArgs, profile.flash?.appOffset ?? 0x10000);
-      const link = createLink(opts.port, { baudRate: profile.serial?.baud ?? 115200 });
+      const images = await readImages(imageArgs, profile.flash.appOffset);
+      const link = createLink(opts.port, { baudRate: profile.serial.baud });
       const controlPath = opts.control ?? (!opts.port.includes("://") && existsSync(`${opts.port}.ctl`) ? `${opts.port}.ctl` : undefined);
       const control = controlPath === undefined ? undefined : new ControlSocketReset(controlPath);
       const driver = new Esp32FlashDriver({
@@ -79,7 +79,7 @@ export function register(program: Command): void {
     });
 }
 
-async function pickProfile(id: string): Promise<DeviceProfile> {
+async function pickProfile(id: string): Promise<Esp32Profile> {
   const profiles = await loadProfiles();
   const profile = profiles.get(id);
   if (!profile) throw new UsageError(`unknown profile "${id}"; known: ${[...profiles.keys()].join(", ")}`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ResetSequenceSchema } from "../reset/reset-sequence.js";
+import { capabilitiesOf } from "../kinds.js";
 import { ByteSizeSchema, OffsetSchema } from "./byte-size.js";
 
 const hex4 = (what: string) => z.string().regex(/^[0-9a-fA-F]{4}$/, `${what} must be 4 hex digits, e.g. 10c4`);
@@ -14,6 +15,9 @@ const RegexSourceSchema = z
       ctx.addIssue({ code: "custom", message: `regex does not compile: ${(err as Error).message}` });
     }
   });
+
+/** What ESP-IDF prints when an app crashes: a CPU exception, abort(), a failed assert, a stack overflow, a brownout. */
+export const ESP_IDF_PANIC = "Guru Meditation Error|abort\\(\\) was called|assert failed:|\\*\\*\\*ERROR\\*\\*\\* A stack overflow|Brownout detector was triggered";
 
 export const ChipSchema = z.enum(["esp32", "esp32s2", "esp32s3", "esp32c3", "esp32c6", "esp32h2"]);
 export type Chip = z.infer<typeof ChipSchema>;
@@ -30,18 +34,18 @@ export const UsbFingerprintSchema = z
 export const SerialSettingsSchema = z
   .object({
     /** ROM / console baud rate. */
-    baud: z.number().int().positive(),
+    baud: z.number().int().positive().default(115200),
     /** Rate esptool-js switches to after the stub runs. */
-    flashBaud: z.number().int().positive(),
+    flashBaud: z.number().int().positive().default(460800),
   })
   .strict();
 
 export const ResetSettingsSchema = z
   .object({
-    /** Sequence that leaves the chip in the ROM download mode. */
-    download: ResetSequenceSchema,
+    /** Sequence that leaves the chip in the ROM download mode (default: the classic DTR/RTS auto-reset circuit). */
+    download: ResetSequenceSchema.default("D0|R1|W100|D1|R0|W50|D0"),
     /** Sequence that boots the flashed app. */
-    run: ResetSequenceSchema,
+    run: ResetSequenceSchema.default("D0|R1|W100|R0"),
     /** True when the port disappears and comes back on reset (native USB-Serial/JTAG). */
     usbReenumerates: z.boolean().default(false),
   })
@@ -49,23 +53,24 @@ export const ResetSettingsSchema = z
 
 export const FlashLayoutSchema = z
   .object({
-    size: ByteSizeSchema,
-    mode: z.enum(["qio", "qout", "dio", "dout", "keep"]),
-    freq: z.enum(["80m", "40m", "26m", "20m", "keep"]),
-    bootloaderOffset: OffsetSchema,
-    partitionTableOffset: OffsetSchema,
-    appOffset: OffsetSchema,
+    size: ByteSizeSchema.default(4 * 1024 * 1024),
+    mode: z.enum(["qio", "qout", "dio", "dout", "keep"]).default("dio"),
+    freq: z.enum(["80m", "40m", "26m", "20m", "keep"]).default("40m"),
+    /** Default: 0x1000 on esp32 and esp32s2, 0x0 on the later chips. */
+    bootloaderOffset: OffsetSchema.optional(),
+    partitionTableOffset: OffsetSchema.default(0x8000),
+    appOffset: OffsetSchema.default(0x10000),
   })
   .strict();
 
 export const ConsoleLandmarksSchema = z
   .object({
     /** ROM banner line that starts every boot. */
-    bootMarker: RegexSourceSchema,
+    bootMarker: RegexSourceSchema.default("rst:0x[0-9a-f]+ \\("),
     /** The app is running from here on. */
-    appStartMarker: RegexSourceSchema,
+    appStartMarker: RegexSourceSchema.default("main_task: Calling app_main\\(\\)"),
     /** Any match is a crash; matched on every console line of a run. */
-    panicPattern: RegexSourceSchema,
+    panicPattern: RegexSourceSchema.default(ESP_IDF_PANIC),
     /** Interactive prompt, when the app has one. */
     prompt: RegexSourceSchema.optional(),
     /** This many boot markers without an app start in between means a boot loop. */
@@ -80,52 +85,97 @@ export const AndroidSettingsSchema = z
   })
   .strict();
 
+/** Which Android devices a profile is for, by their properties (an adb device matches when every given one does). */
+export const AndroidMatchSchema = z
+  .object({
+    /** ro.product.model */
+    model: z.string().min(1).optional(),
+    /** ro.product.name */
+    product: z.string().min(1).optional(),
+    /** ro.product.device */
+    device: z.string().min(1).optional(),
+    /** ro.build.version.sdk, at least */
+    minSdk: z.number().int().min(1).optional(),
+  })
+  .strict();
+
 export const ProfileIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]*$/, "profile ids are lowercase letters, digits, '.', '_' or '-', e.g. esp32-devkitc");
 
-const ESP32_SECTIONS = ["chip", "serial", "reset", "flash", "console"] as const;
+const CapabilityListSchema = z.array(z.string().regex(/^[a-z][a-z0-9.-]*$/, "capabilities are lowercase words, e.g. flash"));
 
-/** A board type: how to recognise it, talk to it, reset it, flash it and read its console. */
-export const DeviceProfileSchema = z
+const common = {
+  id: ProfileIdSchema,
+  name: z.string().min(1),
+  virtual: z.boolean().default(false),
+  usb: z.array(UsbFingerprintSchema).default([]),
+  labels: z.record(z.string().regex(/^[a-zA-Z0-9._/-]+$/), z.string()).default({}),
+};
+
+/** Chips whose second-stage bootloader sits at 0x1000; the later ones put it at 0x0. */
+const BOOTLOADER_AT_0x1000: readonly Chip[] = ["esp32", "esp32s2"];
+
+export const Esp32ProfileSchema = z
   .object({
-    id: ProfileIdSchema,
-    name: z.string().min(1),
-    kind: z.enum(["esp32", "android"]),
-    chip: ChipSchema.optional(),
-    virtual: z.boolean().default(false),
-    usb: z.array(UsbFingerprintSchema).default([]),
-    serial: SerialSettingsSchema.optional(),
-    reset: ResetSettingsSchema.optional(),
-    flash: FlashLayoutSchema.optional(),
-    console: ConsoleLandmarksSchema.optional(),
-    android: AndroidSettingsSchema.optional(),
-    capabilities: z.array(z.string().regex(/^[a-z][a-z0-9.-]*$/, "capabilities are lowercase words, e.g. flash")).default([]),
-    labels: z.record(z.string().regex(/^[a-zA-Z0-9._/-]+$/), z.string()).default({}),
+    ...common,
+    kind: z.literal("esp32"),
+    chip: ChipSchema,
+    serial: SerialSettingsSchema.prefault({}),
+    reset: ResetSettingsSchema.prefault({}),
+    flash: FlashLayoutSchema.prefault({}),
+    console: ConsoleLandmarksSchema.prefault({}),
+    /** What this board type can do; default: everything an ESP32 driver provides. */
+    capabilities: CapabilityListSchema.default([...capabilitiesOf("esp32")]),
   })
   .strict()
-  .superRefine((p, ctx) => {
-    if (p.kind === "esp32") {
-      for (const key of ESP32_SECTIONS) {
-        if (p[key] === undefined) ctx.addIssue({ code: "custom", path: [key], message: `missing field: a kind: esp32 profile needs ${key}` });
-      }
-      if (p.android !== undefined) ctx.addIssue({ code: "custom", path: ["android"], message: "android settings belong to kind: android profiles" });
-    } else {
-      if (p.android === undefined) ctx.addIssue({ code: "custom", path: ["android"], message: "missing field: a kind: android profile needs android: {adb, fastboot}" });
-      for (const key of ESP32_SECTIONS) {
-        if (p[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} only applies to kind: esp32 profiles` });
-      }
-    }
-    if (!p.virtual && p.usb.length === 0) {
-      ctx.addIssue({ code: "custom", path: ["usb"], message: "a physical board needs at least one usb fingerprint {vendorId, productId}" });
-    }
-    const seen = new Set<string>();
-    p.usb.forEach((u, i) => {
-      const key = `${u.vendorId}:${u.productId}`.toLowerCase();
-      if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["usb", i], message: `usb fingerprint ${key} is listed twice` });
-      seen.add(key);
-    });
+  .transform((p) => ({
+    ...p,
+    flash: { ...p.flash, bootloaderOffset: p.flash.bootloaderOffset ?? (BOOTLOADER_AT_0x1000.includes(p.chip) ? 0x1000 : 0) },
+  }));
+
+export const AndroidProfileSchema = z
+  .object({
+    ...common,
+    kind: z.literal("android"),
+    android: AndroidSettingsSchema.prefault({}),
+    match: AndroidMatchSchema.optional(),
+    /** What this board type can do; default: everything the Android driver provides (fastboot only when android.fastboot). */
+    capabilities: CapabilityListSchema.optional(),
+  })
+  .strict()
+  .transform((p) => ({
+    ...p,
+    capabilities: p.capabilities ?? capabilitiesOf("android").filter((c) => c !== "fastboot" || p.android.fastboot),
+  }));
+
+/**
+ * A board type: how to recognise it and talk to it. Discriminated by `kind`; each kind has its own
+ * sections with their defaults set here, so nothing downstream repeats a default.
+ */
+export const DeviceProfileSchema = z.discriminatedUnion("kind", [Esp32ProfileSchema, AndroidProfileSchema]).superRefine((p, ctx) => {
+  if (!p.virtual && p.usb.length === 0) {
+    ctx.addIssue({ code: "custom", path: ["usb"], message: "a physical board needs at least one usb fingerprint {vendorId, productId}" });
+  }
+  const seen = new Set<string>();
+  p.usb.forEach((u, i) => {
+    const key = `${u.vendorId}:${u.productId}`.toLowerCase();
+    if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["usb", i], message: `usb fingerprint ${key} is listed twice` });
+    seen.add(key);
   });
+  const provided: readonly string[] = capabilitiesOf(p.kind);
+  p.capabilities.forEach((c, i) => {
+    if (!provided.includes(c)) {
+      ctx.addIssue({ code: "custom", path: ["capabilities", i], message: `"${c}" is not something a kind: ${p.kind} board's driver provides (it provides: ${provided.join(", ")})` });
+    }
+  });
+  if (p.kind === "android" && p.capabilities.includes("fastboot") && !p.android.fastboot) {
+    const i = p.capabilities.indexOf("fastboot");
+    ctx.addIssue({ code: "custom", path: ["capabilities", i], message: "fastboot needs android.fastboot: true (the board must have a bootloader the lab can reach)" });
+  }
+});
 
 export type DeviceProfile = z.infer<typeof DeviceProfileSchema>;
 export type DeviceProfileInput = z.input<typeof DeviceProfileSchema>;
+export type Esp32Profile = Extract<DeviceProfile, { kind: "esp32" }>;
+export type AndroidProfile = Extract<DeviceProfile, { kind: "android" }>;

@@ -150,7 +150,7 @@ export class Inventory {
     }
     const endpoint = entry.board.endpoint;
     if (!endpoint) throw new LabError("BOARD_VANISHED", `board ${boardId} has no port to open`);
-    const link = createLink(endpoint, { baudRate: entry.profile.serial?.baud ?? 115200 });
+    const link = createLink(endpoint, { baudRate: entry.profile.serial.baud });
     try {
       return await createEsp32Target({
         boardId,

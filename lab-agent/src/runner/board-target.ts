@@ -1,4 +1,4 @@
-import type { StepType } from "@hil/contracts";
+import type { BoardKind } from "@hil/device-profiles";
 import type { ConsoleCapture } from "../console/console-capture.js";
 
 /** One file to write to a board's flash. */
@@ -16,24 +16,34 @@ export interface FlashOptions {
 }
 
 /**
- * What the step runner drives: one board in one role. An ESP32 target is built on a SerialLink
- * (esp32-target.ts); tests use targets over in-memory links. Android targets come later.
+ * What the step runner knows of every board, whatever its kind: who it is, what its profile says it
+ * can do, and its log — a stream of stamped, sequenced lines whatever their source (a serial console,
+ * logcat). Which steps it can run is decided by its kind's driver (kind-drivers.ts) and these
+ * capabilities, never by the target itself.
  */
 export interface BoardTarget {
   readonly boardId: string;
-  readonly kind: "esp32" | "android";
+  readonly kind: BoardKind;
   readonly console: ConsoleCapture;
+  /** The profile's capabilities (the schema allows only what the kind's driver provides). */
+  readonly capabilities: readonly string[];
+  close(): Promise<void>;
+}
+
+/** An ESP32 on a serial link: flash through the ROM loader, reset by DTR/RTS, type into its console. */
+export interface Esp32BoardTarget extends BoardTarget {
+  readonly kind: "esp32";
   /** Where an app image goes when a flash step gives no offset (the profile's appOffset). */
   readonly appOffset: number;
   /** The profile's panic regex, so a Unity run can tell a crash from a failing assertion. */
   readonly panicPattern: RegExp;
-  supports(type: StepType): boolean;
   /** Writes the images and leaves the board running the new firmware. */
   flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
   reset(mode: "run" | "download"): Promise<void>;
   /** Writes text to the board's console as is. */
   send(text: string): Promise<void>;
-  close(): Promise<void>;
 }
 
-export const ESP32_STEP_TYPES: readonly StepType[] = ["flash", "reset", "expect", "expect-not", "send", "unity", "wait"];
+export function isEsp32Target(t: BoardTarget): t is Esp32BoardTarget {
+  return t.kind === "esp32";
+}

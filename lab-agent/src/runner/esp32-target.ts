@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { LabError, type StepType } from "@hil/contracts";
-import type { DeviceProfile } from "@hil/device-profiles";
+import { LabError } from "@hil/contracts";
+import type { DeviceProfile, Esp32Profile } from "@hil/device-profiles";
 import { ConsoleCapture } from "../console/console-capture.js";
 import { ConsoleYieldingLink } from "../console/console-yielding-link.js";
 import { Esp32FlashDriver, type FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
 import type { SerialLink } from "../links/serial-link.js";
-import { ESP32_STEP_TYPES, type BoardTarget, type FlashImageFile, type FlashOptions } from "./board-target.js";
+import type { Esp32BoardTarget, FlashImageFile, FlashOptions } from "./board-target.js";
 
 /** Resets a board another way when its link has no DTR/RTS (virtual board control socket, relay). */
 export interface BoardResetControl {
@@ -14,7 +14,7 @@ export interface BoardResetControl {
 
 export interface Esp32TargetOptions {
   boardId: string;
-  profile: DeviceProfile;
+  profile: Esp32Profile;
   /** Open or not; the target opens it. */
   link: SerialLink;
   /** The board must report this MAC before anything is written (identity re-check before each flash). */
@@ -30,12 +30,11 @@ export interface Esp32TargetOptions {
   onFlashed?: (report: FlashReport) => void;
 }
 
-const DEFAULT_PANIC = "Guru Meditation Error|abort\\(\\) was called";
-
 /** An ESP32 board for the step runner: console capture plus the esptool-js flash driver on one link. */
-export class Esp32Target implements BoardTarget {
+export class Esp32Target implements Esp32BoardTarget {
   readonly kind = "esp32" as const;
   readonly boardId: string;
+  readonly capabilities: readonly string[];
   readonly console: ConsoleCapture;
   readonly link: SerialLink;
   readonly appOffset: number;
@@ -49,14 +48,15 @@ export class Esp32Target implements BoardTarget {
     this.onFlashed = opts.onFlashed;
     this.boardId = opts.boardId;
     this.link = opts.link;
-    this.appOffset = opts.profile.flash?.appOffset ?? 0x10000;
-    this.panicPattern = new RegExp(opts.profile.console?.panicPattern ?? DEFAULT_PANIC);
+    this.capabilities = opts.profile.capabilities;
+    this.appOffset = opts.profile.flash.appOffset;
+    this.panicPattern = new RegExp(opts.profile.console.panicPattern);
     this.console = new ConsoleCapture(opts.link, {
       boardId: opts.boardId,
       runId: opts.runId ?? null,
       ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
       ...(opts.consoleBuffer !== undefined ? { maxBuffered: opts.consoleBuffer } : {}),
-      ...(opts.profile.console ? { landmarks: opts.profile.console } : {}),
+      landmarks: opts.profile.console,
     });
     const yielding = new ConsoleYieldingLink(opts.link, {
       onBusy: () => this.console.pause(),
@@ -76,10 +76,6 @@ export class Esp32Target implements BoardTarget {
         : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
-  }
-
-  supports(type: StepType): boolean {
-    return ESP32_STEP_TYPES.includes(type);
   }
 
   async flash(images: FlashImageFile[], opts: FlashOptions): Promise<void> {
@@ -117,10 +113,9 @@ export class Esp32Target implements BoardTarget {
 }
 
 /** Opens the link (if needed) and builds the target. */
-export async function createEsp32Target(opts: Esp32TargetOptions): Promise<Esp32Target> {
-  if (opts.profile.kind !== "esp32") {
-    throw new LabError("PROFILE_INVALID", `profile ${opts.profile.id} is for ${opts.profile.kind} boards, not ESP32`);
-  }
+export async function createEsp32Target(opts: Omit<Esp32TargetOptions, "profile"> & { profile: DeviceProfile }): Promise<Esp32Target> {
+  const profile = opts.profile;
+  if (profile.kind !== "esp32") throw new LabError("PROFILE_INVALID", `profile ${profile.id} is for ${profile.kind} boards, not ESP32`);
   if (!opts.link.isOpen) await opts.link.open();
-  return new Esp32Target(opts);
+  return new Esp32Target({ ...opts, profile });
 }

@@ -94,7 +94,7 @@ export async function runLocalTest(opts: LocalTestOptions): Promise<LocalTestRep
   const ctl = `${opts.port}.ctl`;
   const control = !opts.port.startsWith("rfc2217://") && existsSync(ctl) ? new ControlSocketReset(ctl) : undefined;
   if (control) opts.onNotice?.(`resetting the board through its control socket ${ctl} (a PTY has no DTR/RTS)`);
-  const link = createLink(opts.port, { baudRate: profile.serial?.baud ?? 115200 });
+  const link = createLink(opts.port, { baudRate: profile.serial.baud });
   let target;
   try {
     target = await createEsp32Target({

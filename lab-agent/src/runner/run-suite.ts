@@ -13,13 +13,7 @@ import {
 import type { Disposable } from "../links/serial-link.js";
 import type { BoardTarget } from "./board-target.js";
 import { stepDisplayName, type StepContext, type StepExecutor, type StepOutcome } from "./step-context.js";
-import { runExpectNotStep } from "./steps/expect-not-step.js";
-import { runExpectStep } from "./steps/expect-step.js";
-import { runFlashStep } from "./steps/flash-step.js";
-import { runResetStep } from "./steps/reset-step.js";
-import { runSendStep } from "./steps/send-step.js";
-import { runUnityStep } from "./steps/unity-step.js";
-import { runWaitStep } from "./steps/wait-step.js";
+import { planStep } from "./kind-drivers.js";
 
 export type SuiteOutcome = "pass" | "fail" | "error" | "cancelled";
 
@@ -58,17 +52,6 @@ const DEFAULT_TIMEOUT_MS: Partial<Record<Step["type"], number>> = {
   reset: 15_000,
   expect: 30_000,
   send: 10_000,
-};
-
-// One executor per ESP32 step kind; Android kinds arrive with their drivers.
-const EXECUTORS: Partial<Record<Step["type"], StepExecutor<never>>> = {
-  flash: runFlashStep,
-  reset: runResetStep,
-  expect: runExpectStep,
-  "expect-not": runExpectNotStep,
-  send: runSendStep,
-  unity: runUnityStep,
-  wait: runWaitStep,
 };
 
 const TEST_FAILURE_CODES: ReadonlySet<string> = new Set<LabErrorCode>(["TEST_FAILED"]);
@@ -197,14 +180,9 @@ async function runOneStep(
   if (role !== undefined && !target) {
     return finish({ outcome: "error", errorCode: "SUITE_INVALID", message: `no board was given for role "${role}"` });
   }
-  const executor = EXECUTORS[step.type];
-  if (!executor || (target && !target.supports(step.type))) {
-    return finish({
-      outcome: "error",
-      errorCode: "STEP_UNSUPPORTED",
-      message: `step type "${step.type}" is not supported on ${target ? `${target.kind} board ${target.boardId}` : "this lab agent"}; run it on a board whose profile supports it`,
-    });
-  }
+  const plan = planStep(step, target);
+  if ("problem" in plan) return finish({ outcome: "error", errorCode: "STEP_UNSUPPORTED", message: plan.problem });
+  const executor = plan.executor;
   if (opts.signal?.aborted) return finish({ outcome: "error", errorCode: "CANCELLED", message: "the run was cancelled" });
 
   const suiteLeft = Math.max(0, suiteDeadline - Date.now());

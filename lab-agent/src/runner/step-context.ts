@@ -1,5 +1,6 @@
 import type { CaseResult, LabErrorCode, Outcome, Step, Suite } from "@hil/contracts";
-import type { BoardTarget } from "./board-target.js";
+import { LabError } from "@hil/contracts";
+import { isEsp32Target, type BoardTarget, type Esp32BoardTarget } from "./board-target.js";
 
 export interface StepContext<S extends Step = Step> {
   step: S;
@@ -27,6 +28,13 @@ export type StepExecutor<S extends Step = Step> = (ctx: StepContext<S>) => Promi
 export function requireTarget(ctx: StepContext): BoardTarget {
   if (!ctx.target) throw new Error(`step "${ctx.step.type}" has no board`);
   return ctx.target;
+}
+
+/** The step's board as an ESP32 (the ESP32 driver's executors run only on ESP32 boards: kind-drivers.ts). */
+export function requireEsp32(ctx: StepContext): Esp32BoardTarget {
+  const target = requireTarget(ctx);
+  if (!isEsp32Target(target)) throw new LabError("STEP_UNSUPPORTED", `step "${ctx.step.type}" runs on ESP32 boards; ${target.boardId} is ${target.kind}`);
+  return target;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason. */

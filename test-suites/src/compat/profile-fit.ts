@@ -1,21 +1,8 @@
-import type { Step, StepType, Suite } from "@hil/contracts";
-import type { DeviceProfile } from "@hil/device-profiles";
+import type { Step, Suite } from "@hil/contracts";
+import { STEP_CAPABILITY, type DeviceProfile } from "@hil/device-profiles";
 
-/** The profile capability each step type uses (wait uses none). */
-export const STEP_CAPABILITY: Record<StepType, string | undefined> = {
-  flash: "flash",
-  reset: "reset",
-  expect: "console",
-  "expect-not": "console",
-  send: "console",
-  unity: "unity",
-  wait: undefined,
-  "android.install": "install",
-  "android.instrument": "instrument",
-  "android.shell": "shell",
-  "android.push": "push",
-  "fastboot.flash": "fastboot",
-};
+/** The capability each step type needs: one table, in the board-kind registry. */
+export { STEP_CAPABILITY };
 
 export interface FitProblem {
   /** Path inside the suite, e.g. ["steps", 3]. */
@@ -44,13 +31,14 @@ export function checkRoleProfile(suite: Suite, role: string, profile: DeviceProf
         message: `${step.type} needs capability "${needed}", which profile ${profile.id} (role ${role}) does not have (it has: ${profile.capabilities.join(", ") || "none"})`,
       });
     }
-    if (step.type === "flash" && profile.flash) {
+    if (step.type === "flash" && profile.kind === "esp32") {
+      const flash = profile.flash;
       step.images.forEach((img, j) => {
         const offset = typeof img.offset === "string" ? Number(img.offset) : img.offset;
-        if (offset !== undefined && profile.flash && offset >= profile.flash.size) {
+        if (offset !== undefined && offset >= flash.size) {
           problems.push({
             path: ["steps", i, "images", j, "offset"],
-            message: `offset 0x${offset.toString(16)} is past the end of ${profile.id}'s ${profile.flash.size / 1024 / 1024} MB flash`,
+            message: `offset 0x${offset.toString(16)} is past the end of ${profile.id}'s ${flash.size / 1024 / 1024} MB flash`,
           });
         }
       });

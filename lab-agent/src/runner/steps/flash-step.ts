@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { LabError, type FlashImageSchema, type Step } from "@hil/contracts";
 import type { z } from "zod";
 import type { FlashImageFile } from "../board-target.js";
-import { requireTarget, type StepContext, type StepOutcome } from "../step-context.js";
+import { requireEsp32, type StepContext, type StepOutcome } from "../step-context.js";
 
 type FlashStep = Extract<Step, { type: "flash" }>;
 
@@ -32,7 +32,7 @@ export async function resolveImages(ctx: StepContext<FlashStep>, appOffset: numb
 }
 
 export async function runFlashStep(ctx: StepContext<FlashStep>): Promise<StepOutcome> {
-  const target = requireTarget(ctx);
+  const target = requireEsp32(ctx);
   const images = await resolveImages(ctx, target.appOffset);
   // Output from before the flash belongs to the old firmware: later expects must not match it.
   target.console.skipToEnd();

@@ -1,5 +1,5 @@
 import { toLabError, type CaseResult, type Step } from "@hil/contracts";
-import { requireTarget, type StepContext, type StepOutcome } from "../step-context.js";
+import { requireEsp32, type StepContext, type StepOutcome } from "../step-context.js";
 import { selectCases } from "../unity/unity-protocol.js";
 import { UnitySession } from "../unity/unity-session.js";
 
@@ -12,7 +12,7 @@ const MENU_TIMEOUT_MS = 30_000;
  * an infrastructure failure ends the step as an error, keeping the cases done so far.
  */
 export async function runUnityStep(ctx: StepContext<Extract<Step, { type: "unity" }>>): Promise<StepOutcome> {
-  const target = requireTarget(ctx);
+  const target = requireEsp32(ctx);
   const session = new UnitySession({
     target,
     signal: ctx.signal,

@@ -1,11 +1,11 @@
 import { StepTimeoutError, type CaseResult } from "@hil/contracts";
 import type { ConsoleEntry } from "../../console/console-capture.js";
 import { isPanicEnd } from "../../console/landmark-detector.js";
-import type { BoardTarget } from "../board-target.js";
+import type { Esp32BoardTarget } from "../board-target.js";
 import { parseUnityLine, UNITY_MENU_END, UNITY_MENU_HEADER, UNITY_PRESS_ENTER, type UnityMenuEntry } from "./unity-protocol.js";
 
 export interface UnitySessionOptions {
-  target: BoardTarget;
+  target: Esp32BoardTarget;
   signal: AbortSignal;
   /** Per test case; a case without a verdict by then is an `error`. */
   caseTimeoutMs: number;
