@@ -14,17 +14,30 @@ function testcases(xml: string): { name: string; body: string }[] {
   return [...xml.matchAll(/<testcase name="([^"]*)"[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => ({ name: m[1] ?? "", body: m[2] ?? "" }));
 }
 
-test("esp32-smoke passes: exit 0, JUnit with one testcase per step and no failures", async () => {
-  const app = await image("smoke", { kind: "console" });
-  const out = join(tmp.dir, "smoke");
-  const junit = join(tmp.dir, "smoke.xml");
-  const r = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-smoke", "--artifact", `app=${app}`, "--out", out, "--junit", junit, "--quiet"]);
-  assert.is(r.code, 0, r.out);
-  const xml = await readFile(junit, "utf8");
-  assert.match(xml, /<testsuite name="esp32-smoke" tests="7" failures="0" errors="0" skipped="0"/);
-  assert.equal(testcases(xml).map((t) => t.name), ["01 flash app", "02 reset (run)", "03 ROM boot banner", "04 app started", "05 no panic while idle", "06 ask for the version", "07 console answers"]);
-  const log = await readFile(join(out, "console.log"), "utf8");
-  assert.match(log, /main_task: Calling app_main\(\)/);
+test("esp32-smoke passes for any clean app, console or not: exit 0, JUnit with one testcase per step", async () => {
+  for (const kind of ["idle", "console"] as const) {
+    const app = await image(`smoke_${kind}`, { kind });
+    const out = join(tmp.dir, `smoke-${kind}`);
+    const junit = join(tmp.dir, `smoke-${kind}.xml`);
+    const r = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-smoke", "--artifact", `app=${app}`, "--out", out, "--junit", junit, "--quiet"]);
+    assert.is(r.code, 0, `${kind}: ${r.out}`);
+    const xml = await readFile(junit, "utf8");
+    assert.match(xml, /<testsuite name="esp32-smoke" tests="6" failures="0" errors="0" skipped="0"/);
+    assert.equal(testcases(xml).map((t) => t.name), ["01 flash app", "02 reset (run)", "03 ROM boot banner", "04 bootloader loads the app", "05 app started", "06 no panic and no reset for 5 s"]);
+    const log = await readFile(join(out, "console.log"), "utf8");
+    assert.match(log, /main_task: Calling app_main\(\)/);
+  }
+});
+
+test("esp32-console needs the console: a console app passes, an app without one fails at the console's answer (exit 1)", async () => {
+  const withConsole = await image("console_app", { kind: "console" });
+  const ok = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-console", "--artifact", `app=${withConsole}`, "--out", join(tmp.dir, "console-ok"), "--quiet"]);
+  assert.is(ok.code, 0, ok.out);
+  const without = await image("quiet_app", { kind: "idle" });
+  const junit = join(tmp.dir, "console-missing.xml");
+  const bad = await hilTest(["--port", url, "--profile", "esp32-virtual", "--suite", "esp32-console", "--artifact", `app=${without}`, "--out", join(tmp.dir, "console-missing"), "--junit", junit, "--quiet"]);
+  assert.is(bad.code, 1, bad.out);
+  assert.match(await readFile(junit, "utf8"), /<testcase name="06 console answers"[^>]*>\s*<(failure|error)/);
 });
 
 test("esp32-unity: exit 1, the right passes and failures, the panic case carries Guru Meditation and the backtrace", async () => {

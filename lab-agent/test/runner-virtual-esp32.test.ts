@@ -61,8 +61,8 @@ test("esp32-unity: right passes and failures; the panic fails its case with the 
   }
 });
 
-test("esp32-smoke passes on an app with a console; the second run finds the image already flashed", async () => {
-  const suite = await findSuite("esp32-smoke");
+test("esp32-console passes on an app with a console; the second run finds the image already flashed", async () => {
+  const suite = await findSuite("esp32-console");
   assert.ok(suite);
   const app = await image("smoke_app", { kind: "console" });
   for (const round of [1, 2]) {

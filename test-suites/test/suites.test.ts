@@ -17,7 +17,7 @@ import {
   testSuiteJsonSchema,
 } from "../src/index.js";
 
-const SHIPPED = ["android-instrumentation", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
+const SHIPPED = ["android-instrumentation", "esp32-console", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
 
 let tmp = "";
 let profiles = new Map<string, DeviceProfile>();
@@ -65,7 +65,8 @@ test("every shipped suite is valid, with a JSON Schema modeline", async () => {
   const smoke = await findSuite("esp32-smoke");
   assert.ok(smoke);
   assert.is(smoke.roles.dut?.profile, "esp32-devkitc");
-  assert.equal(smoke.steps.map((s) => s.type), ["flash", "reset", "expect", "expect", "expect-not", "send", "expect"]);
+  assert.equal(smoke.steps.map((s) => s.type), ["flash", "reset", "expect", "expect", "expect", "expect-not"]);
+  assert.equal(suites.get("esp32-console")?.steps.map((s) => s.type), ["flash", "reset", "expect", "expect-not", "send", "expect"]);
   assert.is(await findSuite("no-such-suite"), undefined);
   const two = suites.get("provision-esp32-from-android");
   assert.equal(Object.keys(two?.roles ?? {}).sort(), ["dut", "phone"]);
