@@ -14,6 +14,16 @@ export const SYSTEM_DEPS = [
   { program: "socat", pkg: "socat", why: "PTY pairs for virtual serial boards", for: ["lab", "test"] },
   { program: "udevadm", pkg: "udev", why: "SerialPort.list() reads USB identity through udevadm", for: ["lab", "test"] },
   { program: "chromium", pkg: "chromium", why: "dashboard end-to-end tests", for: ["test"] },
+  ...["rich_click:python3-rich-click", "click:python3-click", "bitstring:python3-bitstring", "yaml:python3-yaml", "intelhex:python3-intelhex", "cryptography:python3-cryptography"].map((spec) => {
+    const [module, pkg] = spec.split(":");
+    return {
+      program: `python module ${module}`,
+      pkg,
+      why: "esptool's own dependencies: the tests run Espressif's esptool against the virtual boards",
+      for: ["test"],
+      present: () => spawnSync("/usr/bin/python3", ["-c", `import ${module}`], { stdio: "ignore" }).status === 0,
+    };
+  }),
   {
     program: "pyserial",
     pkg: "python3-serial",

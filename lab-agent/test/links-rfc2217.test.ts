@@ -12,7 +12,7 @@ const IAC = 255;
 
 test("Rfc2217Link ↔ Rfc2217Server: data (with 0xFF), baud, DTR/RTS in order, purge", async () => {
   const dev = new RecordingDevice();
-  const server = new Rfc2217Server(dev, { port: 0 });
+  const server = new Rfc2217Server(dev, { port: 0, resetPolicy: "literal" });
   const { port } = await server.listen();
   const link = new Rfc2217Link({ host: "127.0.0.1", port, baudRate: 115200 });
   try {
@@ -40,6 +40,26 @@ test("Rfc2217Link ↔ Rfc2217Server: data (with 0xFF), baud, DTR/RTS in order, p
     await link.setBaudRate(921600);
     assert.equal(dev.bauds.at(-1), 921600);
     await link.purge();
+  } finally {
+    await link.close();
+    await server.close();
+  }
+});
+
+test("the ESP auto-reset policy: DTR asserted while the client holds RTS is the download entry, done board-side in one move", async () => {
+  const dev = new RecordingDevice();
+  const server = new Rfc2217Server(dev, { port: 0 });
+  const { port } = await server.listen();
+  const link = new Rfc2217Link({ host: "127.0.0.1", port, baudRate: 115200 });
+  try {
+    await link.open();
+    // esptool's classic reset, step by step as pyserial sends it (each RTS change re-sends DTR)
+    for (const s of [{ dtr: false }, { rts: true }, { dtr: false }, { dtr: true }, { rts: false }, { dtr: true }, { dtr: false }]) await link.setSignals(s);
+    assert.equal(dev.signals, [{ dtr: false }, { rts: true }, { dtr: false }, { dtr: true, rts: false }, { dtr: true }, { dtr: false }], "EN released with IO0 low at once; the client's RTS off was already done");
+    // a terminal program opening the port (DTR then RTS asserted) and a hard-reset pulse pass as they are
+    dev.signals.length = 0;
+    for (const s of [{ dtr: true }, { rts: true }, { dtr: false }, { rts: true }, { rts: false }]) await link.setSignals(s);
+    assert.equal(dev.signals, [{ dtr: true }, { rts: true }, { dtr: false }, { rts: true }, { rts: false }]);
   } finally {
     await link.close();
     await server.close();

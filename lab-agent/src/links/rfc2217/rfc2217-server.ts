@@ -24,6 +24,12 @@ export interface Rfc2217ServerOptions {
   signature?: string;
   /** Called when a client connects or is replaced (for logs). */
   onClient?: (event: "connected" | "replaced" | "gone", remote: string) => void;
+  /**
+   * How DTR/RTS changes reach the board. "esp-auto-reset" (default): the ESP32 auto-reset circuit's
+   * download entry is done board-side in one move (see `control`), because RFC 2217 cannot carry its
+   * timing; "literal": every change is applied as it comes.
+   */
+  resetPolicy?: "esp-auto-reset" | "literal";
 }
 
 /**
@@ -38,8 +44,11 @@ export class Rfc2217Server {
   private server: Server | undefined;
   private client: Socket | undefined;
   private deviceSub: Disposable | undefined;
+  /** What the client asked for (what ASK_DTR / ASK_RTS report). */
   private dtr = false;
   private rts = false;
+  /** The board was put into download mode board-side; the client's remaining steps of that reset are already done. */
+  private downloadEntered = false;
   private baud = 115200;
   private readonly host: string;
 
@@ -167,17 +176,43 @@ export class Rfc2217Server {
     }
   }
 
+  /**
+   * SET-CONTROL. On the ESP32's auto-reset circuit (two transistors: EN low when RTS is asserted and DTR
+   * not, IO0 low when DTR is asserted and RTS not), esptool's classic reset is DTR off, RTS on (hold EN
+   * low), 100 ms, DTR on + RTS off (release EN with IO0 low), 50 ms, DTR off. A local port makes the
+   * middle two changes microseconds apart; over RFC 2217 each one waits for the server's answer, which
+   * pyserial polls for every 50 ms, so the board sees DTR and RTS both asserted (EN and IO0 both high)
+   * for tens of milliseconds, boots normally, and the strap window is gone before IO0 goes low: "Wrong
+   * boot mode detected (0x13)". So, with the esp-auto-reset policy, DTR asserted while the client
+   * holds the chip in reset (RTS asserted) is taken as what it is, the start of a download-mode entry:
+   * EN is released with IO0 low in one move here, and the client's RTS off that follows is already
+   * done. Everything else is applied as it comes, so plain toggling (a terminal program opening the
+   * port, `--after hard-reset`'s RTS pulse, idf.py monitor's reset) behaves as on a local port.
+   */
   private control(v: number): number {
+    const esp = (this.opts.resetPolicy ?? "esp-auto-reset") === "esp-auto-reset";
     switch (v) {
       case CONTROL.DTR_ON:
+        this.dtr = true;
+        if (esp && this.rts && !this.downloadEntered) {
+          this.downloadEntered = true;
+          this.device.setSignals({ dtr: true, rts: false });
+        } else this.device.setSignals({ dtr: true });
+        return v;
       case CONTROL.DTR_OFF:
-        this.dtr = v === CONTROL.DTR_ON;
-        this.device.setSignals({ dtr: this.dtr });
+        this.dtr = false;
+        this.downloadEntered = false;
+        this.device.setSignals({ dtr: false });
         return v;
       case CONTROL.RTS_ON:
+        this.rts = true;
+        this.downloadEntered = false;
+        this.device.setSignals({ rts: true });
+        return v;
       case CONTROL.RTS_OFF:
-        this.rts = v === CONTROL.RTS_ON;
-        this.device.setSignals({ rts: this.rts });
+        this.rts = false;
+        // after a board-side download entry RTS is off already: releasing it again changes nothing
+        if (!this.downloadEntered) this.device.setSignals({ rts: false });
         return v;
       case CONTROL.ASK_DTR:
         return this.dtr ? CONTROL.DTR_ON : CONTROL.DTR_OFF;

@@ -9,6 +9,7 @@ export class BytePacer {
   private wireFreeAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private disposed = false;
+  private idleWaiters: (() => void)[] = [];
 
   /** Slices keep a long frame from arriving as one lump long after its first byte was "sent". */
   private static readonly SLICE = 256;
@@ -36,9 +37,16 @@ export class BytePacer {
     this.pump();
   }
 
+  /** Calls `fn` once every byte queued so far has been delivered (at once when none is queued). */
+  whenIdle(fn: () => void): void {
+    if (this.queue.length === 0) fn();
+    else this.idleWaiters.push(fn);
+  }
+
   /** Drops everything not yet delivered (purge, reset). */
   clear(): void {
     this.queue = [];
+    this.idleWaiters = [];
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -71,6 +79,11 @@ export class BytePacer {
       this.queue.shift();
       this.wireFreeAt = due;
       this.deliver(head.bytes);
+    }
+    if (this.queue.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const fn of waiters) fn();
     }
   }
 }

@@ -18,13 +18,15 @@ class Harness {
   readonly sent: Uint8Array[] = [];
   readonly bauds: number[] = [];
   reboots = 0;
+  softResets = 0;
   stubStarted = 0;
   readonly loader: Esp32Loader;
   constructor() {
     const host: LoaderHost = {
       send: (p) => void this.sent.push(p),
       setBaudRate: (b) => void this.bauds.push(b),
-      reboot: () => void this.reboots++,
+      runUserCode: () => void this.reboots++,
+      softReset: () => void this.softResets++,
       onStubStarted: () => void this.stubStarted++,
     };
     this.loader = new Esp32Loader(this.flash, new RegisterMap(parseMac("a0:b0:11:22:33:44"), flashIdFor(this.flash.size)), host);
@@ -134,6 +136,7 @@ test("stub: compressed write across blocks inflates one zlib stream; MD5 is 16 r
   }
   assert.ok(ok((await h.cmd(OP.FLASH_DEFL_END, u32le(1)))[0], 2));
   assert.is(h.reboots, 0, "DEFL_END(1) stays in the stub");
+  assert.is(h.softResets, 0);
   const [md5] = await h.cmd(OP.SPI_FLASH_MD5, u32le(0x10000, image.length, 0, 0));
   assert.equal(Buffer.from(md5?.body.subarray(0, 16) ?? []), createHash("md5").update(image).digest());
   assert.ok(Buffer.from(h.flash.read(0x10000, image.length)).equals(Buffer.from(image)));
@@ -189,7 +192,20 @@ test("ROM (no stub, as esptool.py --no-stub): FLASH_BEGIN/DATA with 0x400 blocks
   const [seq] = await h.data(OP.FLASH_DATA, 7, new Uint8Array(0x400));
   assert.equal(Array.from(seq?.body ?? []), [1, 0x01, 0, 0], "out-of-order block is refused");
   await h.cmd(OP.FLASH_END, u32le(1));
-  assert.is(h.reboots, 1);
+  assert.is(h.reboots, 1, "ROM FLASH_END(1): run user code");
+  assert.is(h.softResets, 0);
+});
+
+test("FLASH_END(0) is a software reset back into the ROM loader, after its reply (esptool --after no-reset from the stub)", async () => {
+  for (const stub of [false, true]) {
+    const h = new Harness();
+    await h.cmd(OP.SYNC, SYNC);
+    if (stub) await h.startStub();
+    await h.cmd(OP.FLASH_BEGIN, u32le(0, 0, 0x400, 0, 0));
+    const [end] = await h.cmd(OP.FLASH_END, u32le(0));
+    assert.is(end?.op, OP.FLASH_END, "the reply is sent before the reset");
+    assert.equal([h.softResets, h.reboots], [1, 0], stub ? "stub" : "ROM");
+  }
 });
 
 test("ROM: compressed write with the size rounded up to whole blocks (esptool.py ROM semantics)", async () => {

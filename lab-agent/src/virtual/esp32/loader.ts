@@ -21,8 +21,15 @@ export interface LoaderHost {
   send(packet: Uint8Array): void;
   /** Switches the UART speed; called after the reply that announces it has been queued. */
   setBaudRate(baud: number): void;
-  /** Leaves the loader: FLASH_END(0) / RUN_USER_CODE. */
-  reboot(): void;
+  /** Leaves the loader into the app: ROM FLASH_END(1) ("run user code") and the stub's RUN_USER_CODE. */
+  runUserCode(): void;
+  /**
+   * A software reset: FLASH_END(0) ("reboot"). The chip restarts with the strapping latched at its last
+   * power-on/EN reset, which put it in download mode, so it comes back in the ROM loader (this is how
+   * esptool's `--after no-reset` drops from the stub back to the ROM). Called after the reply was queued;
+   * the host resets once it has left the UART.
+   */
+  softReset(): void;
   /** MEM_END(0) jumped into an uploaded stub. */
   onStubStarted(): void;
 }
@@ -131,7 +138,7 @@ export class Esp32Loader {
         return this.stub ? await this.readFlash(req.op, w) : this.unknown(req.op);
       case OP.RUN_USER_CODE:
         if (!this.stub) return this.unknown(req.op);
-        this.host.reboot();
+        this.host.runUserCode();
         return;
       default:
         // GET_SECURITY_INFO is not in the ESP32 ROM, so it lands here too (§A.9).
@@ -226,8 +233,10 @@ export class Esp32Loader {
     if (!ok) return this.fail(op, ROM_ERR.DEFLATE_FAILED, STUB_ERR.INFLATE_ERROR);
     this.reply(op, 0);
     const reboot = (w[0] ?? 1) === 0;
-    // The ROM leaves the loader on FLASH_END either way ("reboot" or "run user code"); the stub stays on 1.
-    if (reboot || !this.stub) this.host.reboot();
+    // 0 "reboot": a software reset, back into the ROM loader (the strap latched download mode).
+    // 1 "run user code": the ROM jumps to the app; the stub stays, ready for the next command.
+    if (reboot) this.host.softReset();
+    else if (!this.stub) this.host.runUserCode();
   }
 
   private async md5(op: number, w: number[]): Promise<void> {

@@ -225,8 +225,12 @@ export class VirtualEsp32 implements SerialDevice {
         setBaudRate: (baud) => {
           if (epoch === this.epoch) this.setBaudRate(baud);
         },
-        reboot: () => {
-          if (epoch === this.epoch) setImmediate(() => epoch === this.epoch && this.boot(false, RESET_REASONS.SW_RESET));
+        runUserCode: () => {
+          if (epoch === this.epoch) this.tx.whenIdle(() => setImmediate(() => epoch === this.epoch && this.boot(false, RESET_REASONS.SW_RESET)));
+        },
+        // the reply leaves the UART first, then the CPU resets into the ROM loader again
+        softReset: () => {
+          if (epoch === this.epoch) this.tx.whenIdle(() => setImmediate(() => epoch === this.epoch && this.boot(true, RESET_REASONS.SW_CPU_RESET)));
         },
         onStubStarted: () => {
           if (epoch !== this.epoch) return;
