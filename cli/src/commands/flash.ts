@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { toLabError } from "@hil/contracts";
 import { loadProfiles, type Esp32Profile } from "@hil/device-profiles";
-import { ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, parseImageArg, type FlashImage, type FlashProgress } from "@hil/lab-agent";
+import { checkBuildForBoard, ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, idfBuildImages, parseImageArg, readIdfBuild, type FlashImage, type FlashProgress } from "@hil/lab-agent";
 import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
@@ -17,13 +17,15 @@ interface FlashCliOptions {
   expectMac?: string;
   erase?: boolean;
   control?: string;
+  flasherArgs?: string;
 }
 
 export function register(program: Command): void {
   program
     .command("flash")
     .description("flash ESP32 images through esptool-js over a serial port or rfc2217://host:port (skips images the board already holds)")
-    .argument("<images...>", "IMAGE[@OFFSET]; an app image without @OFFSET goes to the profile's app offset (0x10000)")
+    .argument("[images...]", "IMAGE[@OFFSET]; an app image without @OFFSET goes to the profile's app offset (0x10000). Or an ESP-IDF build directory (build/): every file its flasher_args.json names")
+    .option("--flasher-args <file>", "an ESP-IDF build's flasher_args.json: write every file it names at its offset, with the build's flash mode/size/freq")
     .requiredOption("--port <path|url>", "serial device (/dev/ttyUSB0) or rfc2217://host:port")
     .option("--profile <id>", "device profile", "esp32-devkitc")
     .option("--baud <rate>", "flash baud rate (default: the profile's flashBaud)")
@@ -36,7 +38,10 @@ export function register(program: Command): void {
       const profile = await pickProfile(opts.profile);
       const baud = opts.baud === undefined ? undefined : Number(opts.baud);
       if (baud !== undefined && (!Number.isInteger(baud) || baud < 9600)) throw new UsageError(`--baud "${opts.baud}" is not a baud rate such as 921600`);
-      const images = await readImages(imageArgs, profile.flash.appOffset);
+      const buildPath = opts.flasherArgs ?? (imageArgs.length === 1 && isBuild(imageArgs[0]!) ? imageArgs[0] : undefined);
+      if (buildPath === undefined && imageArgs.length === 0) throw new UsageError("give images (IMAGE[@OFFSET]…), a build directory, or --flasher-args FILE");
+      if (buildPath !== undefined && opts.flasherArgs !== undefined && imageArgs.length > 0) throw new UsageError("--flasher-args writes a whole build: give no images beside it");
+      const images = buildPath !== undefined ? await readBuild(buildPath, profile) : await readImages(imageArgs, profile.flash.appOffset);
       const link = createLink(opts.port, { baudRate: profile.serial.baud });
       const controlPath = opts.control ?? (!opts.port.includes("://") && existsSync(`${opts.port}.ctl`) ? `${opts.port}.ctl` : undefined);
       const control = controlPath === undefined ? undefined : new ControlSocketReset(controlPath);
@@ -85,6 +90,32 @@ async function pickProfile(id: string): Promise<Esp32Profile> {
   if (!profile) throw new UsageError(`unknown profile "${id}"; known: ${[...profiles.keys()].join(", ")}`);
   if (profile.kind !== "esp32") throw new UsageError(`profile "${id}" is for ${profile.kind} boards; hil flash writes ESP32 boards`);
   return profile;
+}
+
+function isBuild(arg: string): boolean {
+  if (arg.includes("@")) return false;
+  if (arg.endsWith("flasher_args.json")) return true;
+  try {
+    return statSync(arg).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** An ESP-IDF build: every file flasher_args.json names, refused as a whole (nothing written) when it does not fit the board. */
+async function readBuild(path: string, profile: Esp32Profile): Promise<FlashImage[]> {
+  let build;
+  try {
+    build = await readIdfBuild(path);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const problems = checkBuildForBoard(build, { chip: profile.chip, flashSize: profile.flash.size });
+  if (problems.length > 0) throw new UsageError(`refusing the build in ${build.dir}; nothing was written:\n  ${problems.join("\n  ")}`);
+  const s = build.settings;
+  process.stdout.write(`ESP-IDF build for ${build.chip ?? profile.chip}: ${build.files.map((f) => `${f.name} @0x${f.offset.toString(16)}`).join(", ")} (flash ${s.mode ?? "keep"} ${s.size ?? "keep"} ${s.freq ?? "keep"})\n`);
+  const roles = new Map(build.files.map((f) => [f.offset, f.role]));
+  return idfBuildImages(build).map((img) => ({ ...img, kind: roles.get(img.offset) === "bootloader" || roles.get(img.offset) === "app" ? "app" : "raw" }));
 }
 
 async function readImages(args: string[], appOffset: number): Promise<FlashImage[]> {
