@@ -3,7 +3,7 @@
 // step runner, esptool-js over RFC 2217, to the virtual board and back.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildEsp32Image } from "@hil/lab-agent";
+import { buildEsp32Image, writeIdfBuildDir } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ADMIN_TOKEN, startLab, type Lab } from "./lab-fixture.js";
@@ -53,6 +53,18 @@ test("hil run on a virtual board: passes, follows the console, writes JUnit, the
   assert.match(boards.output(), /v1-vesp32-0\s+esp32-virtual\s+idle/);
   assert.match(boards.output(), /v1-vesp32-1\s+esp32-virtual\s+idle/);
   assert.ok(runs.output().includes(runId), runs.output());
+});
+
+test("hil run --artifact app=build/: an ESP-IDF build directory goes up as one archive and the board boots it from the build's own layout", async () => {
+  const build = join(lab.dir, "idf-build");
+  // the factory app where the shipped layout has it: later tests flash a single app to 0x10000 on these boards
+  await writeIdfBuildDir(build, { project: "from_idf_build", version: "5.0.1" });
+  const run = lab.hil(["run", "--suite", "esp32-smoke", "--profile", "esp32-virtual", "--artifact", `app=${build}`, "--timeout", "2m", "--wait", "--follow"]);
+  assert.is(await run.exited, 0, run.output());
+  assert.match(run.output(), /artifact app: ESP-IDF build .* packed \(4 files\)/);
+  assert.match(run.output(), /boot: Loaded app from partition at offset 0x10000/);
+  assert.match(run.output(), /Project name: +from_idf_build/);
+  assert.match(run.output(), /App version: +5\.0\.1/);
 });
 
 test("a panicking app is a test failure (exit 1), not a lab failure", async () => {

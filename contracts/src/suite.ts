@@ -15,7 +15,8 @@ export const SuiteArtifactSchema = z
   .object({
     description: z.string().optional(),
     required: z.boolean().default(true),
-    kind: z.enum(["esp32-app", "esp32-bin", "apk", "android-image", "file"]).default("file"),
+    /** esp-idf-build: an ESP-IDF build directory (flasher_args.json and the files it names), packed as one tar by `hil run`. */
+    kind: z.enum(["esp32-app", "esp32-bin", "esp-idf-build", "apk", "android-image", "file"]).default("file"),
   })
   .strict();
 

@@ -1,42 +1,21 @@
 // `hil flash build/`: an ESP-IDF build directory as idf.py leaves it (flasher_args.json naming the
 // bootloader, partition table and app with their offsets, flash settings and chip) written to a virtual
 // board over RFC 2217, which then boots the app from where the build's partition table puts it.
-import { mkdir, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeTempDir, spawnHil } from "@hil/lab-protocol/testing";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { buildEsp32Image, buildPartitionTable, readEsp32Image, readIdfBuild, withFlashSettings } from "../src/index.js";
+import { isTar, packIdfBuild, packTar, readEsp32Image, readIdfBuild, readIdfBuildArchive, unpackTar, withFlashSettings, writeIdfBuildDir } from "../src/index.js";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { sameBytes } from "./virtual-esp32-esptool.js";
 
 const APP = "idf_build_app";
 
-async function writeBuild(dir: string, chip = "esp32"): Promise<{ bootloader: Uint8Array; table: Uint8Array; app: Uint8Array }> {
-  await mkdir(join(dir, "bootloader"), { recursive: true });
-  await mkdir(join(dir, "partition_table"), { recursive: true });
-  // the header says qio/2MB/80m; the project (flasher_args.json) says dio/4MB/40m, which is what must land
-  const bootloader = buildEsp32Image({ appDesc: null, flashMode: "qio", flashSize: "2MB", flashFreq: "80m" });
-  const table = buildPartitionTable([
-    { label: "nvs", type: "data", subtype: "nvs", offset: 0x9000, size: 0x6000 },
-    { label: "factory", type: "app", subtype: "factory", offset: 0x20000, size: 0x100000 },
-  ]);
-  const app = buildEsp32Image({ appDesc: { projectName: APP, version: "0.3.0" }, scenario: { kind: "idle" } });
-  await writeFile(join(dir, "bootloader", "bootloader.bin"), bootloader);
-  await writeFile(join(dir, "partition_table", "partition-table.bin"), table);
-  await writeFile(join(dir, `${APP}.bin`), app);
-  const args = {
-    write_flash_args: ["--flash_mode", "dio", "--flash_size", "4MB", "--flash_freq", "40m"],
-    flash_settings: { flash_mode: "dio", flash_size: "4MB", flash_freq: "40m" },
-    flash_files: { "0x1000": "bootloader/bootloader.bin", "0x20000": `${APP}.bin`, "0x8000": "partition_table/partition-table.bin" },
-    bootloader: { offset: "0x1000", file: "bootloader/bootloader.bin", encrypted: "false" },
-    app: { offset: "0x20000", file: `${APP}.bin`, encrypted: "false" },
-    "partition-table": { offset: "0x8000", file: "partition_table/partition-table.bin", encrypted: "false" },
-    extra_esptool_args: { after: "hard_reset", before: "default_reset", stub: true, chip },
-  };
-  await writeFile(join(dir, "flasher_args.json"), JSON.stringify(args, null, 4));
-  return { bootloader, table, app };
+/** A build whose partition table puts the factory app at 0x20000; the bootloader's header says qio/2MB/80m, the project dio/4MB/40m. */
+function writeBuild(dir: string, chip: "esp32" | "esp32s3" = "esp32") {
+  return writeIdfBuildDir(dir, { project: APP, version: "0.3.0", chip, appOffset: 0x20000, scenario: { kind: "idle" }, bootloaderHeader: { mode: "qio", size: "2MB", freq: "80m" } }).then((p) => ({ bootloader: p.bootloader, table: p.partitionTable, app: p.app }));
 }
 
 test("readIdfBuild: the parts with their roles and offsets; the bootloader gets the build's flash settings with its hash redone", async () => {
@@ -55,7 +34,7 @@ test("readIdfBuild: the parts with their roles and offsets; the bootloader gets 
     await writeFile(join(tmp.dir, "flasher_args.json"), JSON.stringify({ flash_files: { "0x1000": "../outside.bin" } }));
     assert.match(await readIdfBuild(tmp.dir).then(() => "", (e: Error) => e.message), /outside the build directory/);
     await writeFile(join(tmp.dir, "flasher_args.json"), JSON.stringify({ flash_files: { "0x1000": "missing.bin" } }));
-    assert.match(await readIdfBuild(tmp.dir).then(() => "", (e: Error) => e.message), /flash_files\.0x1000: cannot read missing\.bin/);
+    assert.match(await readIdfBuild(tmp.dir).then(() => "", (e: Error) => e.message), /flash_files\.0x1000: missing\.bin: cannot read missing\.bin/);
   } finally {
     await tmp.remove();
   }
@@ -92,6 +71,52 @@ test("hil flash build/ writes all three parts and the board boots the app from t
     assert.is(await refused.exited, 64, refused.output());
     assert.match(refused.output(), /the build is for ESP32-S3 .*the board is ESP32.*nothing was written|nothing was written[\s\S]*ESP32-S3/);
     assert.ok(sameBytes(board.flash, before), "the board was not touched");
+  } finally {
+    await server.close();
+    board.dispose();
+    await tmp.remove();
+  }
+});
+
+test("a build packs into one tar holding flasher_args.json and exactly its files, and reads back the same; a damaged archive is refused", async () => {
+  const tmp = await makeTempDir("hil-idf-");
+  try {
+    await writeBuild(tmp.dir);
+    await writeFile(join(tmp.dir, "unrelated.elf"), new Uint8Array(1000));
+    const tar = await packIdfBuild(tmp.dir);
+    assert.ok(isTar(tar));
+    assert.equal([...unpackTar(tar).keys()].sort(), ["bootloader/bootloader.bin", "flasher_args.json", "idf_build_app.bin", "partition_table/partition-table.bin"]);
+    const fromDir = await readIdfBuild(tmp.dir);
+    const fromTar = await readIdfBuildArchive(tar);
+    assert.equal(fromTar.files.map((f) => [f.offset, f.name, f.role, Buffer.from(f.data).toString("base64")]), fromDir.files.map((f) => [f.offset, f.name, f.role, Buffer.from(f.data).toString("base64")]));
+    const damaged = new Uint8Array(tar);
+    damaged[100] = (damaged[100] ?? 0) ^ 0xff;
+    assert.match(await readIdfBuildArchive(damaged).then(() => "", (e: Error) => e.message), /checksum wrong/);
+    assert.match(await readIdfBuildArchive(tar.subarray(0, 1500)).then(() => "", (e: Error) => e.message), /cut short/);
+    assert.match(await readIdfBuildArchive(packTar([{ name: "x.bin", data: new Uint8Array(3) }])).then(() => "", (e: Error) => e.message), /no flasher_args\.json/);
+    assert.throws(() => packTar([{ name: "../etc/passwd", data: new Uint8Array(1) }]), /not a relative file name/);
+    // a long path goes through ustar's prefix field
+    const long = `${"d".repeat(90)}/${"e".repeat(60)}/f.bin`;
+    assert.equal([...unpackTar(packTar([{ name: long, data: Uint8Array.of(1, 2, 3) }])).entries()].map(([k, v]) => [k, [...v]]), [[long, [1, 2, 3]]]);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+test("hil test --artifact app=build/: esp32-smoke takes a whole build and the board boots it from the build's partition table", async () => {
+  const tmp = await makeTempDir("hil-idf-");
+  const board = new VirtualEsp32({ id: "idf-1", mac: "24:0a:c4:00:11:33" });
+  const server = new Rfc2217Server(board, { port: 0 });
+  const { url } = await server.listen();
+  try {
+    const build = join(tmp.dir, "build");
+    await writeBuild(build);
+    const out = join(tmp.dir, "out");
+    const r = spawnHil(["test", "--port", url, "--profile", "esp32-virtual", "--suite", "esp32-smoke", "--artifact", `app=${build}`, "--out", out, "--quiet"]);
+    assert.is(await r.exited, 0, r.output());
+    const log = await readFile(join(out, "console.log"), "utf8");
+    assert.match(log, /boot: Loaded app from partition at offset 0x20000/);
+    assert.match(log, new RegExp(`Project name: +${APP}`));
   } finally {
     await server.close();
     board.dispose();

@@ -1,6 +1,9 @@
-import { writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { rmSync, statSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseDuration, type RunRequest } from "@hil/contracts";
+import { packIdfBuild, unpackTar } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
@@ -15,6 +18,7 @@ interface RunOptions {
   artifact: string[];
   priority?: string;
   timeout?: string;
+  queueTimeout?: string;
   maxAttempts?: string;
   commit?: string;
   wait?: boolean;
@@ -37,6 +41,7 @@ export function register(program: Command): void {
     .option("--artifact <name=FILE>", "file for the suite's artifact NAME (repeatable)", collect, [])
     .option("--priority <n>", "0..100, higher first (default 50)")
     .option("--timeout <duration>", "whole-run timeout, e.g. 10m")
+    .option("--queue-timeout <duration>", "how long the run may wait in the queue before it ends timed-out, e.g. 2h (default: the lab's, 24h)")
     .option("--max-attempts <n>", "attempts when the lab fails (infrastructure errors are retried on another board), 1..10", "3")
     .option("--commit <sha>", "the commit under test, kept with the run (GET /api/v1/runs?commit=PREFIX finds it)")
     .option("--wait", "wait for the run to finish")
@@ -53,10 +58,18 @@ export function register(program: Command): void {
         const eq = spec.indexOf("=");
         if (eq <= 0) throw new UsageError(`--artifact takes name=FILE (got "${spec}")`);
         const name = spec.slice(0, eq);
-        const file = resolve(spec.slice(eq + 1));
+        let file = resolve(spec.slice(eq + 1));
+        let filename = file.split("/").pop() ?? name;
+        // an ESP-IDF build directory travels as one tar: flasher_args.json and the files it names
+        if (isDirectory(file)) {
+          const packed = await packBuild(file);
+          process.stderr.write(`artifact ${name}: ESP-IDF build ${file} packed (${packed.files} files)\n`);
+          file = packed.path;
+          filename = `${filename}.tar`;
+        }
         const up = await api(() => client.uploadArtifact(file));
         process.stderr.write(`artifact ${name}: ${up.sha256.slice(0, 12)} (${up.size} bytes${up.uploaded ? "" : ", already on the server"})\n`);
-        artifacts[name] = { sha256: up.sha256, size: up.size, filename: file.split("/").pop() ?? name };
+        artifacts[name] = { sha256: up.sha256, size: up.size, filename };
       }
       const run = await api(() => client.submitRun({ ...request, artifacts }));
       process.stdout.write(`run ${run.id} submitted: ${client.runUrl(run.id)}\n`);
@@ -64,6 +77,28 @@ export function register(program: Command): void {
       if (!wait) return;
       process.exitCode = await waitForRun(client, run.id, opts);
     });
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function packBuild(dir: string): Promise<{ path: string; files: number }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await packIdfBuild(dir);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const tmp = await mkdtemp(join(tmpdir(), "hil-build-"));
+  const path = join(tmp, "build.tar");
+  await writeFile(path, bytes);
+  process.once("exit", () => rmSync(tmp, { recursive: true, force: true }));
+  return { path, files: unpackTar(bytes).size };
 }
 
 function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
@@ -88,6 +123,11 @@ function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
     const ms = parseDuration(opts.timeout);
     if (ms === undefined || ms < 1000) throw new UsageError(`--timeout takes a duration like 90s, 10m or 1h (got "${opts.timeout}")`);
     request.timeoutSec = Math.round(ms / 1000);
+  }
+  if (opts.queueTimeout !== undefined) {
+    const ms = parseDuration(opts.queueTimeout);
+    if (ms === undefined || ms < 1000) throw new UsageError(`--queue-timeout takes a duration like 90s, 2h or 1d (got "${opts.queueTimeout}")`);
+    request.queueTimeoutSec = Math.round(ms / 1000);
   }
   if (opts.commit !== undefined) {
     if (opts.commit === "" || opts.commit.length > 128) throw new UsageError("--commit takes a commit id of at most 128 characters");

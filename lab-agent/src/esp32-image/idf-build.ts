@@ -10,6 +10,7 @@ import { LabError } from "@hil/contracts";
 import { CHIP_FACTS, FLASH_FREQS, FLASH_MODES, FLASH_SIZES, isChipName, type ChipName, type FlashFreq, type FlashMode, type FlashSizeName } from "./chips.js";
 import { readEsp32Image } from "./image-reader.js";
 import { IMAGE_MAGIC } from "./layout.js";
+import { packTar, unpackTar } from "./tar.js";
 
 const OffsetText = z.string().regex(/^(0x[0-9a-fA-F]+|\d+)$/, "an offset such as 0x10000");
 const Part = z.object({ offset: OffsetText, file: z.string().min(1) }).loose();
@@ -62,12 +63,54 @@ export async function readIdfBuild(path: string): Promise<IdfBuild> {
     throw problem(`${path}: no such file or directory`);
   }
   const dir = dirname(file);
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(await readFile(file, "utf8"));
+    text = await readFile(file, "utf8");
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "not found (is this an ESP-IDF build directory? run idf.py build)" : (err as Error).message;
     throw problem(`${file}: ${why}`);
+  }
+  return parseIdfBuild(text, file, dir, async (name) => {
+    const full = resolve(dir, name);
+    if (relative(dir, full).startsWith(`..${sep}`) || relative(dir, full) === "..") throw new Error("outside the build directory");
+    try {
+      return new Uint8Array(await readFile(full));
+    } catch (err) {
+      throw new Error(`cannot read ${name} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  });
+}
+
+/** A build packed as one tar archive (`packIdfBuild`, or `tar -C build -cf build.tar flasher_args.json …`). */
+export async function readIdfBuildArchive(bytes: Uint8Array, label = "the build archive"): Promise<IdfBuild> {
+  let files: Map<string, Uint8Array>;
+  try {
+    files = unpackTar(bytes);
+  } catch (err) {
+    throw problem(`${label}: ${(err as Error).message}`);
+  }
+  const args = files.get("flasher_args.json");
+  if (!args) throw problem(`${label}: holds no flasher_args.json (pack an ESP-IDF build directory: hil run --artifact NAME=build/)`);
+  return parseIdfBuild(new TextDecoder().decode(args), `${label}: flasher_args.json`, label, async (name) => {
+    const data = files.get(name.replace(/^\.\//, ""));
+    if (!data) throw new Error(`${name} is not in the archive`);
+    return data;
+  });
+}
+
+/** The build directory as one tar archive: flasher_args.json and exactly the files it names. */
+export async function packIdfBuild(dir: string): Promise<Uint8Array> {
+  const build = await readIdfBuild(dir);
+  const args = await readFile(join(build.dir, "flasher_args.json"));
+  return packTar([{ name: "flasher_args.json", data: new Uint8Array(args) }, ...build.files.map((f) => ({ name: f.name.replace(/^\.\//, ""), data: f.data }))]);
+}
+
+async function parseIdfBuild(text: string, file: string, dir: string, read: (name: string) => Promise<Uint8Array>): Promise<IdfBuild> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw problem(`${file}: ${(err as Error).message}`);
   }
   const parsed = FlasherArgsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -102,13 +145,11 @@ export async function readIdfBuild(path: string): Promise<IdfBuild> {
   };
   const files: IdfBuildFile[] = [];
   for (const [offsetText, name] of Object.entries(args.flash_files)) {
-    const full = resolve(dir, name);
-    if (relative(dir, full).startsWith(`..${sep}`)) throw problem(`${file}: flash_files.${offsetText}: ${name} is outside the build directory`);
     let data: Uint8Array;
     try {
-      data = new Uint8Array(await readFile(full));
+      data = await read(name);
     } catch (err) {
-      throw problem(`${file}: flash_files.${offsetText}: cannot read ${name} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw problem(`${file}: flash_files.${offsetText}: ${name}: ${(err as Error).message}`);
     }
     const offset = Number(offsetText);
     files.push({ offset, name, role: roleOf(name, offset), data });

@@ -11,5 +11,7 @@ export type { PartitionEntry, PartitionEntryInput, PartitionTableInfo } from "./
 export { buildFlashLayout, validateImageForFlash, bootloaderOffset, DEFAULT_APP_OFFSET, SECTOR_SIZE } from "./flash-layout.js";
 export type { FlashLayoutOptions, FlashTarget } from "./flash-layout.js";
 export { formatImageInfo } from "./format-image-info.js";
-export { readIdfBuild, checkBuildForBoard, withFlashSettings, idfBuildImages, FlasherArgsSchema } from "./idf-build.js";
+export { readIdfBuild, readIdfBuildArchive, packIdfBuild, checkBuildForBoard, withFlashSettings, idfBuildImages, FlasherArgsSchema } from "./idf-build.js";
+export { packTar, unpackTar, isTar, type TarFile } from "./tar.js";
 export type { IdfBuild, IdfBuildFile, IdfFlashSettings, IdfPartRole } from "./idf-build.js";
+export { writeIdfBuildDir, type IdfBuildDirOptions } from "./idf-build-writer.js";

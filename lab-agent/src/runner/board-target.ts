@@ -1,4 +1,4 @@
-import type { BoardKind } from "@hil/device-profiles";
+import type { BoardKind, Chip } from "@hil/device-profiles";
 import type { ConsoleCapture } from "../console/console-capture.js";
 
 /** One file to write to a board's flash. */
@@ -7,6 +7,10 @@ export interface FlashImageFile {
   name: string;
   path: string;
   offset: number;
+  /** The bytes, when they are not a file of their own (a part of an ESP-IDF build archive). */
+  data?: Uint8Array;
+  /** "app" checks it as an ESP image; "raw" only size and alignment; default: decided by its first byte and offset. */
+  kind?: "app" | "raw";
 }
 
 export interface FlashOptions {
@@ -37,6 +41,9 @@ export interface Esp32BoardTarget extends BoardTarget {
   readonly appOffset: number;
   /** The profile's panic regex, so a Unity run can tell a crash from a failing assertion. */
   readonly panicPattern: RegExp;
+  /** The profile's chip and flash size (an ESP-IDF build is checked against them before anything is written). */
+  readonly chip: Chip;
+  readonly flashSize: number;
   /** Writes the images and leaves the board running the new firmware. */
   flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
   reset(mode: "run" | "download"): Promise<void>;

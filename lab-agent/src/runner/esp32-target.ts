@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { LabError } from "@hil/contracts";
-import type { DeviceProfile, Esp32Profile } from "@hil/device-profiles";
+import type { Chip, DeviceProfile, Esp32Profile } from "@hil/device-profiles";
 import { ConsoleCapture } from "../console/console-capture.js";
 import { ConsoleYieldingLink } from "../console/console-yielding-link.js";
 import { Esp32FlashDriver, type FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
@@ -39,6 +39,8 @@ export class Esp32Target implements Esp32BoardTarget {
   readonly link: SerialLink;
   readonly appOffset: number;
   readonly panicPattern: RegExp;
+  readonly chip: Chip;
+  readonly flashSize: number;
   /** The last flash's report (chip, MAC, skipped images). */
   lastFlash: FlashReport | undefined;
   private readonly driver: Esp32FlashDriver;
@@ -50,6 +52,8 @@ export class Esp32Target implements Esp32BoardTarget {
     this.link = opts.link;
     this.capabilities = opts.profile.capabilities;
     this.appOffset = opts.profile.flash.appOffset;
+    this.chip = opts.profile.chip;
+    this.flashSize = opts.profile.flash.size;
     this.panicPattern = new RegExp(opts.profile.console.panicPattern);
     this.console = new ConsoleCapture(opts.link, {
       boardId: opts.boardId,
@@ -82,7 +86,8 @@ export class Esp32Target implements Esp32BoardTarget {
     const loaded = await Promise.all(
       images.map(async (img) => {
         try {
-          return { data: new Uint8Array(await readFile(img.path)), offset: img.offset, name: img.name };
+          const data = img.data ?? new Uint8Array(await readFile(img.path));
+          return { data, offset: img.offset, name: img.name, ...(img.kind ? { kind: img.kind } : {}) };
         } catch (err) {
           throw new LabError("ARTIFACT_MISSING", `cannot read artifact "${img.name}" at ${img.path}`, { cause: err });
         }

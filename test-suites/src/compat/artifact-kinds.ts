@@ -5,7 +5,7 @@ type ArtifactKind = Suite["artifacts"][string]["kind"];
 
 /** Which declared artifact kinds a step may take; "file" is the catch-all and always fits. */
 const ACCEPTS: Partial<Record<Suite["steps"][number]["type"], readonly ArtifactKind[]>> = {
-  flash: ["esp32-app", "esp32-bin", "file"],
+  flash: ["esp32-app", "esp32-bin", "esp-idf-build", "file"],
   "android.install": ["apk", "file"],
   "fastboot.flash": ["android-image", "file"],
 };
@@ -26,7 +26,10 @@ export function checkArtifactKinds(suite: Suite): FitProblem[] {
       step.images.forEach((img, j) => {
         const kind = suite.artifacts[img.artifact]?.kind;
         // The runner puts only esp32-app images at the profile's appOffset; anything else would land at 0x0.
-        if (img.offset === undefined && kind !== undefined && kind !== "esp32-app" && accepts.includes(kind)) {
+        if (kind === "esp-idf-build" && img.offset !== undefined) {
+          problems.push({ path: ["steps", i, "images", j, "offset"], message: `image "${img.artifact}" is an ESP-IDF build: its files' offsets come from its flasher_args.json; remove offset` });
+        }
+        if (img.offset === undefined && kind !== undefined && kind !== "esp32-app" && kind !== "esp-idf-build" && accepts.includes(kind)) {
           problems.push({
             path: ["steps", i, "images", j],
             message: `image "${img.artifact}" (kind ${kind}) needs an offset, e.g. offset: 0x1000; only esp32-app images default to the profile's appOffset`,
