@@ -161,6 +161,14 @@ test("a flash image that is not an esp32-app needs an explicit offset", async ()
   assert.equal(await check("withoffset.yaml", text.replace("{ artifact: boot }", "{ artifact: boot, offset: 0x1000 }")), []);
 });
 
+test("an ESP-IDF build takes its offsets from its flasher_args.json: no offset needed, and one given is a problem", async () => {
+  const text = TWO_BOARDS.replace("app: { kind: esp32-app }", "app: { kind: esp-idf-build }");
+  assert.equal(await check("build.yaml", text), []);
+  const problems = await check("build-offset.yaml", text.replace("{ artifact: app }", "{ artifact: app, offset: 0x10000 }"));
+  assert.equal(problems.map((p) => p.path), ["steps[0].images[0].offset"]);
+  assert.match(problems[0]?.message ?? "", /offsets come from its flasher_args\.json/);
+});
+
 test("a number where text is expected gets a hint to quote it", async () => {
   const problems = await check("number.yaml", TWO_BOARDS.replace("text: hello", "").replace("pattern: 'ready'", "pattern: 7523"));
   assert.equal(problems.map((p) => [p.line, p.path]), [[12, "steps[1].pattern"]]);
