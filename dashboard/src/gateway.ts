@@ -48,7 +48,8 @@ function errorText(err: unknown): string {
 export function createGateway(opts: GatewayOptions): Gateway {
   const { redis, keys, tokens } = opts;
   const recheckMs = opts.recheckMs ?? 5000;
-  const io: GatewayServer = new Server(opts.server, { serveClient: false });
+  // other upgrades on this server (the scheduler's serial tunnels) are not engine.io's to destroy
+  const io: GatewayServer = new Server(opts.server, { serveClient: false, destroyUpgrade: false });
   const rooms = new LogRooms(io, redis, { blockMs: opts.blockMs ?? 500, onError: (err) => opts.log?.warn({ err: err.message }, "log follower: redis problem; retrying") });
 
   const failedAuth = opts.failedAuth ?? new RateLimiter(opts.failedAuthLimit ?? 30, 60_000);

@@ -16,6 +16,7 @@ import { UserStore } from "./auth/user-store.js";
 import { bookingsRoutes, scheduleBookingEnd } from "./api/bookings-routes.js";
 import { boardCommandRoutes } from "./api/board-command-routes.js";
 import { boardHolder } from "./consoles/board-commands.js";
+import { SerialTunnels } from "./consoles/serial-tunnels.js";
 import { boardsRoutes } from "./api/boards-routes.js";
 import { errorHandler, HttpError } from "./api/http-error.js";
 import { buildOpenApi } from "./api/openapi.js";
@@ -102,6 +103,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
 
   const app = express();
   app.disable("x-powered-by");
+  const tunnels = new SerialTunnels(context);
   if (deps.web && config.dashboardGateway) app.use(deps.web);
   // the API serves JSON, SSE and files only: nothing may be framed, sniffed or run as a page
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
@@ -135,7 +137,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   app.use("/api/v1", express.json({ limit: "2mb" }));
   app.use("/api/v1", runsRoutes(context, catalog, lifecycle));
   app.use("/api/v1", boardsRoutes(context));
-  app.use("/api/v1", boardCommandRoutes(context));
+  app.use("/api/v1", boardCommandRoutes(context, tunnels));
   app.use("/api/v1", bookingsRoutes(context, timers));
   app.use("/api/v1", artifactsRoutes(context));
   app.use("/api/v1", identityRoutes(context));
@@ -177,6 +179,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       if (deps.attach && config.dashboardGateway) attached = deps.attach(s, context);
       const addr = s.address();
       const port = typeof addr === "object" && addr ? addr.port : config.port;
+      tunnels.attach(s, app);
       return { port, url: `http://${config.host}:${port}` };
     },
     async stop() {
@@ -187,6 +190,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       await attached?.close();
       const closing = server
         ? new Promise<void>((resolve) => {
+      tunnels.closeAll();
             server?.close(() => resolve());
             // followers of a live log hold their connection open: end idle ones, give busy ones a moment
             server?.closeIdleConnections();

@@ -67,6 +67,8 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   // qa holds dk2's active booking; alice holds dk1's but ci has no console permission
   "POST /api/v1/boards/:id/console": ["qa", ...ADMINS],
   "POST /api/v1/boards/:id/reset": ["qa", ...ADMINS],
+  "GET /api/v1/boards/:id/serial": ["qa", ...ADMINS], // a plain GET answers 426 (open it as a WebSocket)
+  "GET /api/v1/agent/tunnels/:id": ["agent"], // 426 for a plain GET; the agent's end of a serial tunnel
   "POST /api/v1/boards/:id/flash": ["qa", ...ADMINS],
   "POST /api/v1/bookings": ["qa", "alice", "bob", ...ADMINS], // scoped: the board is outside its scope
   "GET /api/v1/bookings": READERS,
@@ -123,7 +125,8 @@ test("route × caller: each role gets in where the policy says and 403 elsewhere
     const path = rule.path
       .replace("/runs/:id", `/runs/${run.id}`)
       .replace("/bookings/:id", `/bookings/${booking.id}`)
-      .replace(/\/boards\/:id\/(console|reset|flash)$/, "/boards/dk2/$1")
+      .replace(/\/boards\/:id\/(console|reset|flash|serial)$/, "/boards/dk2/$1")
+      .replace("/agent/tunnels/:id", "/agent/tunnels/00000000-0000-4000-8000-000000000000")
       .replace("/boards/:id", "/boards/dk1")
       .replace(":sha256", sha256)
       .replace("/tokens/:id", `/tokens/${(await mint({ name: `spare-${spare}`, role: "viewer" })).id}`)

@@ -60,6 +60,11 @@ export class HilClient {
     return this.base;
   }
 
+  /** The Authorization header value, for connections this client does not make itself (WebSockets). */
+  get authorization(): string {
+    return `Bearer ${this.opts.token}`;
+  }
+
   /** The run's API address: answers wherever the scheduler runs, with or without a dashboard in front. */
   runUrl(id: string): string {
     return `${this.base}/api/v1/runs/${encodeURIComponent(id)}`;

@@ -16,6 +16,7 @@ import { register as registerAccess } from "./access.js";
 import { register as registerDashboard } from "./dashboard.js";
 import { register as registerConsole } from "./console.js";
 import { register as registerReset } from "./reset.js";
+import { register as registerSerial } from "./serial.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
@@ -31,6 +32,7 @@ export function registerCommands(program: Command): void {
   registerBook(program);
   registerConsole(program);
   registerReset(program);
+  registerSerial(program);
   registerAccess(program);
   registerProfiles(program);
   registerSuites(program);

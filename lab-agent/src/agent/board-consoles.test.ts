@@ -52,6 +52,9 @@ class FakeTarget implements ConsoleTarget {
   readonly link = {
     write: async (data: Uint8Array) => void this.written.push(Buffer.from(data).toString("latin1")),
     onClose: (): Disposable => ({ dispose: () => undefined }),
+    onData: (): Disposable => ({ dispose: () => undefined }),
+    setSignals: async () => true,
+    setBaudRate: async () => undefined,
   };
 
   print(text: string): void {

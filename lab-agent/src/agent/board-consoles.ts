@@ -1,5 +1,8 @@
+import type { Duplex } from "node:stream";
 import { toLabError, type AgentCommand, type ArtifactRef, type LogLine } from "@hil/contracts";
-import type { Disposable } from "../links/serial-link.js";
+import { linkAsDevice } from "../links/link-device.js";
+import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
+import type { Disposable, SerialLink } from "../links/serial-link.js";
 import type { FlashImageFile, FlashOptions } from "../runner/board-target.js";
 import type { LogShipper } from "./log-shipper.js";
 import type { AgentLogger } from "./logger.js";
@@ -7,7 +10,7 @@ import type { AgentLogger } from "./logger.js";
 /** What an idle console needs of a board target (an `Esp32Target` is one). */
 export interface ConsoleTarget {
   readonly console: { onLine(listener: (line: LogLine) => void): Disposable };
-  readonly link: { write(data: Uint8Array): Promise<void>; onClose(listener: () => void): Disposable };
+  readonly link: Pick<SerialLink, "write" | "onClose" | "onData" | "setSignals" | "setBaudRate">;
   reset(mode: "run" | "download"): Promise<void>;
   flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
   close(): Promise<void>;
@@ -21,6 +24,8 @@ export interface BoardConsolesDeps {
   shipper: LogShipper;
   /** A local file for an artifact (the agent's cache); needed for flash commands. */
   artifactFile?: (ref: ArtifactRef) => Promise<string>;
+  /** Connects to the scheduler's end of serial tunnel `id` (a WebSocket as a byte stream); needed for serial commands. */
+  openTunnel?: (id: string) => Promise<Duplex>;
   logger: AgentLogger;
 }
 
@@ -35,6 +40,8 @@ interface Slot {
   gone: boolean;
   /** Every open, close and command on this board runs after the previous one. */
   queue: Promise<void>;
+  /** A remote client's RFC 2217 session on this board's link (`hil serial`), at most one. */
+  tunnel: { stream: Duplex; server: Rfc2217Server } | undefined;
 }
 
 /**
@@ -109,6 +116,7 @@ export class BoardConsoles {
       try {
         if (cmd.type === "console") await this.consoleInput(cmd.board, slot, Buffer.from(cmd.bytes, "base64"));
         else if (cmd.type === "reset") await this.reset(cmd.board, slot, cmd.mode, cmd.actor);
+        else if (cmd.type === "serial") await this.serialTunnel(cmd.board, slot, cmd.tunnel, cmd.actor);
         else await this.flash(cmd.board, slot, cmd.artifact, cmd.offset, cmd.actor);
       } catch (err) {
         const e = toLabError(err);
@@ -157,6 +165,37 @@ export class BoardConsoles {
     }
   }
 
+  /**
+   * The holder's own tools on the board: the scheduler relays a WebSocket from `hil serial`, and here an
+   * RFC 2217 server speaks on it over the board's open link, so the console capture goes on recording
+   * what the board prints (into the board's log) while the remote client drives it.
+   */
+  private async serialTunnel(boardId: string, slot: Slot, tunnel: string, actor: string): Promise<void> {
+    if (!this.deps.openTunnel) throw new Error("this agent was started without the scheduler's URL, so it cannot serve a serial tunnel");
+    this.closeTunnel(slot);
+    const target = await this.ensureOpen(boardId, slot);
+    const stream = await this.deps.openTunnel(tunnel);
+    const server = new Rfc2217Server(linkAsDevice(target.link, (err) => this.deps.logger.warn({ board: boardId, err: err.message }, "serial tunnel: the link refused a change")), { port: 0 });
+    const session = { stream, server };
+    slot.tunnel = session;
+    server.serve(stream, `tunnel ${tunnel}`);
+    this.note(boardId, `serial port opened by ${actor} through the lab (RFC 2217); this log keeps recording what the board prints`);
+    stream.once("close", () => {
+      void server.close();
+      if (slot.tunnel !== session) return;
+      slot.tunnel = undefined;
+      this.note(boardId, `serial port of ${actor} closed`);
+    });
+  }
+
+  private closeTunnel(slot: Slot): void {
+    const t = slot.tunnel;
+    slot.tunnel = undefined;
+    if (!t) return;
+    t.stream.destroy();
+    void t.server.close();
+  }
+
   private async ensureOpen(boardId: string, slot: Slot): Promise<ConsoleTarget> {
     return slot.target ?? (await this.openTarget(boardId, slot));
   }
@@ -181,6 +220,7 @@ export class BoardConsoles {
       target.link.onClose(() => {
         if (slot.target !== target) return;
         slot.target = undefined;
+        this.closeTunnel(slot);
         for (const s of slot.subs.splice(0)) s.dispose();
         void target.close().catch(() => undefined);
       }),
@@ -189,6 +229,7 @@ export class BoardConsoles {
   }
 
   private async closeIdle(slot: Slot): Promise<void> {
+    this.closeTunnel(slot);
     const target = slot.target;
     slot.target = undefined;
     for (const s of slot.subs.splice(0)) s.dispose();
@@ -203,7 +244,7 @@ export class BoardConsoles {
   private slot(boardId: string): Slot {
     let slot = this.slots.get(boardId);
     if (!slot) {
-      slot = { target: undefined, subs: [], held: false, gone: false, queue: Promise.resolve() };
+      slot = { target: undefined, subs: [], held: false, gone: false, queue: Promise.resolve(), tunnel: undefined };
       this.slots.set(boardId, slot);
     }
     return slot;

@@ -4,6 +4,7 @@ import { EventWriter } from "@hil/lab-protocol";
 import { Redis } from "ioredis";
 import type { Disposable } from "../links/serial-link.js";
 import { AgentCommandReader } from "./agent-command-reader.js";
+import { openTunnel } from "./tunnel-client.js";
 import { BoardConsoles, type ConsoleOpener } from "./board-consoles.js";
 import type { BoardProvider } from "./board-provider.js";
 import { BoardRegistry } from "./board-registry.js";
@@ -76,6 +77,7 @@ export class LabAgent {
         open: deps.consoles,
         shipper: this.shipper,
         ...(deps.artifactFile ? { artifactFile: deps.artifactFile } : {}),
+        ...(config.schedulerUrl && config.token ? { openTunnel: (id: string) => openTunnel(config.schedulerUrl!, config.token!, id) } : {}),
         logger: this.logger,
       });
       this.consoles = consoles;

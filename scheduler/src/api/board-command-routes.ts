@@ -1,5 +1,7 @@
 import { Router } from "express";
 import { BoardCommands } from "../consoles/board-commands.js";
+import type { SerialTunnels } from "../consoles/serial-tunnels.js";
+import { HttpError } from "./http-error.js";
 import type { SchedulerContext } from "../context.js";
 import { auditNote, identityOf } from "./authorize.js";
 import { parseInput } from "./http-error.js";
@@ -10,9 +12,22 @@ import { BoardIdParamSchema, ConsoleInputBodySchema, FlashBodySchema, ResetBodyS
  * route policy's `board-holder` rule; `BoardCommands` checks the board and queues the command for its
  * agent, which reports the outcome in the board's log. Each answers 202.
  */
-export function boardCommandRoutes(ctx: SchedulerContext): Router {
+export function boardCommandRoutes(ctx: SchedulerContext, tunnels?: SerialTunnels): Router {
   const r = Router();
   const commands = new BoardCommands(ctx);
+
+  // WebSocket upgrades routed here by SerialTunnels.attach, after the route policy
+  r.get("/boards/:id/serial", async (req, res) => {
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    if (!tunnels) throw new HttpError(501, "this scheduler serves no serial tunnels");
+    await tunnels.user(req, res, id, identityOf(res));
+  });
+  r.get("/agent/tunnels/:id", async (req, res) => {
+    const id = String(req.params["id"] ?? "");
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(400, "invalid request", { issues: [{ path: "params.id", message: "a tunnel id" }] });
+    if (!tunnels) throw new HttpError(501, "this scheduler serves no serial tunnels");
+    await tunnels.agent(req, res, id, identityOf(res));
+  });
 
   r.post("/boards/:id/console", async (req, res) => {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");

@@ -45,6 +45,9 @@ export const ROUTES: readonly RouteRule[] = [
   { method: "POST", path: "/api/v1/boards/:id/console", allow: "console", owner: "board-holder", audit: "board.console" },
   { method: "POST", path: "/api/v1/boards/:id/reset", allow: "console", owner: "board-holder", audit: "board.reset" },
   { method: "POST", path: "/api/v1/boards/:id/flash", allow: "console", owner: "board-holder", audit: "board.flash" },
+  // WebSocket upgrades (a plain GET answers 426): the holder's `hil serial`, and the board's agent's end of it
+  { method: "GET", path: "/api/v1/boards/:id/serial", allow: "console", owner: "board-holder", audit: "board.serial" },
+  { method: "GET", path: "/api/v1/agent/tunnels/:id", allow: "serial:relay" },
 
   { method: "POST", path: "/api/v1/bookings", allow: "book", scoped: true, audit: "booking.create" },
   { method: "GET", path: "/api/v1/bookings", allow: "read" },

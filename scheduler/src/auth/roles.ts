@@ -24,14 +24,16 @@ export type Permission =
   /** submit runs; cancel one's own runs */
   | "submit"
   /** tokens, users, quarantine, the audit log, other people's runs and bookings */
-  | "admin";
+  | "admin"
+  /** carry a board's end of a holder's serial tunnel (`hil serial`): agents only */
+  | "serial:relay";
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
   viewer: ["read", "artifact:read"],
   qa: ["read", "artifact:read", "artifact:write", "book", "console"],
   ci: ["read", "artifact:read", "artifact:write", "book", "submit"],
   admin: ["read", "artifact:read", "artifact:write", "book", "console", "submit", "admin"],
-  agent: ["artifact:read"],
+  agent: ["artifact:read", "serial:relay"],
 };
 
 export function can(role: Role, permission: Permission): boolean {

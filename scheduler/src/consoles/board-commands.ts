@@ -51,8 +51,15 @@ export class BoardCommands {
     return { command: cmd.id, board: boardId, agent, size };
   }
 
+  /** Asks the board's agent to connect its end of serial tunnel `tunnel` (`hil serial`). */
+  async serial(boardId: string, actor: string, tunnel: string): Promise<CommandAccepted> {
+    const agent = await this.agentFor(boardId);
+    const cmd = await this.send(agent, { type: "serial", ...this.common(boardId, actor), tunnel });
+    return { command: cmd.id, board: boardId, agent };
+  }
+
   /** The agent that may act on the board now; 409 while a run has it or its agent is away. */
-  private async agentFor(boardId: string): Promise<string> {
+  async agentFor(boardId: string): Promise<string> {
     const now = Date.now();
     const view = (await this.ctx.boards.snapshot(now)).find((v) => v.board.id === boardId);
     if (!view) throw new HttpError(404, `no board ${boardId}; see GET /api/v1/boards`);

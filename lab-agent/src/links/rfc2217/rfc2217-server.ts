@@ -1,4 +1,5 @@
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer, Socket, type AddressInfo, type Server } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Disposable, SerialDevice } from "../serial-link.js";
 import {
   comPortU32,
@@ -42,11 +43,12 @@ export interface Rfc2217ServerOptions {
  */
 export class Rfc2217Server {
   private server: Server | undefined;
-  private client: Socket | undefined;
+  private client: Duplex | undefined;
   private deviceSub: Disposable | undefined;
   /** What the client asked for (what ASK_DTR / ASK_RTS report). */
   private dtr = false;
   private rts = false;
+  private remote = "";
   /** The board was put into download mode board-side; the client's remaining steps of that reset are already done. */
   private downloadEntered = false;
   private baud = 115200;
@@ -64,6 +66,25 @@ export class Rfc2217Server {
     return `rfc2217://${this.host}:${addr?.port ?? this.opts.port}`;
   }
 
+  /**
+   * Serves one RFC 2217 client over any byte stream (a WebSocket relayed through the lab), as if it had
+   * connected over TCP: it replaces the current client. The board's bytes reach it once `attach()`
+   * (or `listen()`) has subscribed to the device.
+   */
+  serve(stream: Duplex, remote: string): void {
+    this.attach();
+    this.accept(stream, remote);
+  }
+
+  /** Subscribes to the device's output without opening a TCP port (for `serve`). */
+  attach(): void {
+    this.deviceSub ??= this.device.onTransmit((data) => {
+      const c = this.client;
+      if (c && !c.destroyed) c.write(escapeData(data));
+      // With no client attached the bytes are lost, as on a real UART with nothing listening.
+    });
+  }
+
   get hasClient(): boolean {
     return this.client !== undefined && !this.client.destroyed;
   }
@@ -73,7 +94,7 @@ export class Rfc2217Server {
       const port = (this.server.address() as AddressInfo).port;
       return { port, url: this.url };
     }
-    const server = createServer((socket) => this.accept(socket));
+    const server = createServer((socket) => this.accept(socket, `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port, this.host, () => {
@@ -82,11 +103,7 @@ export class Rfc2217Server {
       });
     });
     this.server = server;
-    this.deviceSub = this.device.onTransmit((data) => {
-      const c = this.client;
-      if (c && !c.destroyed) c.write(escapeData(data));
-      // With no client attached the bytes are lost, as on a real UART with nothing listening.
-    });
+    this.attach();
     return { port: (server.address() as AddressInfo).port, url: this.url };
   }
 
@@ -105,14 +122,14 @@ export class Rfc2217Server {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private accept(socket: Socket): void {
-    const remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+  private accept(socket: Duplex, remote: string): void {
     if (this.client && !this.client.destroyed) {
-      this.opts.onClient?.("replaced", `${this.client.remoteAddress ?? "?"}:${this.client.remotePort ?? "?"}`);
+      this.opts.onClient?.("replaced", this.remote);
       this.client.destroy();
     }
     this.client = socket;
-    socket.setNoDelay(true);
+    this.remote = remote;
+    if (socket instanceof Socket) socket.setNoDelay(true);
     this.opts.onClient?.("connected", remote);
     const decoder = new TelnetDecoder();
     // The client performs COM-PORT-OPTION (it sends WILL, we answer DO); we perform BINARY and SGA.
