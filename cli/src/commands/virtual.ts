@@ -1,6 +1,7 @@
 import { describeFleetBoard, loadScenario, loadScenarioManifest, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { UsageError } from "../usage-error.js";
+import { registerVirtualAndroid } from "./virtual-android.js";
 import { untilStopSignal } from "../stop-signal.js";
 
 interface VirtualEsp32CliOptions {
@@ -36,6 +37,7 @@ export function register(program: Command): void {
       await fleet.stop();
       process.stdout.write("stopped\n");
     });
+  registerVirtualAndroid(virtual);
 }
 
 function toFleetOptions(opts: VirtualEsp32CliOptions): VirtualEsp32FleetOptions {

@@ -1,0 +1,130 @@
+import { rmSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import type { VirtualAndroid } from "./virtual-android.js";
+
+export const ANDROID_CONTROL_HELP =
+  "status | offline | unauthorized | online | disconnect | disconnect-after <bytes> | boot-hang on|off | " +
+  "install-fail <INSTALL_FAILED_…>|off | reboot [bootloader] | unplug | replug | setprop <key> <value> | instrumentation <test-package> <json>";
+
+/**
+ * Faults and state changes on demand, one command per line, answered `ok …` or `error …`.
+ * Shared by the control socket, the CLI and tests.
+ */
+export async function executeAndroidControl(dev: VirtualAndroid, line: string): Promise<string> {
+  const trimmed = line.trim();
+  const [cmd, ...args] = trimmed.split(/\s+/);
+  switch (cmd) {
+    case "status":
+      return `ok ${dev.mode} adb ${dev.adbSerial} fastboot ${dev.fastbootSerial} greeting ${dev.faults.greeting}${dev.faults.bootHangs ? " boot-hang" : ""}${dev.lastError ? ` last-error ${dev.lastError}` : ""}`;
+    case "offline":
+    case "unauthorized":
+    case "online":
+      // New connections get the new greeting; existing ones are cut so the host reconnects into it.
+      dev.faults.greeting = cmd === "online" ? "device" : cmd;
+      dev.dropConnections();
+      return `ok ${cmd}`;
+    case "disconnect":
+      dev.dropConnections();
+      return "ok disconnected";
+    case "disconnect-after": {
+      const n = Number(args[0]);
+      if (!Number.isInteger(n) || n < 0) return "error usage: disconnect-after <bytes>";
+      dev.faults.disconnectAfterBytes = n;
+      return `ok disconnect after ${n} bytes`;
+    }
+    case "boot-hang":
+      if (args[0] !== "on" && args[0] !== "off") return "error usage: boot-hang on|off";
+      dev.faults.bootHangs = args[0] === "on";
+      if (!dev.faults.bootHangs) dev.finishBoot();
+      return `ok boot-hang ${args[0]}`;
+    case "install-fail": {
+      const code = args[0];
+      if (code === "off") dev.state.packages.pendingFailure = null;
+      else if (code && /^INSTALL_(FAILED|PARSE_FAILED)_[A-Z_]+/.test(code)) dev.state.packages.pendingFailure = args.join(" ");
+      else return "error usage: install-fail INSTALL_FAILED_<REASON> [detail] | off";
+      return `ok install-fail ${code}`;
+    }
+    case "reboot":
+      await dev.reboot(args[0] === "bootloader" ? "bootloader" : "");
+      return `ok ${dev.mode}`;
+    case "unplug":
+      await dev.unplug();
+      return "ok unplugged";
+    case "replug":
+      await dev.replug();
+      return `ok ${dev.mode}`;
+    case "setprop":
+      if (args.length < 2) return "error usage: setprop <key> <value>";
+      dev.state.props.set(args[0]!, args.slice(1).join(" "));
+      return "ok";
+    case "instrumentation": {
+      const pkg = args[0];
+      const json = trimmed.slice(trimmed.indexOf(pkg ?? "") + (pkg?.length ?? 0)).trim();
+      if (!pkg || !json) return "error usage: instrumentation <test-package> <json script>";
+      try {
+        dev.state.instrumentation.set(pkg, JSON.parse(json));
+      } catch (err) {
+        return `error bad instrumentation script: ${(err as Error).message.split("\n")[0]}`;
+      }
+      return `ok instrumentation ${pkg}`;
+    }
+    case undefined:
+    case "":
+      return "error empty command";
+    default:
+      return `error unknown command "${cmd}"; use ${ANDROID_CONTROL_HELP}`;
+  }
+}
+
+/** A Unix socket taking control lines (`printf 'unauthorized\n' | socat - UNIX-CONNECT:…`). */
+export class AndroidControlSocket {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly dev: VirtualAndroid,
+    readonly path: string,
+  ) {}
+
+  async listen(): Promise<void> {
+    rmSync(this.path, { force: true });
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(this.path, { force: true });
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let buffered = "";
+    let chain = Promise.resolve();
+    socket.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        chain = chain.then(async () => {
+          const answer = await executeAndroidControl(this.dev, line).catch((err: unknown) => `error ${(err as Error).message}`);
+          if (!socket.destroyed) socket.write(`${answer}\n`);
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { z } from "zod";
+
+export const ScriptedTestSchema = z.object({
+  class: z.string().min(1),
+  name: z.string().min(1),
+  result: z.enum(["pass", "fail", "ignored", "assumption-failure", "crash"]).default("pass"),
+  /** The failure trace for `fail`, `assumption-failure` and `crash`. */
+  stack: z.string().optional(),
+  durationMs: z.number().int().min(0).max(600_000).default(5),
+  /** Lines the test logs to logcat (tag = the test class' simple name) while it runs. */
+  log: z.array(z.string()).default([]),
+});
+export type ScriptedTest = z.infer<typeof ScriptedTestSchema>;
+
+/** What `am instrument` reports for one instrumentation package. */
+export const InstrumentationScriptSchema = z.object({
+  tests: z.array(ScriptedTestSchema),
+});
+export type InstrumentationScript = z.infer<typeof InstrumentationScriptSchema>;
+
+/** Scripts per instrumentation (test) package name, set by a test or a control command. */
+export class InstrumentationScripts {
+  private readonly scripts = new Map<string, InstrumentationScript>();
+
+  set(testPackage: string, script: unknown): void {
+    this.scripts.set(testPackage, InstrumentationScriptSchema.parse(script));
+  }
+
+  get(testPackage: string, targetPackage: string): InstrumentationScript {
+    return this.scripts.get(testPackage) ?? { tests: [{ class: `${targetPackage}.ExampleInstrumentedTest`, name: "useAppContext", result: "pass", durationMs: 5, log: [] }] };
+  }
+}
+
+export interface InstrumentationRun {
+  component: string;
+  raw: boolean;
+  /** `-e class a.B,c.D#m` narrows the run. */
+  classFilter: string[] | null;
+  write(text: string): Promise<void>;
+  log(tag: string, message: string, priority: number, buffer?: "main" | "crash"): void;
+}
+
+type Bundle = Record<string, string | number>;
+
+function renderBundle(prefix: "INSTRUMENTATION_STATUS" | "INSTRUMENTATION_RESULT", bundle: Bundle): string {
+  return Object.keys(bundle)
+    .sort()
+    .map((k) => `${prefix}: ${k}=${String(bundle[k])}\n`)
+    .join("");
+}
+
+function selected(t: ScriptedTest, filter: string[] | null): boolean {
+  if (!filter) return true;
+  return filter.some((f) => f === t.class || f === `${t.class}#${t.name}`);
+}
+
+/**
+ * Prints AndroidJUnitRunner's status bundles the way `am instrument -r -w` relays them
+ * (Instrument.java TextStatusReporter; androidx InstrumentationResultPrinter; PROTOCOLS.md §E.1).
+ * Returns am's exit status.
+ */
+export async function runInstrumentation(script: InstrumentationScript, run: InstrumentationRun): Promise<number> {
+  const tests = script.tests.filter((t) => selected(t, run.classFilter));
+  const started = Date.now();
+  const failures: { display: string; stack: string }[] = [];
+  let lastClass = "";
+  let current = 0;
+  const status = async (code: number, bundle: Bundle): Promise<void> => {
+    if (run.raw) await run.write(`${renderBundle("INSTRUMENTATION_STATUS", bundle)}INSTRUMENTATION_STATUS_CODE: ${code}\n`);
+    else if (typeof bundle.stream === "string") await run.write(bundle.stream);
+  };
+  for (const t of tests) {
+    current++;
+    const base: Bundle = { class: t.class, current, id: "AndroidJUnitRunner", numtests: tests.length, test: t.name };
+    const display = `${t.name}(${t.class})`;
+    const stream = t.class !== lastClass ? `\n${t.class}:` : "";
+    lastClass = t.class;
+    await status(1, { ...base, stream });
+    run.log("TestRunner", `started: ${display}`, 4);
+    const simple = t.class.split(".").pop() ?? t.class;
+    for (const line of t.log) run.log(simple, line, 4);
+    if (t.durationMs > 0) await delay(t.durationMs);
+    const stack = t.stack ?? `java.lang.AssertionError: ${t.name} failed\n\tat ${t.class}.${t.name}(${simple}.java:42)`;
+    switch (t.result) {
+      case "pass":
+        await status(0, { ...base, stream: "." });
+        break;
+      case "ignored":
+        await status(-3, { ...base, stream: "" });
+        break;
+      case "assumption-failure":
+        await status(-4, { ...base, stack, stream: "" });
+        break;
+      case "fail":
+        failures.push({ display, stack });
+        run.log("TestRunner", `failed: ${display}`, 4);
+        run.log("TestRunner", `----- begin exception -----\n${stack}\n----- end exception -----`, 6);
+        await status(-2, { ...base, stack, stream: `\nError in ${display}:\n${stack}` });
+        break;
+      case "crash": {
+        const pkg = run.component.split("/")[0] ?? "";
+        run.log("AndroidRuntime", `FATAL EXCEPTION: main\nProcess: ${pkg}, PID: 4242\n${t.stack ?? "java.lang.IllegalStateException: crashed"}`, 6, "crash");
+        await run.write(`${renderBundle("INSTRUMENTATION_RESULT", { shortMsg: "Process crashed." })}INSTRUMENTATION_CODE: 0\n`);
+        return 0;
+      }
+    }
+    run.log("TestRunner", `finished: ${display}`, 4);
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(3);
+  let summary = `\n\nTime: ${seconds}\n`;
+  if (failures.length === 0) summary += `\nOK (${tests.length} test${tests.length === 1 ? "" : "s"})\n\n\n`;
+  else {
+    summary += failures.length === 1 ? "There was 1 failure:\n" : `There were ${failures.length} failures:\n`;
+    failures.forEach((f, i) => (summary += `${i + 1}) ${f.display}\n${f.stack}\n`));
+    summary += `\nFAILURES!!!\nTests run: ${tests.length},  Failures: ${failures.length}\n\n\n`;
+  }
+  if (run.raw) await run.write(`${renderBundle("INSTRUMENTATION_RESULT", { stream: summary })}INSTRUMENTATION_CODE: -1\n`);
+  else await run.write(summary);
+  return 0;
+}
+
+/** What `am instrument` prints for a component that is not installed (exit status 1). */
+export function missingInstrumentation(component: string): { stdout: string; stderr: string } {
+  const [pkg, runner] = component.split("/");
+  const cls = runner?.startsWith(".") ? `${pkg}${runner}` : runner;
+  return {
+    stdout: `INSTRUMENTATION_STATUS: Error=Unable to find instrumentation info for: ComponentInfo{${pkg}/${cls}}\nINSTRUMENTATION_STATUS_CODE: -1\n`,
+    stderr: `android.util.AndroidException: INSTRUMENTATION_FAILED: ${pkg}/${cls}\n\tat com.android.commands.am.Instrument.run(Instrument.java:519)\n\tat com.android.commands.am.Am.runInstrument(Am.java:202)\n\tat com.android.commands.am.Am.onRun(Am.java:80)\n`,
+  };
+}
