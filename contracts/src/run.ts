@@ -48,6 +48,8 @@ export const RunRequestSchema = z
     artifacts: z.record(z.string(), z.union([ArtifactRefSchema, z.object({ url: z.url() }).strict()])).default({}),
     priority: z.number().int().min(0).max(100).default(50),
     timeoutSec: z.number().int().min(1).max(86_400).optional(),
+    /** How long the run may wait in the queue (each time it is queued) before it ends timed-out; the lab's default otherwise. */
+    queueTimeoutSec: z.number().int().min(1).max(30 * 86_400).optional(),
     ci: CiMetadataSchema.optional(),
     maxAttempts: z.number().int().min(1).max(10).default(3),
   })
