@@ -8,8 +8,8 @@ import { BOARD_KIND_NAMES, capabilitiesOf, stepTypesFor } from "@hil/device-prof
 import type { BoardTarget } from "../src/runner/board-target.js";
 import { KIND_STEPS, planStep } from "../src/runner/kind-drivers.js";
 
-/** Steps the registry declares for Android that this agent cannot run yet (issue: the Android driver). */
-const ANDROID_PENDING: StepType[] = ["android.install", "android.instrument", "android.shell", "android.push", "fastboot.flash"];
+/** Steps the registry declares for Android that this agent cannot run yet (none since the Android driver). */
+const ANDROID_PENDING: StepType[] = [];
 
 const declared = (kind: (typeof BOARD_KIND_NAMES)[number]): StepType[] => stepTypesFor(capabilitiesOf(kind)).filter((t) => t !== "wait").sort();
 

@@ -1,5 +1,5 @@
 import { ReadlineParser } from "@serialport/parser-readline";
-import { LabError, LinkClosedError, StepTimeoutError, type LogLine } from "@hil/contracts";
+import { LabError, LinkClosedError, StepTimeoutError, type LogLine, type LogStream } from "@hil/contracts";
 import type { Disposable, SerialLink } from "../links/serial-link.js";
 import { stripAnsi } from "./ansi.js";
 import { LandmarkDetector, type ConsoleLandmarks, type Landmark } from "./landmark-detector.js";
@@ -15,6 +15,8 @@ export interface ConsoleCaptureOptions {
   landmarks?: ConsoleLandmarks;
   /** Lines kept for matching and for the run log; the oldest go first; default 200 000. */
   maxBuffered?: number;
+  /** What the lines are stamped as: "serial" (default) or "logcat" (an Android board's log). */
+  stream?: LogStream;
 }
 
 /** One captured line plus the text patterns are matched against. */
@@ -65,6 +67,7 @@ export class ConsoleCapture {
   private seq: number;
   private readonly partialFlushMs: number;
   private readonly maxBuffered: number;
+  private readonly stream: LogStream;
   private parser: ReadlineParser;
   private readonly detector: LandmarkDetector | undefined;
   private readonly entries: ConsoleEntry[] = [];
@@ -87,6 +90,7 @@ export class ConsoleCapture {
     this.seq = opts.startSeq ?? 0;
     this.partialFlushMs = opts.partialFlushMs ?? 200;
     this.maxBuffered = opts.maxBuffered ?? 200_000;
+    this.stream = opts.stream ?? "serial";
     this.detector = opts.landmarks ? new LandmarkDetector(opts.landmarks) : undefined;
     this.parser = this.newParser();
     this.subscriptions.push(
@@ -303,7 +307,7 @@ export class ConsoleCapture {
       seq: this.seq,
       mono: monoNow(),
       wall: Date.now(),
-      stream: "serial",
+      stream: this.stream,
       text,
     };
     if (partial) line.partial = true;

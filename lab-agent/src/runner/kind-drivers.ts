@@ -13,6 +13,11 @@ import { runResetStep } from "./steps/reset-step.js";
 import { runSendStep } from "./steps/send-step.js";
 import { runUnityStep } from "./steps/unity-step.js";
 import { runWaitStep } from "./steps/wait-step.js";
+import { runAndroidInstallStep } from "./steps/android-install-step.js";
+import { runAndroidInstrumentStep } from "./steps/android-instrument-step.js";
+import { runAndroidPushStep } from "./steps/android-push-step.js";
+import { runAndroidShellStep } from "./steps/android-shell-step.js";
+import { runFastbootFlashStep } from "./steps/fastboot-flash-step.js";
 
 type Executors = Partial<Record<StepType, StepExecutor<never>>>;
 
@@ -25,9 +30,13 @@ export const KIND_STEPS: { readonly [K in BoardKind]: Executors } = {
     send: runSendStep,
     unity: runUnityStep,
   },
-  // The Android driver's steps (install, instrument, shell, push, fastboot) join here with it; until
-  // then the registry declares no Android capability, so no profile can claim one.
-  android: {},
+  android: {
+    "android.install": runAndroidInstallStep,
+    "android.instrument": runAndroidInstrumentStep,
+    "android.shell": runAndroidShellStep,
+    "android.push": runAndroidPushStep,
+    "fastboot.flash": runFastbootFlashStep,
+  },
 };
 
 /** Steps that need no board (their role is absent). */
