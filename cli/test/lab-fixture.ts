@@ -23,8 +23,10 @@ export interface Lab {
   redis: Redis;
   keys: ReturnType<typeof labKeys>;
   scheduler: Spawned;
-  /** Stops the scheduler and starts a new one on the same port and Redis. */
-  restartScheduler(): Promise<Spawned>;
+  /** Stops the scheduler and starts a new one on the same port and Redis (`env` added to the lab's scheduler settings). */
+  restartScheduler(env?: Record<string, string>): Promise<Spawned>;
+  /** The private redis-server (its `pid` for SIGSTOP/SIGCONT fault tests). */
+  redisServer: PrivateRedis;
   agents: Map<string, Spawned>;
   startAgent(name: string, args: string[]): Promise<Spawned>;
   /** `hil …` with the lab's URL and the given token in the environment. */
@@ -50,8 +52,8 @@ export async function startLab(opts: { schedulerEnv?: Record<string, string> } =
     const agentTokens = LAB_AGENTS.map((n) => `${n}:agent:${agentToken(n)}`);
     const env = { ...process.env, HIL_TOKENS: [`ci:${CI_TOKEN}`, ...agentTokens].join(","), HIL_ADMIN_TOKEN: ADMIN_TOKEN, REDIS_URL: server.url, HIL_TICK: "200ms", HIL_LEASE_TTL: "4s", ...opts.schedulerEnv };
     const schedulerArgs = ["scheduler", "--port", String(port), "--artifact-dir", join(tmp.dir, "artifacts"), "--namespace", namespace];
-    const startScheduler = async () => {
-      const s = spawnHil(schedulerArgs, { env });
+    const startScheduler = async (extra: Record<string, string> = {}) => {
+      const s = spawnHil(schedulerArgs, { env: { ...env, ...extra } });
       started.push(s);
       await s.waitFor(/scheduler listening on/, 60_000);
       return s;
@@ -70,9 +72,10 @@ export async function startLab(opts: { schedulerEnv?: Record<string, string> } =
       redis,
       keys: labKeys(namespace),
       scheduler,
-      async restartScheduler() {
+      redisServer: server,
+      async restartScheduler(extra) {
         await lab.scheduler.stop();
-        lab.scheduler = await startScheduler();
+        lab.scheduler = await startScheduler(extra);
         return lab.scheduler;
       },
       agents,

@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   SUITE_INVALID: { infra: false, retryable: false },
   ARTIFACT_MISSING: { infra: false, retryable: false },
   STEP_TIMEOUT: { infra: false, retryable: false },
+  /** The run's whole timeout ran out (the scheduler owns that deadline; an agent that hits it first reports this). */
+  RUN_TIMEOUT: { infra: false, retryable: false },
+  /** The run waited in the queue longer than its queue timeout and never started. */
+  QUEUE_TIMEOUT: { infra: false, retryable: false },
   TEST_FAILED: { infra: false, retryable: false },
   CANCELLED: { infra: false, retryable: false },
   USAGE: { infra: false, retryable: false },

@@ -53,6 +53,17 @@ export interface LabKeys {
   activeRuns(): string;
   /** Scheduler-owned hash: run id → why it still waits (kept out of the run JSON to save writes). */
   waitingReasons(): string;
+  /**
+   * Scheduler-owned zset: run id → time of its claim, set by the lease script and removed once the run is
+   * marked leased and its job is in the agent's queue; the reaper finishes or undoes claims left here.
+   */
+  claimIntents(): string;
+  /** Scheduler-owned zset: run id → when the reaper next checks it against its queue timeout (set at submit). */
+  queueChecks(): string;
+  /** Scheduler-owned zset: run id → when its run files (JUnit, logs) are next tried; added with the final state, removed once written. */
+  filesPending(): string;
+  /** Scheduler-owned hash: run id → the last entry of its log stream copied to the run's archive file (long runs). */
+  runLogArchived(): string;
 }
 
 export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
@@ -93,5 +104,9 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     counter: (name) => `${p}:counter:${name}`,
     activeRuns: () => `${p}:runs:active`,
     waitingReasons: () => `${p}:runs:waiting`,
+    claimIntents: () => `${p}:runs:claimed`,
+    queueChecks: () => `${p}:runs:queue-checks`,
+    filesPending: () => `${p}:runs:files-pending`,
+    runLogArchived: () => `${p}:runs:log-archived`,
   };
 }

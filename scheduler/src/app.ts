@@ -29,6 +29,7 @@ import { AgentQueues, type SchedulerContext } from "./context.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { EventConsumer } from "./dispatch/event-consumer.js";
 import { Reaper } from "./dispatch/reaper.js";
+import { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import { RunLifecycle } from "./dispatch/run-lifecycle.js";
 import { LeaseStore } from "./leases/lease-store.js";
 import { SchedulerMetrics } from "./metrics.js";
@@ -91,6 +92,8 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     users: new UserStore(redis, keys),
     audit: new AuditLog(redis, keys, config.auditMax, (err) => log.error({ err: err.message }, "audit entry not written")),
     log,
+    // a Redis answer slower than a third of a lease is an outage; leases expire up to one TTL after it ends
+    outages: new RedisOutageWatch(Math.max(1000, config.leaseTtlMs / 3), 2 * config.leaseTtlMs + config.tickMs),
     wake: (refreshBoards) => dispatcher?.wake(refreshBoards),
   };
   dispatcher = new Dispatcher(context);
@@ -100,10 +103,10 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   // bookings name no artifacts yet; their ArtifactReferences source joins this list when they do
   const sweeper = new ArtifactSweeper(context.artifacts, [new RunArtifactReferences(redis, keys)], { retentionMs: config.artifactRetentionMs }, log);
   const timers = new Set<NodeJS.Timeout>();
+  const tunnels = new SerialTunnels(context);
 
   const app = express();
   app.disable("x-powered-by");
-  const tunnels = new SerialTunnels(context);
   if (deps.web && config.dashboardGateway) app.use(deps.web);
   // the API serves JSON, SSE and files only: nothing may be framed, sniffed or run as a page
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
@@ -176,10 +179,10 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
         s.once("listening", resolve);
         s.once("error", reject);
       });
+      tunnels.attach(s, app);
       if (deps.attach && config.dashboardGateway) attached = deps.attach(s, context);
       const addr = s.address();
       const port = typeof addr === "object" && addr ? addr.port : config.port;
-      tunnels.attach(s, app);
       return { port, url: `http://${config.host}:${port}` };
     },
     async stop() {
@@ -187,10 +190,10 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       for (const t of timers) clearTimeout(t);
       timers.clear();
       dispatcher?.stop();
+      tunnels.closeAll();
       await attached?.close();
       const closing = server
         ? new Promise<void>((resolve) => {
-      tunnels.closeAll();
             server?.close(() => resolve());
             // followers of a live log hold their connection open: end idle ones, give busy ones a moment
             server?.closeIdleConnections();

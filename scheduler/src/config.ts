@@ -47,6 +47,8 @@ const ConfigSchema = z.object({
   HIL_RESERVE_AFTER: DurationSchema.default(30_000),
   HIL_TICK: DurationSchema.default(1000),
   HIL_TIMEOUT_GRACE: DurationSchema.default(10_000),
+  HIL_BOOKING_RETENTION: DurationSchema.default(7 * 86_400_000),
+  HIL_QUEUE_TIMEOUT: DurationSchema.refine((ms) => ms >= 1000, "use at least 1s").default(24 * 3_600_000),
   HIL_BOOKING_MAX: DurationSchema.refine((ms) => ms >= 60_000, "use at least 1m").default(7 * 86_400_000),
   HIL_UPLOAD_MAX: ByteSizeSchema.refine((b) => b >= 1024, "use at least 1KiB").default(512 * 1024 * 1024),
   HIL_ARTIFACT_RETENTION: DurationSchema.refine((ms) => ms >= 60_000, "use at least 1m").default(7 * 86_400_000),
@@ -54,6 +56,7 @@ const ConfigSchema = z.object({
   HIL_FETCH_TIMEOUT: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(120_000),
   HIL_FETCH_ALLOW_HOSTS: HostAllowListSchema.default([]),
   HIL_DASHBOARD_GATEWAY: z.enum(["on", "off"], { message: "on (default) or off" }).default("on"),
+  HIL_TEST_STOP_AFTER_CLAIM: z.enum(["0", "1"], { message: "1 (fault tests only) or 0" }).default("0"),
 });
 
 export interface SchedulerConfig {
@@ -90,6 +93,10 @@ export interface SchedulerConfig {
   readonly tickMs: number;
   /** How long past its timeout a running run may go before the scheduler ends it as timed-out (the agent normally ends it first). */
   readonly timeoutGraceMs: number;
+  /** How long a run may wait in the queue (each time it is queued) unless its request says otherwise. */
+  readonly queueTimeoutMs: number;
+  /** How long an ended booking stays readable before it is deleted (it leaves its board's calendar at its end). */
+  readonly bookingRetentionMs: number;
   /** Longest booking (and longest a booking may be extended to). */
   readonly bookingMaxMs: number;
   /** Largest upload body (artifact or multipart run) and largest artifact fetched by URL, in bytes. */
@@ -104,6 +111,8 @@ export interface SchedulerConfig {
   readonly fetchAllowHosts: readonly AllowedHost[];
   /** Serve the dashboard gateway (socket.io) on the API's port, when the process that starts the scheduler provides one. */
   readonly dashboardGateway: boolean;
+  /** Fault tests only: the process kills itself right after its first successful claim (before the enqueue). */
+  readonly stopAfterClaim: boolean;
 }
 
 export const DEFAULT_SCHEDULER_PORT = 8081;
@@ -157,6 +166,8 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     reserveAfterMs: c.HIL_RESERVE_AFTER,
     tickMs: c.HIL_TICK,
     timeoutGraceMs: c.HIL_TIMEOUT_GRACE,
+    queueTimeoutMs: c.HIL_QUEUE_TIMEOUT,
+    bookingRetentionMs: c.HIL_BOOKING_RETENTION,
     bookingMaxMs: c.HIL_BOOKING_MAX,
     uploadMaxBytes: c.HIL_UPLOAD_MAX,
     artifactRetentionMs: c.HIL_ARTIFACT_RETENTION,
@@ -164,6 +175,7 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     fetchTimeoutMs: c.HIL_FETCH_TIMEOUT,
     fetchAllowHosts: Object.freeze(c.HIL_FETCH_ALLOW_HOSTS),
     dashboardGateway: c.HIL_DASHBOARD_GATEWAY === "on",
+    stopAfterClaim: c.HIL_TEST_STOP_AFTER_CLAIM === "1",
     ...overrides,
   };
   return Object.freeze(config);

@@ -10,6 +10,7 @@ import type { TokenStore } from "./auth/token-store.js";
 import type { UserStore } from "./auth/user-store.js";
 import type { SchedulerConfig } from "./config.js";
 import type { LeaseStore } from "./leases/lease-store.js";
+import type { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { BoardRegistry } from "./store/board-registry.js";
 import type { BookingStore } from "./store/booking-store.js";
@@ -35,6 +36,8 @@ export interface SchedulerContext {
   /** Redis ACL users that follow agent tokens (it listens to `tokens` itself). */
   readonly redisAcl: RedisAclSync;
   readonly log: Logger;
+  /** When Redis was last unresponsive (seen by the reaper): lost leases then are not the boards' fault. */
+  readonly outages: RedisOutageWatch;
   /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
   wake(refreshBoards?: boolean): void;
 }

@@ -180,4 +180,37 @@ test("a job-finished for an attempt the reaper already declared lost is ignored,
   assert.is(s?.run.attempts.length, 2);
 });
 
+test("a late step-finished for an attempt declared lost leaves the run pending (a Redis stall used to strand it)", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { id, by } = await runningRun(b);
+  await ctx.redis.del(ctx.keys.lease("b1")); // expired while Redis was frozen; the agent kept going
+  await reaper.sweep();
+  assert.is((await ctx.runs.get(id))?.run.state, "queued");
+  assert.ok((await ctx.redis.zscore(ctx.keys.pending(), id)) !== null);
+  // the agent, back in touch, reports the step it finished meanwhile under attempt 1's claim
+  const step = { index: 0, type: "send", name: "send", role: "dut", outcome: "pass", startedAt: Date.now(), durationMs: 1, timeoutMs: 1000, cases: [] } as Run["steps"][number];
+  await lifecycle.stepFinished(id, 1, step, by);
+  const s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "queued");
+  assert.ok((await ctx.redis.zscore(ctx.keys.pending(), id)) !== null, "the run is still pending (before: taken out of pending, queued for ever)");
+  assert.is(s?.run.steps.length, 0, "the lost attempt's step is not recorded on the queued run");
+});
+
+test("an infrastructure error drops the submitter's usage in the same step as the retry, before the health bookkeeping", async () => {
+  const b = bench();
+  const { ctx, lifecycle } = b;
+  const { id, by } = await runningRun(b);
+  // the health script is held: a scheduler killed here must not leave the usage raised for good
+  const hold = holdNextScriptOn(ctx.redis, ctx.keys.board("b1"));
+  const finishing = lifecycle.finished({ runId: id, attempt: 1, outcome: "error", steps: [], cases: [], error: { code: "LINK_CLOSED", message: "gone" }, durationMs: 1 }, { by });
+  await hold.held;
+  assert.is((await ctx.runs.get(id))?.run.state, "queued", "the retry is stored");
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0", "with the usage already dropped (before: 1 until after the bookkeeping)");
+  hold.release();
+  assert.is(await finishing, true);
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0", "dropped once");
+  assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 0, "the board is freed after the bookkeeping");
+});
+
 test.run();

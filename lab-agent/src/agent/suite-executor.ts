@@ -43,6 +43,8 @@ export class SuiteJobExecutor implements JobExecutor {
         durationMs: result.durationMs,
       };
       if (result.error) out.error = result.error;
+      // The run's deadline ran out (not a step's own timeout): the scheduler ends the run timed-out, not failed.
+      if (result.timedOut) out.error = { code: "RUN_TIMEOUT", message: result.error?.message ?? `the run's timeout of ${Math.round(job.timeoutMs / 1000)} s ran out` };
       return out;
     } finally {
       await Promise.allSettled(Object.values(targets).map((t) => t.close()));

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Job } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import type { Lease } from "../leases/lease-store.js";
 import { bookingState, matches, type BoardView, type RoleRequirement } from "../store/board-registry.js";
 import type { RunPlan } from "../store/run-store.js";
+import { enqueueClaim, jobIdOf } from "./claim-sweep.js";
 import { fairOrder, type PendingEntry } from "./fair-order.js";
 
 const BATCH = 500;
@@ -326,10 +326,12 @@ export class Dispatcher {
   }
 
   /**
-   * Two round trips: the lease script with a read of the run behind it (pipelined on one connection,
-   * so the read sees the claim), then the run update and the job together. If the update loses (a
-   * cancel got in between), the leases go back and the job is withdrawn; an agent that already took
-   * it finds no lease and drops it.
+   * Three round trips: the lease script (which also records the claim's intent) with a read of the run
+   * behind it (pipelined on one connection, so the read sees the claim), then the run update and the job
+   * together, then the intent is dropped. If the update loses (a cancel got in between, or the reaper gave
+   * a slow claim back), the leases go back and the job is withdrawn; an agent that already took it finds
+   * no lease and drops it. A dispatcher that stops anywhere in between leaves the intent: the reaper's
+   * `ClaimSweep` finishes or undoes the claim.
    */
   private async claim(c: Candidate, agent: string, boards: Record<string, string>, now: number): Promise<boolean> {
     const token = randomUUID();
@@ -359,38 +361,37 @@ export class Dispatcher {
       }
       return false;
     }
-    const jobId = `${c.entry.id}-a${c.attempt}`;
-    const job: Job = {
-      runId: c.entry.id,
-      attempt: c.attempt,
-      suite: c.plan.suite,
-      boards,
-      artifacts: c.plan.artifacts,
-      timeoutMs: c.plan.timeoutMs,
-      leaseToken: token,
-    };
+    // test hook (HIL_TEST_STOP_AFTER_CLAIM): die exactly where a killed scheduler leaves only the claim
+    if (this.ctx.config.stopAfterClaim) process.kill(process.pid, "SIGKILL");
+    const claim = out.claim;
     const [updated] = await Promise.all([
       this.ctx.runs.update(
         c.entry.id,
         (s) => {
           if (s.run.state !== "queued" || s.run.attempts.length + 1 !== c.attempt) return null;
+          // the reaper gave this claim back (it took too long) or another one replaced it
+          if (s.claim?.token !== token) return null;
           const run = { ...s.run, state: "leased" as const, boards, steps: [], cases: [] };
           delete run.waitingFor;
           run.attempts = [...s.run.attempts, { attempt: c.attempt, boards, agent }];
           return { run, pending: null };
         },
-        cur,
+        // read behind the script on the same connection, so it holds the claim; not when the script had to be
+        // loaded first (NOSCRIPT: the EVAL went out after the read), then the update reads the run itself
+        cur?.claim?.token === token ? cur : undefined,
       ),
-      this.ctx.queues.get(agent).add("run", job, { jobId, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } }),
+      enqueueClaim(this.ctx, c.entry.id, c.plan, claim),
     ]);
     this.lastReason.delete(c.entry.id);
     this.plans.delete(c.entry.id);
     if (!updated) {
-      await this.ctx.leases.release(Object.values(boards), token);
-      await this.ctx.redis.hincrby(this.ctx.keys.submitterUsage(), c.plan.submitter, -1);
-      await this.ctx.queues.remove(agent, jobId);
+      // Undone once, by whoever removes the claim's intent (this call, or a reaper that found it first).
+      await this.ctx.leases.settleClaim(c.entry.id, claim, c.plan.submitter, "settle");
+      await this.ctx.queues.remove(agent, jobIdOf(c.entry.id, c.attempt));
       return false;
     }
+    // marked and enqueued: the intent has done its job
+    await this.ctx.leases.settleClaim(c.entry.id, claim, c.plan.submitter, "drop");
     if (c.attempt === 1) this.ctx.metrics.dispatched(Date.now() - c.createdAt);
     return true;
   }

@@ -44,12 +44,17 @@ export class EventConsumer {
   }
 
   async start(): Promise<void> {
+    await this.createGroup();
+    this.done = this.loop();
+  }
+
+  /** From the stream's first entry: after Redis lost its data, every event the agents wrote since is read. */
+  private async createGroup(): Promise<void> {
     try {
       await this.ctx.redis.xgroup("CREATE", this.ctx.keys.events(), CONSUMER_GROUP, "0", "MKSTREAM");
     } catch (err) {
       if (!(err instanceof Error) || !err.message.includes("BUSYGROUP")) throw err;
     }
-    this.done = this.loop();
   }
 
   async stop(): Promise<void> {
@@ -91,6 +96,17 @@ export class EventConsumer {
         }
       } catch (err) {
         if (this.stopped) return;
+        if (err instanceof Error && err.message.includes("NOGROUP")) {
+          // Redis lost its data (restarted without AOF, flushed): the stream and the group are gone
+          this.ctx.log.warn("the agent-event consumer group is gone (Redis lost its data?); creating it again");
+          this.ctx.wake(true);
+          try {
+            await this.createGroup();
+            continue;
+          } catch (again) {
+            this.ctx.log.error({ err: again }, "could not create the agent-event consumer group; retrying in 1 s");
+          }
+        }
         this.ctx.log.error({ err }, "reading agent events failed; retrying in 1 s");
         await new Promise((r) => setTimeout(r, 1000));
       }

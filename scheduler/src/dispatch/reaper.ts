@@ -2,6 +2,8 @@ import type { Run } from "@hil/contracts";
 import { leaseTokenHash, parseLease, type Claim } from "../leases/lease-store.js";
 import type { SchedulerContext } from "../context.js";
 import { isTerminal } from "../store/run-store.js";
+import { ClaimSweep } from "./claim-sweep.js";
+import { QueueTimeouts } from "./queue-timeouts.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
 
 /**
@@ -10,21 +12,35 @@ import type { RunLifecycle } from "./run-lifecycle.js";
  * run-store compare-and-set, so one replica wins each change.
  */
 export class Reaper {
+  private readonly claims: ClaimSweep;
+  private readonly queueTimeouts: QueueTimeouts;
+
   constructor(
     private readonly ctx: SchedulerContext,
     private readonly lifecycle: RunLifecycle,
-  ) {}
+  ) {
+    this.claims = new ClaimSweep(ctx);
+    this.queueTimeouts = new QueueTimeouts(ctx, lifecycle);
+  }
 
   private lastPrune = 0;
 
   async sweep(now = Date.now()): Promise<void> {
+    // from the sweep's first Redis command: during a freeze, that is the one that hangs
+    const began = Date.now();
     if (now - this.lastPrune > 60_000) {
       this.lastPrune = now;
       await this.ctx.runs.prune(now - this.ctx.config.retentionMs);
+      await this.ctx.bookings.prune(now, this.ctx.config.bookingRetentionMs);
     }
+    await this.claims.sweep(now);
+    await this.queueTimeouts.sweep(now);
     const { redis, keys } = this.ctx;
     const ids = await redis.zrange(keys.activeRuns(), "0", "999");
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      this.ctx.outages.waited(began, Date.now());
+      return this.lifecycle.resumeFiles(now);
+    }
     // one round trip for the runs, one for their leases; the CAS in RunLifecycle re-checks before acting
     const pipe = redis.pipeline();
     for (const id of ids) pipe.hmget(keys.run(id), "json", "claim");
@@ -44,6 +60,11 @@ export class Reaper {
     }
     const leaseKeys = seen.flatMap((s) => Object.values(s.claim.boards).map((b) => keys.lease(b)));
     const raws = leaseKeys.length ? await redis.mget(...leaseKeys) : [];
+    // reads that hung this long mean Redis did not answer (frozen, restarting): see RedisOutageWatch
+    this.ctx.outages.waited(began, Date.now());
+    // disk work after the measurement: a slow disk is no Redis outage
+    await this.lifecycle.archiveLogs(seen.filter((s) => s.run.state === "running").map((s) => s.id));
+    await this.lifecycle.resumeFiles(now);
     let k = 0;
     for (const { id, run, claim, timeoutMs } of seen) {
       const boardIds = Object.values(claim.boards);
@@ -65,7 +86,12 @@ export class Reaper {
           outcome: "error",
           steps: run.steps,
           cases: run.cases,
-          error: { code: "AGENT_LOST", message: `agent ${claim.agent} stopped renewing the leases of ${boardIds.join(", ")}` },
+          error: {
+            code: "AGENT_LOST",
+            message: this.ctx.outages.recent()
+              ? `the leases of ${boardIds.join(", ")} (agent ${claim.agent}) expired while Redis did not answer`
+              : `agent ${claim.agent} stopped renewing the leases of ${boardIds.join(", ")}`,
+          },
           durationMs: Math.max(0, now - claim.at),
         },
         { onlyIfLost: true },

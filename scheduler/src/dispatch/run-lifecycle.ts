@@ -1,8 +1,10 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { leaseTokenHash } from "../leases/lease-store.js";
+import { RunLogArchive } from "../logs/run-log-archive.js";
+import { markLogGaps } from "../logs/run-log-gaps.js";
 import { decodeLogLine } from "../logs/run-log-pages.js";
 import { isTerminal, pendingScore, type RunChange, type StoredRun } from "../store/run-store.js";
 
@@ -32,6 +34,21 @@ function makeRunDir(dir: string): void {
   }
 }
 
+/** A file that is either complete or absent (a full disk fails the temp file, never leaves half a log). */
+function writeWhole(file: string, data: string): void {
+  const tmp = `${file}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** How long a run's files may stay owed before the reaper writes them (the process that ended the run normally does at once). */
+const FILES_RETRY_MS = 60_000;
+
 function isInfraCode(code: string | undefined): boolean {
   if (code === undefined) return true;
   return code in ERROR_CODES ? ERROR_CODES[code as keyof typeof ERROR_CODES].infra : true;
@@ -43,16 +60,51 @@ function isInfraCode(code: string | undefined): boolean {
  */
 export class RunLifecycle {
   private readonly writing = new Set<Promise<void>>();
+  private readonly archive: RunLogArchive;
 
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(private readonly ctx: SchedulerContext) {
+    this.archive = new RunLogArchive(ctx.redis, ctx.keys, (id) => ctx.artifacts.runDir(id));
+  }
+
+  /** Copies long running runs' log streams to their archive files (a tick of the reaper), ahead of any cap. */
+  async archiveLogs(runIds: readonly string[]): Promise<void> {
+    await this.archive.sweep(runIds);
+  }
 
   /**
    * Run files are written in the background so the event consumer reads the next events (and frees
    * the next boards) without waiting for the disk; `drain()` waits for them on shutdown.
    */
   private afterEnd(run: Run): void {
-    const p = this.ended(run).finally(() => this.writing.delete(p));
+    this.ctx.metrics.runEnded(run.state);
+    const p = this.writeFiles(run)
+      .catch((err: unknown) => this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files (full disk?); the reaper tries again"))
+      .finally(() => this.writing.delete(p));
     this.writing.add(p);
+  }
+
+  /**
+   * Run files still owed: the run's id joined `filesPending()` in the same step as its final state, so a
+   * scheduler that died before writing them, or a disk that was full, leaves it there. Each entry is
+   * retried a minute after its last try (the owning process normally writes them at once).
+   */
+  async resumeFiles(now: number): Promise<void> {
+    const { redis, keys } = this.ctx;
+    const ids = await redis.zrangebyscore(keys.filesPending(), "-inf", now - FILES_RETRY_MS, "LIMIT", 0, 20);
+    for (const id of ids) {
+      const s = await this.ctx.runs.get(id);
+      if (!s || !isTerminal(s.run.state)) {
+        await redis.zrem(keys.filesPending(), id);
+        continue;
+      }
+      try {
+        await this.writeFiles(s.run);
+        this.ctx.log.info({ run: id }, "wrote the run's files left over from an earlier failure");
+      } catch (err) {
+        await redis.zadd(keys.filesPending(), now, id);
+        this.ctx.log.error({ err, run: id }, "still cannot write the run's JUnit/log files; check the artifact directory (full disk?)");
+      }
+    }
   }
 
   async drain(): Promise<void> {
@@ -78,7 +130,9 @@ export class RunLifecycle {
     await this.ctx.runs.update(runId, (cur) => {
       foreign = false;
       const a = CURRENT(cur);
-      if (isTerminal(cur.run.state) || !a || a.attempt !== attempt) return null;
+      // Only while the attempt runs: a queued run is one the reaper gave up on (the agent reports late, e.g.
+      // after a Redis stall), and this write would take it out of pending with nobody left to put it back.
+      if ((cur.run.state !== "leased" && cur.run.state !== "running") || !a || a.attempt !== attempt) return null;
       if ((foreign = !fromClaim(cur, attempt, by))) return null;
       if (cur.run.steps.some((s) => s.index === step.index)) return null;
       return { run: { ...cur.run, steps: [...cur.run.steps, step] }, pending: null };
@@ -102,7 +156,9 @@ export class RunLifecycle {
     const now = Date.now();
     let retry = false;
     let foreign = false;
-    const infra = result.outcome === "error" && isInfraCode(result.error?.code);
+    // one deadline, whoever noticed it first: the agent's runner reports it as RUN_TIMEOUT, the reaper as timed-out
+    const timedOut = result.outcome !== "pass" && result.error?.code === "RUN_TIMEOUT";
+    const infra = result.outcome === "error" && !timedOut && isInfraCode(result.error?.code);
     const decide = (cur: StoredRun): RunChange | null => {
       foreign = false;
       const a = CURRENT(cur);
@@ -127,6 +183,11 @@ export class RunLifecycle {
         // try other boards first; the run may still come back to these when no other board fits
         const exclude = [...new Set([...cur.exclude, ...Object.values(a.boards)])];
         change = { run, pending: pendingScore(cur.run.request.priority, cur.run.createdAt), active: "inactive", exclude };
+      } else if (timedOut) {
+        run.state = "timed-out";
+        run.endedAt = now;
+        if (result.error) run.error = result.error;
+        change = { run, pending: null };
       } else {
         run.state = result.outcome === "pass" ? "passed" : result.outcome === "fail" ? "failed" : result.outcome === "cancelled" ? "cancelled" : "error";
         run.endedAt = now;
@@ -136,8 +197,9 @@ export class RunLifecycle {
       if (claimed && c) {
         const boardIds = Object.values(c.boards);
         if (opts.onlyIfLost) change.leases = { mode: "lost", boardIds, token: c.token, submitter: cur.run.submitter };
-        // A board that may need quarantine first (infra) is freed only after the health bookkeeping.
-        else if (!infra) change.leases = { mode: "release", boardIds, token: c.token, submitter: cur.run.submitter };
+        // A board that may need quarantine first (infra) is freed only after the health bookkeeping; the
+        // submitter's usage drops with the state all the same (a process killed in between leaves no count behind).
+        else change.leases = { mode: infra ? "usage" : "release", boardIds, token: c.token, submitter: cur.run.submitter };
       }
       return change;
     };
@@ -147,11 +209,15 @@ export class RunLifecycle {
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
     // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
-    if (infra) {
+    // A failure right after Redis stopped answering is put down to Redis: the boards keep their health.
+    const outage = infra && this.ctx.outages.recent();
+    if (outage) this.ctx.log.warn({ run: result.runId, boards: boardIds }, "infrastructure failure during a Redis outage: not charged to the boards' health");
+    if (infra && !outage) {
       const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
       for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
     }
     if (!res.change.leases) await this.releaseClaim(before);
+    else if (res.change.leases.mode === "usage") await this.ctx.leases.release(res.change.leases.boardIds, res.change.leases.token);
     this.ctx.wake(infra);
     if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) this.afterEnd(res.after);
@@ -159,7 +225,7 @@ export class RunLifecycle {
   }
 
   /** Cancel (API) or timeout (reaper). Returns the run as it is now, or undefined if unknown. */
-  async stop(runId: string, state: "cancelled" | "timed-out", message: string): Promise<Run | undefined> {
+  async stop(runId: string, state: "cancelled" | "timed-out", message: string, code?: string): Promise<Run | undefined> {
     const now = Date.now();
     const res = await this.ctx.runs.update(runId, (cur) => {
       if (isTerminal(cur.run.state)) return null;
@@ -168,7 +234,7 @@ export class RunLifecycle {
         ...cur.run,
         state,
         endedAt: now,
-        error: { code: state === "cancelled" ? "CANCELLED" : "RUN_TIMEOUT", message },
+        error: { code: code ?? (state === "cancelled" ? "CANCELLED" : "RUN_TIMEOUT"), message },
       };
       delete run.waitingFor;
       if (a && cur.run.state !== "queued") run.attempts = [...cur.run.attempts.slice(0, -1), { ...a, endedAt: now, outcome: "cancelled" }];
@@ -194,35 +260,40 @@ export class RunLifecycle {
     ]);
   }
 
-  /** A run reached its final state: write JUnit and the full log beside the artifacts. */
-  private async ended(run: Run): Promise<void> {
-    this.ctx.metrics.runEnded(run.state);
-    try {
-      const lines = await this.readRunLog(run.id);
-      const dir = this.ctx.artifacts.runDir(run.id);
-      makeRunDir(dir);
-      const junit = toJUnitXml({
-        name: run.request.suite,
-        runId: run.id,
-        steps: run.steps,
-        cases: run.cases,
-        logLines: lines,
-        ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
-      });
-      const expiring = this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs);
-      // Small local files written synchronously: the promise API's file handles, thread-pool hops and
-      // garbage cost this process several times the write itself (a large share of its time per run
-      // under load). A run that logged nothing gets no empty log files; the log route then answers
-      // from the run's Redis log, which is empty too.
-      writeFileSync(join(dir, "junit.xml"), junit);
-      if (lines.length > 0) {
-        writeFileSync(join(dir, "log.jsonl"), lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
-        writeFileSync(join(dir, "log.txt"), lines.map((l) => l.text).join("\n") + "\n");
-      }
-      await expiring;
-    } catch (err) {
-      this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files; check the artifact directory");
+  /**
+   * JUnit and the full log beside the artifacts, each file written whole (temp file, then rename), then the
+   * run leaves `filesPending()`. Idempotent: a retry rewrites the same files from what Redis holds.
+   */
+  private async writeFiles(run: Run): Promise<void> {
+    // a long run's head may be in its archive only (the stream's cap trimmed it)
+    const archived = this.archive.read(run.id);
+    const lines = archived ? [...archived.lines, ...(await this.readRunLog(run.id, archived.lastId))] : await this.readRunLog(run.id);
+    const dir = this.ctx.artifacts.runDir(run.id);
+    makeRunDir(dir);
+    const junit = toJUnitXml({
+      name: run.request.suite,
+      runId: run.id,
+      steps: run.steps,
+      cases: run.cases,
+      logLines: lines,
+      ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
+    });
+    // Small local files written synchronously: the promise API's file handles, thread-pool hops and
+    // garbage cost this process several times the write itself (a large share of its time per run
+    // under load). A run that logged nothing gets no empty log files; the log route then answers
+    // from the run's Redis log, which is empty too.
+    writeWhole(join(dir, "junit.xml"), junit);
+    if (lines.length > 0) {
+      const stored = markLogGaps(run, lines);
+      writeWhole(join(dir, "log.jsonl"), stored.map((l) => JSON.stringify(l)).join("\n") + "\n");
+      writeWhole(join(dir, "log.txt"), stored.map((l) => l.text).join("\n") + "\n");
     }
+    // the Redis log expires only once the files hold it
+    await Promise.all([
+      this.ctx.redis.pexpire(this.ctx.keys.runLog(run.id), this.ctx.config.retentionMs),
+      this.ctx.redis.zrem(this.ctx.keys.filesPending(), run.id),
+      archived ? this.archive.remove(run.id) : undefined,
+    ]);
   }
 
   /**
@@ -230,10 +301,10 @@ export class RunLifecycle {
    * skipped (and counted in one warning), never allowed to fail the read: it would cost the run its log files
    * and every reader of the log a 5xx.
    */
-  async readRunLog(runId: string): Promise<LogLine[]> {
+  async readRunLog(runId: string, after?: string): Promise<LogLine[]> {
     const out: LogLine[] = [];
     let skipped = 0;
-    let start = "-";
+    let start = after === undefined ? "-" : `(${after}`;
     for (;;) {
       const batch = await this.ctx.redis.xrange(this.ctx.keys.runLog(runId), start, "+", "COUNT", 5000);
       for (const [id, fields] of batch) {

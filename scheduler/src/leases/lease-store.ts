@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LeaseStore as ProtocolLeaseStore, leaseTokenHash, type Lease } from "@hil/lab-protocol";
-import { ACQUIRE_BOARDS } from "./lease-scripts.js";
+import { ABANDON_CLAIM, ACQUIRE_BOARDS, SETTLE_CLAIM } from "./lease-scripts.js";
 
 export { LeaseSchema, leaseTokenHash, parseLease, type Lease } from "@hil/lab-protocol";
 
@@ -52,6 +52,7 @@ export class LeaseStore extends ProtocolLeaseStore {
       this.keys.pendingBySubmitter(req.submitter),
       this.keys.pendingSubmitters(),
       this.keys.boardOwners(),
+      this.keys.claimIntents(),
     ];
     for (const id of boardIds) keys.push(this.keys.lease(id), this.keys.board(id), this.keys.boardBookings(id), this.keys.agent(req.agent));
     const claim: Claim = { attempt: req.attempt, token: req.token, agent: req.agent, boards: req.boards, at: req.now, timeoutMs: req.until - req.now };
@@ -73,5 +74,30 @@ export class LeaseStore extends ProtocolLeaseStore {
     if (res[0] === 1) return { ok: true, claim };
     const idx = res[1] ?? 0;
     return { ok: false, board: idx > 0 ? boardIds[idx - 1] : undefined, reason: String(res[2] ?? "refused") };
+  }
+
+  /**
+   * A claim the dispatcher never marked on its run: `settle` frees its leases and the submitter's usage
+   * (once, whoever calls), `drop` only forgets the intent (the run was marked and its job added).
+   * Returns whether this call removed the intent.
+   */
+  async settleClaim(runId: string, claim: Claim, submitter: string, mode: "settle" | "drop"): Promise<boolean> {
+    const keys = [this.keys.claimIntents(), this.keys.run(runId), this.keys.submitterUsage(), ...Object.values(claim.boards).map((b) => this.keys.lease(b))];
+    return (await SETTLE_CLAIM.run(this.redis, keys, [runId, claim.at, claim.token, submitter, mode])) === 1;
+  }
+
+  /** Back to pending, the claim undone, if the run is still at `version` (queued, claim not marked). */
+  async abandonClaim(runId: string, claim: Claim, submitter: string, version: number, pendingScore: number): Promise<boolean> {
+    const keys = [
+      this.keys.claimIntents(),
+      this.keys.run(runId),
+      this.keys.submitterUsage(),
+      this.keys.pending(),
+      this.keys.pendingBySubmitter(submitter),
+      this.keys.pendingSubmitters(),
+      this.keys.activeRuns(),
+      ...Object.values(claim.boards).map((b) => this.keys.lease(b)),
+    ];
+    return (await ABANDON_CLAIM.run(this.redis, keys, [runId, claim.at, claim.token, submitter, version, pendingScore])) === 1;
   }
 }

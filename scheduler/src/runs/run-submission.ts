@@ -94,6 +94,7 @@ export async function planRun(
     artifacts: refs,
     timeoutMs: request.timeoutSec !== undefined ? request.timeoutSec * 1000 : Math.max(1, Math.round(suite.timeout)),
     maxAttempts: request.maxAttempts,
+    ...(request.queueTimeoutSec !== undefined ? { queueTimeoutMs: request.queueTimeoutSec * 1000 } : {}),
   };
   return { run, plan };
 }

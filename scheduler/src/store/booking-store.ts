@@ -108,6 +108,36 @@ export class BookingStore {
       .sort((a, b) => a.start - b.start);
   }
 
+  /**
+   * Bounded growth: bookings that ended (or were released) before `now` leave their board's calendar, which
+   * the lease script scans on every claim; they stay readable (`get`, the list of all bookings) until
+   * `retentionMs` after their end, then are deleted. Returns how many left a calendar and how many were deleted.
+   */
+  async prune(now: number, retentionMs: number, max = 1000): Promise<{ ended: number; deleted: number }> {
+    const ids = await this.redis.zrangebyscore(this.keys.bookings(), "-inf", now, "WITHSCORES", "LIMIT", 0, max);
+    if (ids.length === 0) return { ended: 0, deleted: 0 };
+    const entries: { id: string; end: number }[] = [];
+    for (let i = 0; i + 1 < ids.length; i += 2) entries.push({ id: ids[i] ?? "", end: Number(ids[i + 1]) });
+    const raws = await this.redis.mget(...entries.map((e) => this.keys.booking(e.id)));
+    const multi = this.redis.multi();
+    let ended = 0;
+    let deleted = 0;
+    entries.forEach(({ id, end }, i) => {
+      const b = decodeBooking(raws[i] ?? "null");
+      // the board's calendar holds it only while it can still block a run
+      if (b) {
+        multi.zrem(this.keys.boardBookings(b.board), id);
+        ended++;
+      }
+      if (end <= now - retentionMs || !b) {
+        multi.del(this.keys.booking(id)).zrem(this.keys.bookings(), id);
+        deleted++;
+      }
+    });
+    await multi.exec();
+    return { ended, deleted };
+  }
+
   /** Ends of bookings still to come, for the timers that wake the dispatcher. */
   async upcomingEnds(now = Date.now()): Promise<number[]> {
     const res = await this.redis.zrangebyscore(this.keys.bookings(), now, "+inf", "WITHSCORES", "LIMIT", 0, 200);

@@ -15,6 +15,8 @@ export const RunPlanSchema = z
     artifacts: z.record(z.string(), ArtifactRefSchema),
     timeoutMs: z.number().int().positive(),
     maxAttempts: z.number().int().positive(),
+    /** The request's queue timeout; the lab's `HIL_QUEUE_TIMEOUT` when absent. */
+    queueTimeoutMs: z.number().int().positive().optional(),
   })
   .strict();
 export type RunPlan = z.infer<typeof RunPlanSchema>;
@@ -27,11 +29,12 @@ export type RunPlan = z.infer<typeof RunPlanSchema>;
  * [8] JSON list of boards to avoid next time, or "" to leave it.
  * KEYS[5] submitter-usage hash · KEYS[6] the run submitter's pending zset · KEYS[7] pending-submitters set
  * (the per-submitter index moves with KEYS[2], so the dispatcher can read every submitter's head) ·
- * KEYS[8..] the claim's lease keys (optional lease handling in the same step):
+ * KEYS[8] files-pending zset (a run that ends is added with its final state: its files are owed from then on) ·
+ * KEYS[9..] the claim's lease keys (optional lease handling in the same step):
  * [9] "" | "release" (delete the leases still holding the token, after the write) | "lost" (write only if
- * none of them holds the token any more) · [10] the claim's plaintext token (leases hold its SHA-1, `tokenHash`) ·
+ * none of them holds the token any more) | "usage" (leave the leases; only the usage drops) · [10] the claim's plaintext token (leases hold its SHA-1, `tokenHash`) ·
  * [11] submitter whose usage drops by one, or "" ·
- * [12] the run's submitter (member of KEYS[7]).
+ * [12] the run's submitter (member of KEYS[7]) · [13] "1" when the new state is final (the run joins KEYS[8]).
  * Returns 1 when written, 0 when someone else changed the run first, 2 when "lost" found a live lease.
  */
 const UPDATE_RUN = new LuaScript(`
@@ -40,7 +43,7 @@ if (v or '0') ~= ARGV[1] then return 0 end
 local mode = ARGV[9] or ''
 local th = redis.sha1hex(ARGV[10] or '')
 if mode == 'lost' then
-  for i = 8, #KEYS do
+  for i = 9, #KEYS do
     local raw = redis.call('GET', KEYS[i])
     if raw and cjson.decode(raw).tokenHash == th then return 2 end
   end
@@ -63,12 +66,13 @@ elseif ARGV[4] == 'active' then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
 end
 if mode == 'release' then
-  for i = 8, #KEYS do
+  for i = 9, #KEYS do
     local raw = redis.call('GET', KEYS[i])
     if raw and cjson.decode(raw).tokenHash == th then redis.call('DEL', KEYS[i]) end
   end
 end
 if mode ~= '' and ARGV[11] ~= '' then redis.call('HINCRBY', KEYS[5], ARGV[11], -1) end
+if ARGV[13] == '1' then redis.call('ZADD', KEYS[8], ARGV[6], ARGV[5]) end
 return 1
 `);
 
@@ -92,7 +96,7 @@ export interface RunChange {
    * of them holds the token (the reaper: an agent that is still renewing keeps its run). Either way the
    * submitter's running count drops by one when `submitter` is given.
    */
-  leases?: { mode: "release" | "lost"; boardIds: string[]; token: string; submitter?: string };
+  leases?: { mode: "release" | "lost" | "usage"; boardIds: string[]; token: string; submitter?: string };
 }
 
 /** What `update` did: written, or why not (`lease-held`: a `lost` change found the agent still holding a lease). */
@@ -137,6 +141,8 @@ export class RunStore {
       .zadd(this.keys.pending(), pendingScore(plan.priority, run.createdAt), run.id)
       .zadd(this.keys.pendingBySubmitter(run.submitter), pendingScore(plan.priority, run.createdAt), run.id)
       .sadd(this.keys.pendingSubmitters(), run.submitter)
+      // the reaper looks at once and then schedules the run's queue-timeout check itself
+      .zadd(this.keys.queueChecks(), run.createdAt, run.id)
       .exec();
     publishChange(this.redis, this.keys, { kind: "run", id: run.id, state: run.state });
   }
@@ -178,6 +184,7 @@ export class RunStore {
         this.keys.submitterUsage(),
         this.keys.pendingBySubmitter(cur.run.submitter),
         this.keys.pendingSubmitters(),
+        this.keys.filesPending(),
       ];
       if (l) for (const b of l.boardIds) keys.push(this.keys.lease(b));
       const ok = await UPDATE_RUN.run(this.redis, keys, [
@@ -193,6 +200,7 @@ export class RunStore {
         l?.token ?? "",
         l?.submitter ?? "",
         cur.run.submitter,
+        isTerminal(next.run.state) && !isTerminal(cur.run.state) ? "1" : "",
       ]);
       if (ok === 1) {
         publishChange(this.redis, this.keys, { kind: "run", id, state: next.run.state });
