@@ -10,7 +10,7 @@
 // to it as its own ACL user, whose password is its token (the scheduler makes that user).
 //
 // Env: LAB_PORT (default 8080), REDIS_URL, HIL_DATA_DIR (default .hil), HIL_LAB_VIRTUAL
-// (default "esp32=2"), HIL_LAB_SKIP_SETUP=1 (skip npm ci / apt / build: tests use it).
+// (default "esp32=2,android=1"), HIL_LAB_SKIP_SETUP=1 (skip npm ci / apt / build: tests use it).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from "node:fs";
@@ -21,7 +21,7 @@ import { ensureSystemDeps } from "./sysdeps.mjs";
 const env = process.env;
 const port = Number(env.LAB_PORT ?? 8080);
 const dataDir = resolve(ROOT, env.HIL_DATA_DIR ?? ".hil");
-const virtual = env.HIL_LAB_VIRTUAL ?? "esp32=2";
+const virtual = env.HIL_LAB_VIRTUAL ?? "esp32=2,android=1";
 const hilBin = join(ROOT, "cli", "bin", "hil.js");
 
 const children = [];

@@ -1,7 +1,7 @@
 // The Android driver's adb/fastboot client against a virtual Android, through Debian's real adb and
 // fastboot and a private adb server.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -83,6 +83,10 @@ it("install (replace, grant) a real APK; INSTALL_FAILED_* is a test failure with
   assert.match(await ctx.client.install(ctx.apk, { replace: true, grant: true, timeoutMs: 30_000 }), /^Success/);
   assert.match((await ctx.client.shell("pm list packages -3", { timeoutMs: 10_000 })).stdout, /package:com\.hil\.app\n/);
   assert.match(await ctx.client.install(ctx.apk, { replace: true, timeoutMs: 30_000 }), /^Success/, "replace keeps working");
+  // the agent's artifact cache names files by their hash: no .apk, which adb itself refuses
+  const hashed = join(ctx.dir, "0a1b2c3d4e5f");
+  copyFileSync(ctx.apk, hashed);
+  assert.match(await ctx.client.install(hashed, { replace: true, timeoutMs: 30_000 }), /^Success/, "a file named without .apk installs");
   assert.is(await executeAndroidControl(ctx.dev, "install-fail INSTALL_FAILED_INSUFFICIENT_STORAGE"), "ok install-fail INSTALL_FAILED_INSUFFICIENT_STORAGE");
   const e = await rejects(ctx.client.install(ctx.apk, { replace: true, timeoutMs: 30_000 }));
   assert.is(e.code, "TEST_FAILED");

@@ -46,9 +46,9 @@ test("discovered boards join and leave the inventory on rescan", async () => {
     assert.equal(added.map((b) => b.id), ["esp32-devkitc-ccc3"]);
     assert.equal(inv.list().map((b) => b.id).sort(), ["esp32-devkitc-bbb2", "esp32-devkitc-ccc3"]);
     // the board's port does not exist here: opening it is an infrastructure error, not a crash
-    const code = await codeOf(inv.openTarget("esp32-devkitc-bbb2"));
+    const code = await codeOf(inv.openEsp32("esp32-devkitc-bbb2"));
     assert.ok(code === "LINK_OPEN_FAILED" || code === "LINK_CLOSED", String(code));
-    assert.is(await codeOf(inv.openTarget("no-such-board")), "BOARD_VANISHED");
+    assert.is(await codeOf(inv.openEsp32("no-such-board")), "BOARD_VANISHED");
   } finally {
     await inv.close();
     await tmp.remove();
@@ -67,7 +67,7 @@ test("virtual ESP32s: distinct ids and MACs, reachable over RFC 2217 with resets
       assert.is(b.virtual, true);
       assert.is(b.profile, "esp32-virtual");
     }
-    const target = await inv.openTarget(boards[1]!.id, { runId: "r9", startSeq: 1000 });
+    const target = await inv.openEsp32(boards[1]!.id, { runId: "r9", startSeq: 1000 });
     try {
       await target.reset("run");
       const { entry } = await target.console.expect(/rst:0x1 \(POWERON_RESET\)/, { timeoutMs: 15_000 });
@@ -101,7 +101,7 @@ test("a discovered board's MAC is learned at its first flash and checked from th
     assert.is(found.identity.mac, undefined);
     const app = join(tmp.dir, "app.bin");
     await writeFile(app, buildEsp32Image({ scenario: { kind: "idle" } }));
-    const target = await inv.openTarget(found.id);
+    const target = await inv.openEsp32(found.id);
     try {
       await target.flash([{ name: "app", path: app, offset: 0x10000 }], { erase: false });
     } finally {

@@ -41,7 +41,7 @@ const UNITY: ScenarioSpecInput = {
 test("esp32-unity: right passes and failures; the panic fails its case with the backtrace and the next case still runs", async () => {
   const suite = await findSuite("esp32-unity");
   assert.ok(suite);
-  const target = await inventory.openTarget(boardId, { runId: "run-u" });
+  const target = await inventory.openEsp32(boardId, { runId: "run-u" });
   try {
     const result = await runSuite({ suite, targets: { dut: target }, artifacts: { "test-app": await image("unity_app", UNITY) }, runId: "run-u" });
     const got = Object.fromEntries(result.cases.map((c) => [c.name, c]));
@@ -66,7 +66,7 @@ test("esp32-console passes on an app with a console; the second run finds the im
   assert.ok(suite);
   const app = await image("smoke_app", { kind: "console" });
   for (const round of [1, 2]) {
-    const target = await inventory.openTarget(boardId);
+    const target = await inventory.openEsp32(boardId);
     try {
       const result = await runSuite({ suite, targets: { dut: target }, artifacts: { app } });
       assert.is(result.outcome, "pass", `round ${round}: ${JSON.stringify(result.steps.filter((s) => s.outcome !== "pass"))}`);
@@ -89,7 +89,7 @@ test("a boot-looping app: the expect for app_main times out and says the board i
       { type: "expect", name: "app started", pattern: "main_task: Calling app_main\\(\\)", timeout: "8s" },
     ],
   });
-  const target = await inventory.openTarget(boardId);
+  const target = await inventory.openEsp32(boardId);
   try {
     const result = await runSuite({ suite, targets: { dut: target }, artifacts: { app: await image("looper", { kind: "bootloop", cause: "panic" }) } });
     assert.is(result.outcome, "fail");
@@ -134,7 +134,7 @@ test("cancelling mid-flash ends the run promptly as cancelled and leaves the boa
       ac.abort();
     }
   });
-  const first = await inventory.openTarget(boardId);
+  const first = await inventory.openEsp32(boardId);
   try {
     const result = await runSuite({ suite, targets: { dut: first }, artifacts: { "test-app": big }, signal: ac.signal });
     assert.is(result.outcome, "cancelled");
@@ -145,7 +145,7 @@ test("cancelling mid-flash ends the run promptly as cancelled and leaves the boa
     await first.close();
   }
   // The same board takes the next run.
-  const second = await inventory.openTarget(boardId);
+  const second = await inventory.openEsp32(boardId);
   try {
     const result = await runSuite({ suite, targets: { dut: second }, artifacts: { "test-app": await image("after_cancel", UNITY) } });
     assert.is(result.steps[0]?.outcome, "pass");
@@ -161,7 +161,7 @@ test("unplugging the board mid-flash is an infrastructure error: link closed dur
   const big = join(tmp.dir, "big.bin");
   await writeFile(big, buildEsp32Image({ appDesc: { projectName: "big", version: "9" }, scenario: UNITY, padTo: 512 * 1024, padSeed: 7 }));
   const device = inventory.virtualDevice(boardId)!;
-  const target = await inventory.openTarget(boardId);
+  const target = await inventory.openEsp32(boardId);
   const sub = device.onModeChange((mode) => {
     if (mode === "stub") setTimeout(() => device.unplug(), 50);
   });

@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option("--redis-url-file <file>", "file holding the Redis URL (the way to give one with a password)")
     .option("--name <name>", "agent name; names its job queue (default: $HIL_AGENT_NAME)")
     .option("--namespace <ns>", "Redis key namespace (default: $HIL_NAMESPACE or hil)")
-    .option("--virtual <spec>", "host virtual boards, e.g. esp32=2")
+    .option("--virtual <spec>", "host virtual boards, e.g. esp32=2,android=1")
     .option("--scenario <name>", "firmware scenario of the virtual boards")
     .option("--pace", "pace virtual links at their baud rate")
     .option("--no-discover", "do not look for USB boards")
@@ -63,7 +63,7 @@ export function register(program: Command): void {
         : env.REDIS_URL || (env.REDIS_URL_FILE ? readSecretFile(env.REDIS_URL_FILE, "the Redis URL") : undefined);
       if (!name) throw new UsageError("give the agent a --name (it names its job queue)");
       if (!redisUrl) throw new UsageError("give --redis URL (or set REDIS_URL / REDIS_URL_FILE)");
-      const virtualEsp32 = parseVirtual(opts.virtual);
+      const { esp32: virtualEsp32, android: virtualAndroid } = parseVirtual(opts.virtual);
       const instantBoards =
         opts.instantBoards !== undefined ? parseCount(opts.instantBoards, "--instant-boards") : opts.instant ? Math.max(virtualEsp32, 1) : 0;
       const token =
@@ -81,6 +81,7 @@ export function register(program: Command): void {
           instantBoards,
           instantHoldMs: parseHold(opts.instantHold ?? "0ms"),
           virtualEsp32,
+          virtualAndroid,
           pace: opts.pace ?? false,
           discover: opts.discover && instantBoards === 0,
           cacheDir: opts.cacheDir ?? defaultCacheDir(name),
@@ -121,18 +122,18 @@ export function register(program: Command): void {
     });
 }
 
-function parseVirtual(spec: string | undefined): number {
-  if (spec === undefined) return 0;
+function parseVirtual(spec: string | undefined): { esp32: number; android: number } {
+  if (spec === undefined) return { esp32: 0, android: 0 };
   let esp32 = 0;
+  let android = 0;
   for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
     const m = /^([a-z0-9]+)=(\d+)$/.exec(part);
     if (!m) throw new UsageError(`--virtual takes kind=count pairs, e.g. esp32=2 (got "${part}")`);
     if (m[1] === "esp32") esp32 += Number(m[2]);
-    else if (m[1] === "android") {
-      if (Number(m[2]) > 0) process.stderr.write("hil agent: virtual Android boards are not hosted by the agent yet; skipping them\n");
-    } else throw new UsageError(`--virtual: unknown board kind "${m[1]}" (esp32 or android)`);
+    else if (m[1] === "android") android += Number(m[2]);
+    else throw new UsageError(`--virtual: unknown board kind "${m[1]}" (esp32 or android)`);
   }
-  return esp32;
+  return { esp32, android };
 }
 
 function parseHold(value: string): number {

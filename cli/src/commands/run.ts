@@ -150,9 +150,16 @@ async function waitForRun(client: HilClient, runId: string, opts: RunOptions): P
       onLine: (l) => process.stdout.write(`${logLineText(l)}\n`),
     });
     if (opts.junit) await writeJunit(client, runId, opts.junit);
-    const failed = run.cases.filter((c) => c.outcome === "fail").length;
-    const summary = run.cases.length > 0 ? ` (${run.cases.length} cases, ${failed} failed)` : "";
+    const failed = run.cases.filter((c) => c.outcome === "fail" || c.outcome === "error");
+    const summary = run.cases.length > 0 ? ` (${run.cases.length} cases, ${failed.length} failed)` : "";
     process.stdout.write(`run ${runId} ${run.state}${summary}\n`);
+    // what failed, by name, with the first line of why: what a CI log reader looks for first
+    for (const c of failed.slice(0, 20)) {
+      const why = c.message?.split("\n").find((l) => l.trim() !== "")?.trim();
+      process.stdout.write(`  ${c.outcome === "error" ? "error" : "FAIL"} ${c.group ? `${c.group}#` : ""}${c.name}${why ? `: ${why}` : ""}\n`);
+    }
+    if (failed.length > 20) process.stdout.write(`  … and ${failed.length - 20} more (see the JUnit)\n`);
+    if (failed.length === 0 && run.error && run.state !== "passed") process.stdout.write(`  ${run.error.code}: ${run.error.message}\n`);
     return exitCodeForRun(run.state);
   } catch (err) {
     if (!interrupted.signal.aborted) throw err;

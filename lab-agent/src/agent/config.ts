@@ -37,6 +37,7 @@ export const AgentConfigSchema = z
     /** How long an instant board holds each job before passing it (0 = at once); cancel and stop cut it short. */
     instantHoldMs: z.number().nonnegative().default(0),
     virtualEsp32: z.number().int().nonnegative().default(0),
+    virtualAndroid: z.number().int().nonnegative().default(0),
     scenario: z.string().min(1).optional(),
     pace: z.boolean().default(false),
     discover: z.boolean().default(true),

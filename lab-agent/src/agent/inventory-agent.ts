@@ -1,5 +1,6 @@
 import { loadProfiles } from "@hil/device-profiles";
 import { Inventory } from "../inventory/inventory.js";
+import { androidConsole } from "./android-console.js";
 import { ArtifactCache } from "./artifact-cache.js";
 import type { AgentConfig } from "./config.js";
 import { LabAgent } from "./lab-agent.js";
@@ -20,6 +21,7 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
     log: (msg) => logger.info({}, msg),
   });
   try {
+    if (config.virtualAndroid > 0) await inventory.addVirtualAndroid({ count: config.virtualAndroid });
     if (config.virtualEsp32 > 0) {
       await inventory.addVirtualEsp32({
         count: config.virtualEsp32,
@@ -38,7 +40,10 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
       executor: new SuiteJobExecutor(inventory, cache),
       logger,
       // an idle console only ships lines: it keeps few for matching
-      consoles: (boardId, startSeq) => inventory.openTarget(boardId, { runId: null, startSeq, consoleBuffer: 200 }),
+      consoles: async (boardId, startSeq) => {
+        const target = await inventory.openTarget(boardId, { runId: null, startSeq, consoleBuffer: 200 });
+        return target.kind === "android" ? androidConsole(target) : target;
+      },
       artifactFile: (ref) => cache.resolve(ref),
     });
   } catch (err) {

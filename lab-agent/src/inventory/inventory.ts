@@ -6,7 +6,11 @@ import { watchUsb } from "../discovery/usb-watcher.js";
 import { createLink } from "../links/open-link.js";
 import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
 import type { Disposable } from "../links/serial-link.js";
+import { AdbClient } from "../drivers/android/adb-client.js";
+import { AdbServer } from "../drivers/android/adb-server.js";
+import { AndroidTarget } from "../runner/android-target.js";
 import { createEsp32Target, type Esp32Target } from "../runner/esp32-target.js";
+import { VirtualAndroid } from "../virtual/android/virtual-android.js";
 import type { ScenarioSpec } from "../virtual/esp32/firmware/scenario-spec.js";
 import { VirtualEsp32 } from "../virtual/esp32/virtual-esp32.js";
 
@@ -38,10 +42,19 @@ export interface OpenTargetOptions {
   consoleBuffer?: number;
 }
 
+export interface VirtualAndroidRequest {
+  count: number;
+  /** Default android-virtual. */
+  profile?: string;
+  /** How long a boot takes until sys.boot_completed (default: the virtual device's). */
+  bootDelayMs?: number;
+}
+
 interface Entry {
   board: Board;
   profile: DeviceProfile;
   virtual?: { device: VirtualEsp32; server: Rfc2217Server };
+  android?: { device: VirtualAndroid; adbSerial: string; fastbootSerial: string };
 }
 
 // USB events come in bursts (a hub, a board with two interfaces): rescan once after they settle.
@@ -61,6 +74,8 @@ export class Inventory {
   private rescanTimer: NodeJS.Timeout | undefined;
   private rescanning: Promise<void> | undefined;
   private virtualCount = 0;
+  private androidCount = 0;
+  private adbServer: AdbServer | undefined;
   private closed = false;
 
   private constructor(private readonly opts: InventoryOptions) {
@@ -141,12 +156,74 @@ export class Inventory {
     return boards;
   }
 
-  /** Opens a board for a job: its link, console capture and flash driver. */
-  async openTarget(boardId: string, opts: OpenTargetOptions = {}): Promise<Esp32Target> {
+  /**
+   * Virtual Android devices hosted in this process, on loopback adb and fastboot ports that the agent's
+   * own adb server connects to, as it would to a device on the bench network.
+   */
+  async addVirtualAndroid(req: VirtualAndroidRequest): Promise<Board[]> {
+    const profileId = req.profile ?? "android-virtual";
+    const profile = this.opts.profiles.get(profileId);
+    if (!profile || profile.kind !== "android") {
+      throw new LabError("PROFILE_INVALID", `no Android profile "${profileId}" is loaded; virtual Android boards need one (shipped: android-virtual)`);
+    }
+    this.adbServer ??= await AdbServer.start(this.log);
+    const boards: Board[] = [];
+    for (let i = 0; i < req.count; i++) {
+      const id = `${this.opts.agent}-vandroid-${this.androidCount++}`;
+      const device = new VirtualAndroid({ id, ...(req.bootDelayMs !== undefined ? { bootDelayMs: req.bootDelayMs } : {}) });
+      await device.start();
+      const adbSerial = `127.0.0.1:${device.adbPort}`;
+      const fastbootSerial = `tcp:127.0.0.1:${device.fastbootPort}`;
+      await this.adbServer.connect(adbSerial);
+      const board: Board = {
+        id,
+        profile: profileId,
+        agent: this.opts.agent,
+        identity: { adbSerial },
+        state: "idle",
+        labels: { ...profile.labels },
+        endpoint: `adb:${adbSerial}`,
+        virtual: true,
+        health: 100,
+        updatedAt: Date.now(),
+      };
+      this.entries.set(id, { board, profile, android: { device, adbSerial, fastbootSerial } });
+      boards.push(board);
+      this.emitAdded(board);
+      this.log(`virtual Android ${id} on adb ${adbSerial}, fastboot ${fastbootSerial}`);
+    }
+    return boards;
+  }
+
+  /** The in-process virtual Android behind an id (tests use it). */
+  virtualAndroid(boardId: string): VirtualAndroid | undefined {
+    return this.entries.get(boardId)?.android?.device;
+  }
+
+  /** Opens any board for a job: an ESP32's link, console and flash driver, or an Android's adb client and logcat. */
+  async openTarget(boardId: string, opts: OpenTargetOptions = {}): Promise<Esp32Target | AndroidTarget> {
+    const entry = this.entries.get(boardId);
+    if (entry?.android && entry.profile.kind === "android") {
+      const server = this.adbServer;
+      if (!server) throw new LabError("LINK_OPEN_FAILED", "the agent's adb server is not running");
+      const adb = new AdbClient({ serial: entry.android.adbSerial, serverPort: server.port, env: server.env, fastbootSerial: entry.android.fastbootSerial });
+      return AndroidTarget.open({
+        boardId,
+        capabilities: entry.profile.capabilities,
+        adb,
+        ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+      });
+    }
+    return this.openEsp32(boardId, opts);
+  }
+
+  /** Opens an ESP32 board: its link, console capture and flash driver. */
+  async openEsp32(boardId: string, opts: OpenTargetOptions = {}): Promise<Esp32Target> {
     const entry = this.entries.get(boardId);
     if (!entry) throw new LabError("BOARD_VANISHED", `board ${boardId} is not on this agent (any more); it may have been unplugged`);
     if (entry.profile.kind !== "esp32") {
-      throw new LabError("STEP_UNSUPPORTED", `board ${boardId} is a ${entry.profile.kind} board; only ESP32 targets are wired to the runner so far`);
+      throw new LabError("STEP_UNSUPPORTED", `board ${boardId} is a ${entry.profile.kind} board, not an ESP32`);
     }
     const endpoint = entry.board.endpoint;
     if (!endpoint) throw new LabError("BOARD_VANISHED", `board ${boardId} has no port to open`);
@@ -190,12 +267,15 @@ export class Inventory {
     if (this.rescanTimer) clearTimeout(this.rescanTimer);
     this.usbWatch?.dispose();
     for (const [id, e] of this.entries) {
+      if (e.android) await e.android.device.stop().catch(() => undefined);
       if (!e.virtual) continue;
       await e.virtual.server.close().catch(() => undefined);
       e.virtual.device.dispose();
       this.entries.delete(id);
     }
     this.entries.clear();
+    await this.adbServer?.stop();
+    this.adbServer = undefined;
   }
 
   private scheduleRescan(): void {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { basename } from "node:path";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { LabError, StepTimeoutError } from "@hil/contracts";
 import { adbTransportError, firstLine, installFailureReason } from "./adb-errors.js";
@@ -117,6 +119,17 @@ export class AdbClient {
   }
 
   async install(apk: string, opts: InstallOptions): Promise<string> {
+    // adb installs only files whose name ends in .apk; the agent's artifact cache names files by their hash
+    if (!apk.toLowerCase().endsWith(".apk")) {
+      const dir = await mkdtemp(join(tmpdir(), "hil-apk-"));
+      const named = join(dir, `${basename(apk)}.apk`);
+      try {
+        await symlink(resolve(apk), named);
+        return await this.install(named, opts);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
     const args = ["install", ...(opts.replace ? ["-r"] : []), ...(opts.grant ? ["-g"] : []), apk];
     const r = await this.adb(args, { timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
     this.throwIfKilled(r, `adb install ${basename(apk)}`, opts.timeoutMs);

@@ -3,3 +3,4 @@ export * from "./adb-errors.js";
 export * from "./instrumentation-parser.js";
 export * from "./instrumentation-run-error.js";
 export * from "./run-tool.js";
+export * from "./adb-server.js";

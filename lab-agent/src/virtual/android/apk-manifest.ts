@@ -8,6 +8,8 @@ export interface ApkManifest {
   /** `<instrumentation android:name=… android:targetPackage=…>`, when the APK has one. */
   instrumentation: { runner: string; targetPackage: string } | null;
   permissions: string[];
+  /** A test APK made for the virtual board may carry its scripted results (HIL_INSTRUMENTATION_ASSET). */
+  hilInstrumentation?: unknown;
 }
 
 interface RawManifest {
@@ -19,7 +21,7 @@ interface RawManifest {
 }
 
 interface ApkReaderModule {
-  open(apk: Buffer | string): PromiseLike<{ readManifest(): PromiseLike<RawManifest> }>;
+  open(apk: Buffer | string): PromiseLike<{ readManifest(): PromiseLike<RawManifest>; readContent(path: string): PromiseLike<Buffer> }>;
 }
 
 // The package ships CommonJS without type declarations; this is the one call we use.
@@ -49,5 +51,23 @@ export async function readApkManifest(apk: Buffer): Promise<ApkManifest> {
         ? { runner: instr.name, targetPackage: typeof instr.targetPackage === "string" ? instr.targetPackage : raw.package }
         : null,
     permissions: (raw.usesPermissions ?? []).map((p) => p.name).filter((n): n is string => typeof n === "string"),
+    hilInstrumentation: await readHilScript(apk),
   };
+}
+
+/** Where a test APK built for the virtual board carries its scripted results (the ESP32 images' scenario, for Android). */
+export const HIL_INSTRUMENTATION_ASSET = "assets/hil-instrumentation.json";
+
+async function readHilScript(apk: Buffer): Promise<unknown> {
+  let text: string;
+  try {
+    text = (await (await ApkReader.open(apk)).readContent(HIL_INSTRUMENTATION_ASSET)).toString("utf8");
+  } catch {
+    return undefined; // a real APK: no script, the default results
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

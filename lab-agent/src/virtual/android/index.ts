@@ -6,3 +6,5 @@ export { readApkManifest, ApkParseError, type ApkManifest } from "./apk-manifest
 export { pickFreePort } from "./tcp-endpoint.js";
 export { executeAndroidControl, AndroidControlSocket, ANDROID_CONTROL_HELP } from "./android-control.js";
 export { startVirtualAndroidFleet, describeAndroidBoard, adbPortProblem, type VirtualAndroidFleetOptions, type VirtualAndroidFleet, type AndroidFleetBoard } from "./fleet.js";
+export { buildTestApk, apkToolMissing, type TestApkSpec } from "./build-apk.js";
+export { HIL_INSTRUMENTATION_ASSET } from "./apk-manifest.js";

@@ -27,8 +27,10 @@ export class InstrumentationScripts {
     this.scripts.set(testPackage, InstrumentationScriptSchema.parse(script));
   }
 
-  get(testPackage: string, targetPackage: string): InstrumentationScript {
-    return this.scripts.get(testPackage) ?? { tests: [{ class: `${targetPackage}.ExampleInstrumentedTest`, name: "useAppContext", result: "pass", durationMs: 5, log: [] }] };
+  /** Set by a control command first, then what the test APK carried (`embedded`), else one passing test. */
+  get(testPackage: string, targetPackage: string, embedded?: unknown): InstrumentationScript {
+    const carried = embedded === undefined ? undefined : InstrumentationScriptSchema.safeParse(embedded);
+    return this.scripts.get(testPackage) ?? (carried?.success ? carried.data : undefined) ?? { tests: [{ class: `${targetPackage}.ExampleInstrumentedTest`, name: "useAppContext", result: "pass", durationMs: 5, log: [] }] };
   }
 }
 

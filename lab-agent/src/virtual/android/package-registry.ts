@@ -12,6 +12,8 @@ export interface InstalledPackage {
   requested: string[];
   granted: Set<string>;
   stopped: boolean;
+  /** Scripted results the APK carried (HIL_INSTRUMENTATION_ASSET), for `am instrument`. */
+  script?: unknown;
 }
 
 export interface InstallOptions {
@@ -86,6 +88,7 @@ export class PackageRegistry {
       requested: manifest.permissions,
       granted: new Set(opts.grantAll ? manifest.permissions : (existing?.granted ?? [])),
       stopped: true,
+      ...(manifest.hilInstrumentation !== undefined ? { script: manifest.hilInstrumentation } : {}),
     });
     return "Success";
   }

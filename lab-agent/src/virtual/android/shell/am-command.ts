@@ -32,7 +32,7 @@ async function instrument(args: string[], io: ShellIo, ctx: ShellContext): Promi
   const target = installed.instrumentation!.targetPackage;
   const pid = ctx.device.allocatePid();
   ctx.device.log("ActivityManager", `Start proc ${pid}:${target}/u0a${100 + (pid % 50)} for added application ${target}`, 4, "system");
-  const script = ctx.device.instrumentation.get(pkg, target);
+  const script = ctx.device.instrumentation.get(pkg, target, installed.script);
   const classFilter = extras.get("class")?.split(",") ?? null;
   const running = runInstrumentation(script, {
     component,
