@@ -7,6 +7,12 @@ import type { ClientToServerEvents, InterServerEvents, RoomLine, ServerToClientE
 type GatewayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type GatewaySocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
+/**
+ * Under a steady flow the shared XREAD runs at most this often: every round costs one socket.io frame per room and
+ * member, so rounds, not lines, are what a busy gateway pays for. A line on a quiet board is sent at once.
+ */
+const READ_INTERVAL_MS = 20;
+
 /** Joins that could not catch up with a reader after this many rounds are refused (the client retries). */
 const MAX_HANDOVER_ROUNDS = 100;
 
@@ -75,7 +81,7 @@ export class LogRooms {
     private readonly redis: Redis,
     opts: { blockMs?: number; onError?: (err: Error) => void } = {},
   ) {
-    this.follower = new StreamFollower(redis, opts);
+    this.follower = new StreamFollower(redis, { minIntervalMs: READ_INTERVAL_MS, ...opts });
   }
 
   /** Readers running now (one per room with members). */

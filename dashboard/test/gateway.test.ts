@@ -152,6 +152,18 @@ test("join with since gets exactly the lines after it; a board sequence number a
   b.disconnect();
 });
 
+test("tail 0 on a board that already has lines: no backlog, then every live line", async () => {
+  const top = nextSeq - 1;
+  const c = await connect(VIEWER);
+  const seen = collect(c, "board:dk1");
+  const ack = await c.emitWithAck("join", { room: "board", id: "dk1", tail: 0 });
+  assert.equal(ack, { ok: true, room: "board:dk1", cursor: `${top}-0` });
+  const live = await writeLines("dk1", 3);
+  await waitFor("live lines", () => seen.length >= 3);
+  assert.equal(seen, range(top + 1, live));
+  c.disconnect();
+});
+
 test("lines written while clients join are delivered exactly once, to each of them", async () => {
   const start = nextSeq - 1;
   let writing = true;

@@ -60,9 +60,14 @@ export async function readAfter(
 
 /** The newest `count` entries, oldest first. */
 export async function readTail(redis: Redis, key: string, count: number): Promise<StreamEntry[]> {
+  // Redis 7.0 answers COUNT 0 on a non-empty stream with nil, not an empty list (a join with `tail: 0`)
+  if (count <= 0) return [];
   const batch = (await redis.xrevrange(key, "+", "-", "COUNT", count)) as RawEntries;
   return decodeEntries(batch.reverse());
 }
+
+/** A read that returns this many entries (over all streams) makes a StreamFollower wait its full `minIntervalMs`. */
+const PACE_FULL_AT = 100;
 
 /** A stream followed by a StreamFollower: it reads after `lastId` and hands new entries to `deliver`, which must advance `lastId`. */
 export interface StreamWatcher {
@@ -85,7 +90,18 @@ export class StreamFollower {
 
   constructor(
     private readonly redis: Redis,
-    private readonly opts: { blockMs?: number; count?: number; onError?: (err: Error) => void } = {},
+    private readonly opts: {
+      blockMs?: number;
+      count?: number;
+      /**
+       * Under a steady flow the next read starts no sooner than this after the previous one began, so each watcher
+       * gets fewer, larger batches (a fan-out pays per batch, not per line). The pause scales with what the read
+       * returned: the full interval from PACE_FULL_AT entries on, next to nothing for a line or two, so a line on a
+       * quiet stream is not held back. Default 0.
+       */
+      minIntervalMs?: number;
+      onError?: (err: Error) => void;
+    } = {},
   ) {}
 
   /** Blocking connections this follower holds (0 or 1). */
@@ -124,6 +140,7 @@ export class StreamFollower {
       }
       const ws = [...this.watchers.values()];
       let out: [string, RawEntries][] | null;
+      const readAt = performance.now();
       try {
         out = (await this.conn.xread("COUNT", this.opts.count ?? 500, "BLOCK", blockMs, "STREAMS", ...ws.map((w) => w.key), ...ws.map((w) => w.lastId))) as
           | [string, RawEntries][]
@@ -137,10 +154,17 @@ export class StreamFollower {
       for (const [key, raw] of out ?? []) {
         const w = this.watchers.get(key);
         if (!w) continue;
-        // a watcher that left and came back, or one that another reader advanced, never gets an entry twice
-        const fresh = decodeEntries(raw).filter((e) => compareStreamIds(e.id, w.lastId) > 0);
+        // a watcher that left and came back, or one that another reader advanced, never gets an entry twice; entries
+        // come in id order, so only a leading run of them can be at or below lastId
+        const entries = decodeEntries(raw);
+        let skip = 0;
+        while (skip < entries.length && compareStreamIds(entries[skip]?.id ?? "", w.lastId) <= 0) skip++;
+        const fresh = skip === 0 ? entries : entries.slice(skip);
         if (fresh.length > 0) w.deliver(fresh);
       }
+      const returned = (out ?? []).reduce((n, [, raw]) => n + raw.length, 0);
+      const wait = (this.opts.minIntervalMs ?? 0) * Math.min(1, returned / PACE_FULL_AT) - (performance.now() - readAt);
+      if (wait > 0 && !this.stopped) await new Promise((r) => setTimeout(r, wait));
     }
   }
 
