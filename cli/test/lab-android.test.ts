@@ -29,7 +29,7 @@ async function apks(script: InstrumentationScript): Promise<{ app: string; tests
 }
 
 if (skip) {
-  console.log(`Android end-to-end tests not run: ${skip}`);
+  console.log(`[skip] Android end-to-end tests not run: ${skip}`);
 } else {
   test.before(async () => {
     lab = await startLab();

@@ -46,7 +46,7 @@ function esptool(port: number, args: string[]): Promise<Ran> {
 
 const skip = missing();
 if (skip) {
-  console.log(`esptool tests not run: ${skip}`);
+  console.log(`[skip] esptool tests not run: ${skip}`);
 } else {
   const tmp = await makeTempDir("hil-esptool-");
   const board = new VirtualEsp32({ id: "esptool-0", mac: "24:0a:c4:12:34:56", pace: true });
