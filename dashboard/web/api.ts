@@ -101,3 +101,13 @@ export const endpoints = {
   run: (id: string) => get<Run & { queue?: { position: number; pending: number } }>(`/api/v1/runs/${encodeURIComponent(id)}`),
   bookings: (query = "") => get<{ bookings: Booking[] }>(`/api/v1/bookings${query ? `?${query}` : ""}`).then((r) => r.bookings),
 };
+
+/** Saves a blob as a download named `name` (the browser's own save). */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -6,7 +6,7 @@ import { FitAddon } from "@xterm/addon-fit";
 import { SearchAddon } from "@xterm/addon-search";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import type { RoomLine } from "@hil/dashboard";
-import { request } from "../api.js";
+import { request, saveBlob } from "../api.js";
 import { useApp } from "../app-context.js";
 import { href } from "../router.js";
 
@@ -241,12 +241,7 @@ export function LogTerminal({ boardId, focusSeq, onKeys, onLine }: LogTerminalPr
           // a damaged entry: left out of the file
         }
       }
-      const url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/plain" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = `${boardId}.log`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(new Blob([lines.join("\n") + "\n"], { type: "text/plain" }), `${boardId}.log`);
     } catch (err) {
       notify(`download failed: ${err instanceof Error ? err.message : String(err)}`, "error");
     }

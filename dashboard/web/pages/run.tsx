@@ -1,5 +1,5 @@
 import type { CaseResult, Run, StepResult } from "@hil/contracts";
-import { api, endpoints, request } from "../api.js";
+import { api, endpoints, request, saveBlob } from "../api.js";
 import { useApp, useLiveData, useNow } from "../app-context.js";
 import { lineClass, LogList } from "../components/log-list.js";
 import { Failed, Loading, StateBadge } from "../components/states.js";
@@ -107,13 +107,7 @@ function CaseTable({ runId, cases }: { runId: string; cases: CaseResult[] }) {
 
 async function download(path: string, name: string, notify: (t: string, k?: "error") => void) {
   try {
-    const res = await request("GET", path);
-    const url = URL.createObjectURL(await res.blob());
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = name;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    saveBlob(await (await request("GET", path)).blob(), name);
   } catch (err) {
     notify(`download failed: ${err instanceof Error ? err.message : String(err)}`, "error");
   }
