@@ -11,20 +11,16 @@ export interface BoardControl {
 }
 
 /**
- * A Unix socket beside a PTY (`<pty>.ctl`) taking one command per line — `reset run`,
- * `reset download`, `power-cycle`, `unplug`, `status` — and answering `ok …` or `error …`.
- * A PTY has no DTR/RTS, so this is how a script resets a virtual board behind one
- * (`printf 'reset download\n' | socat - UNIX-CONNECT:/tmp/x/esp32-0.ctl`).
+ * A Unix socket that takes one command per line and answers each with one line, in order: the control
+ * socket of a virtual board. `execute` turns a line into the answer; a throw answers `error <message>`.
  */
-export class BoardControlSocket {
+export class LineCommandSocket {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
   constructor(
-    private readonly board: BoardControl,
     readonly path: string,
-    /** Runs after `unplug` / before a reset brings the board back (the PTY goes away and returns). */
-    private readonly hooks: { onUnplug?: () => Promise<void>; onReplug?: () => Promise<void> } = {},
+    private readonly execute: (line: string) => Promise<string>,
   ) {}
 
   async listen(): Promise<void> {
@@ -47,6 +43,53 @@ export class BoardControlSocket {
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(this.path, { force: true });
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let buffered = "";
+    let chain = Promise.resolve();
+    socket.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        chain = chain.then(async () => {
+          const answer = await this.execute(line).catch((err: unknown) => `error ${(err as Error).message}`);
+          if (!socket.destroyed) socket.write(`${answer}\n`);
+        });
+      }
+    });
+  }
+}
+
+/**
+ * A Unix socket beside a PTY (`<pty>.ctl`) taking one command per line — `reset run`,
+ * `reset download`, `power-cycle`, `unplug`, `status` — and answering `ok …` or `error …`.
+ * A PTY has no DTR/RTS, so this is how a script resets a virtual board behind one
+ * (`printf 'reset download\n' | socat - UNIX-CONNECT:/tmp/x/esp32-0.ctl`).
+ */
+export class BoardControlSocket {
+  private readonly socket: LineCommandSocket;
+
+  constructor(
+    private readonly board: BoardControl,
+    readonly path: string,
+    /** Runs after `unplug` / before a reset brings the board back (the PTY goes away and returns). */
+    private readonly hooks: { onUnplug?: () => Promise<void>; onReplug?: () => Promise<void> } = {},
+  ) {
+    this.socket = new LineCommandSocket(path, (line) => this.execute(line));
+  }
+
+  listen(): Promise<void> {
+    return this.socket.listen();
+  }
+
+  close(): Promise<void> {
+    return this.socket.close();
   }
 
   /** Executes one command line; exported for the CLI and tests. */
@@ -74,25 +117,5 @@ export class BoardControlSocket {
       default:
         return `error unknown command "${cmd}"; use reset run|download, power-cycle, unplug, status`;
     }
-  }
-
-  private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-    let buffered = "";
-    let chain = Promise.resolve();
-    socket.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        chain = chain.then(async () => {
-          const answer = await this.execute(line).catch((err: unknown) => `error ${(err as Error).message}`);
-          if (!socket.destroyed) socket.write(`${answer}\n`);
-        });
-      }
-    });
   }
 }

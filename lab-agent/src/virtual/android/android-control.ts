@@ -1,5 +1,4 @@
-import { rmSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { LineCommandSocket } from "../board-control-socket.js";
 import type { VirtualAndroid } from "./virtual-android.js";
 
 export const ANDROID_CONTROL_HELP =
@@ -77,54 +76,8 @@ export async function executeAndroidControl(dev: VirtualAndroid, line: string): 
 }
 
 /** A Unix socket taking control lines (`printf 'unauthorized\n' | socat - UNIX-CONNECT:…`). */
-export class AndroidControlSocket {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    private readonly dev: VirtualAndroid,
-    readonly path: string,
-  ) {}
-
-  async listen(): Promise<void> {
-    rmSync(this.path, { force: true });
-    const server = createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.path, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this.server = server;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(this.path, { force: true });
-  }
-
-  private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.on("close", () => this.sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-    let buffered = "";
-    let chain = Promise.resolve();
-    socket.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        chain = chain.then(async () => {
-          const answer = await executeAndroidControl(this.dev, line).catch((err: unknown) => `error ${(err as Error).message}`);
-          if (!socket.destroyed) socket.write(`${answer}\n`);
-        });
-      }
-    });
+export class AndroidControlSocket extends LineCommandSocket {
+  constructor(dev: VirtualAndroid, path: string) {
+    super(path, (line) => executeAndroidControl(dev, line));
   }
 }
