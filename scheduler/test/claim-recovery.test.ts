@@ -6,16 +6,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { pino } from "pino";
 import { RunRequestSchema, type Run } from "@hil/contracts";
-import { createSchedulerApp } from "../src/app.js";
-import { loadSchedulerConfig } from "../src/config.js";
-import type { SchedulerContext } from "../src/context.js";
-import { Reaper } from "../src/dispatch/reaper.js";
-import { RunLifecycle } from "../src/dispatch/run-lifecycle.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, freshNamespace, suite, TEST_CATALOG } from "./support/harness.js";
+import { suite } from "./support/harness.js";
+import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };
@@ -33,25 +28,10 @@ test.after.each(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
-interface Bench {
-  ctx: SchedulerContext;
-  lifecycle: RunLifecycle;
-  reaper: Reaper;
-}
+type Bench = SchedulerParts;
 
 /** The scheduler's parts without its loops: nothing runs unless the test calls it. */
-function bench(): Bench {
-  const ns = freshNamespace();
-  const config = loadSchedulerConfig({ REDIS_URL: redis.url, HIL_NAMESPACE: ns, HIL_ADMIN_TOKEN: ADMIN, HIL_ARTIFACT_DIR: join(tmp.dir, ns), HIL_PORT: "0" });
-  const svc = createSchedulerApp(config, { catalog: TEST_CATALOG, logger: pino({ level: "silent" }) });
-  const ctx: SchedulerContext = { ...svc.context, wake: () => {} };
-  const lifecycle = new RunLifecycle(ctx);
-  cleanups.push(async () => {
-    await lifecycle.drain();
-    await svc.stop();
-  });
-  return { ctx, lifecycle, reaper: new Reaper(ctx, lifecycle) };
-}
+const bench = (): Bench => schedulerParts(redis.url, (ns) => join(tmp.dir, ns), cleanups);
 
 /** A queued run claimed on board b1 of agent ag1 by the lease script, and nothing after it (the dispatcher died). */
 async function claimedRun({ ctx }: Bench): Promise<{ id: string; token: string; at: number }> {

@@ -7,17 +7,13 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { pino } from "pino";
 import { RunRequestSchema, type JobResult, type LogLine, type Run } from "@hil/contracts";
-import { createSchedulerApp } from "../src/app.js";
-import { loadSchedulerConfig } from "../src/config.js";
-import type { SchedulerContext } from "../src/context.js";
-import { Reaper } from "../src/dispatch/reaper.js";
-import { RunLifecycle, type Reporter } from "../src/dispatch/run-lifecycle.js";
+import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, freshNamespace, suite, TEST_CATALOG } from "./support/harness.js";
+import { suite } from "./support/harness.js";
+import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };
@@ -35,23 +31,9 @@ test.after.each(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
-interface Bench {
-  ctx: SchedulerContext;
-  lifecycle: RunLifecycle;
-  reaper: Reaper;
-}
+type Bench = SchedulerParts;
 
-function bench(artifactDir: string): Bench {
-  const config = loadSchedulerConfig({ REDIS_URL: redis.url, HIL_NAMESPACE: freshNamespace(), HIL_ADMIN_TOKEN: ADMIN, HIL_ARTIFACT_DIR: artifactDir, HIL_PORT: "0" });
-  const svc = createSchedulerApp(config, { catalog: TEST_CATALOG, logger: pino({ level: "silent" }) });
-  const ctx: SchedulerContext = { ...svc.context, wake: () => {} };
-  const lifecycle = new RunLifecycle(ctx);
-  cleanups.push(async () => {
-    await lifecycle.drain();
-    await svc.stop();
-  });
-  return { ctx, lifecycle, reaper: new Reaper(ctx, lifecycle) };
-}
+const bench = (artifactDir: string): Bench => schedulerParts(redis.url, () => artifactDir, cleanups);
 
 /** A run running on board b1 of agent ag1 that logged `lines` lines; returns its id and ag1 as its reporter. */
 async function runningRun({ ctx, lifecycle }: Bench, lines: number, firstKept = 1): Promise<{ id: string; by: Reporter }> {
