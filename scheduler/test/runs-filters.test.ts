@@ -6,13 +6,13 @@ import * as assert from "uvu/assert";
 import type { Run } from "@hil/contracts";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
-import { ALICE, asError, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
-import { FakeAgent } from "./support/fake-agent.js";
+import { ALICE, asError, asRun, type Running } from "./support/harness.js";
+import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };
 let s: Running;
-let agent: FakeAgent;
+const cleanups: (() => Promise<void>)[] = [];
 
 test.before(async () => {
   redis = await startPrivateRedis();
@@ -22,16 +22,12 @@ test.after(async () => {
   await redis?.stop();
   await tmp?.remove();
 });
+// board dk1's agent is not running: its board exists (offline), so runs stay queued
 test.before.each(async () => {
-  const ns = freshNamespace();
-  s = await startScheduler(redis.url, ns, tmp.dir);
-  // an agent that is not running: its board exists (offline), so runs stay queued
-  agent = new FakeAgent(redis.url, ns, "bench1", [{ id: "dk1", profile: "esp32-devkitc" }]);
-  await agent.register(false);
+  s = await schedulerWithOfflineBoard(redis.url, tmp.dir, cleanups);
 });
 test.after.each(async () => {
-  await agent?.stop();
-  await s?.svc.stop();
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
 
 interface Page {
