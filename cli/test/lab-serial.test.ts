@@ -79,6 +79,8 @@ test("Espressif's esptool writes and verifies through the tunnel (when esptool i
     console.log(`esptool not at ${ESPTOOL_DIR}: this part is not run`);
     return;
   }
+  // the tunnel the previous client used closed; hil serial opened the next one ahead of this client
+  await waitUntil("the next tunnel ready", async () => (await boardLog()).filter((l) => /^serial port opened by qa-holder/.test(l.text)).length >= 2, 30_000);
   const file = join(lab.dir, "esptool-app.bin");
   await writeFile(file, buildEsp32Image({ appDesc: { projectName: "esptool_tunnel", version: "9.9.9" }, scenario: { kind: "console" } }));
   const out = await new Promise<{ code: number; text: string }>((resolve) => {
@@ -93,21 +95,15 @@ test("Espressif's esptool writes and verifies through the tunnel (when esptool i
   await waitUntil("the esptool-flashed app in the board's log", async () => (await boardLog()).some((l) => /Project name: +esptool_tunnel/.test(l.text)), 30_000);
 });
 
-test("one tunnel per board: another user is refused with the holder's name; the holder's second one is refused while the first is open", async () => {
+test("one tunnel per board: while the holder's hil serial runs, the port is reserved; another user is refused with the holder's name, and so is the holder's second one", async () => {
   const second = lab.hil(["serial", "--board", BOARD], other);
   assert.is(await second.exited, 64, second.output());
   assert.match(second.output(), /held by qa-holder/);
-
-  const link = new Rfc2217Link({ host: "127.0.0.1", port, timeoutMs: 30_000 });
-  await link.open();
-  try {
-    await waitUntil("the first tunnel open", async () => (await lab.redis.exists(`${lab.keys.bullPrefix}:serial-tunnel:${BOARD}`)) === 1, 30_000);
-    const again = lab.hil(["serial", "--board", BOARD, "--listen", "127.0.0.1:0"], holder);
-    assert.is(await again.exited, 64, again.output());
-    assert.match(again.output(), /open already \(by qa-holder\)/);
-  } finally {
-    await link.close();
-  }
+  // no client is connected to the first one now: its tunnel waits, open, for the next client
+  await waitUntil("the waiting tunnel", async () => (await lab.redis.exists(`${lab.keys.bullPrefix}:serial-tunnel:${BOARD}`)) === 1, 30_000);
+  const again = lab.hil(["serial", "--board", BOARD, "--listen", "127.0.0.1:0"], holder);
+  assert.is(await again.exited, 64, again.output());
+  assert.match(again.output(), /open already \(by qa-holder\)/);
 });
 
 test("the tunnel closes when the booking ends", async () => {
