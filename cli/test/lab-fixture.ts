@@ -12,7 +12,7 @@ export const ADMIN_TOKEN = "admin-token-e2e";
 export const CI_TOKEN = "ci-token-e2e-0001";
 
 /** Agent names the lab's scheduler knows (config tokens `name:agent:…`): an agent signs its events with its token. */
-export const LAB_AGENTS: readonly string[] = ["b1", "c1", "fz", "k1", "k2", "lc", "lg", "q1", "r1", "t1", "t2", "tk", "v1", "x1", "db", "sr", "an", "o1", "o2", "h1", "h2", "rc", "m1", "m2", "cl"];
+export const LAB_AGENTS: readonly string[] = ["b1", "c1", "fz", "k1", "k2", "lc", "lg", "q1", "r1", "t1", "t2", "tk", "v1", "x1", "db", "sr", "an", "o1", "o2", "h1", "h2", "rc", "m1", "m2", "cl", "s1", "s2"];
 export const agentToken = (name: string) => `${name}-agent-token-e2e-0001`;
 
 export interface Lab {
@@ -27,6 +27,11 @@ export interface Lab {
   restartScheduler(env?: Record<string, string>): Promise<Spawned>;
   /** The private redis-server (its `pid` for SIGSTOP/SIGCONT fault tests). */
   redisServer: PrivateRedis;
+  /**
+   * Kills redis-server (SIGKILL: no shutdown save) and starts it again on the same port, password and
+   * data dir; with `persist` on, it reloads its append-only file.
+   */
+  restartRedis(): Promise<PrivateRedis>;
   agents: Map<string, Spawned>;
   startAgent(name: string, args: string[]): Promise<Spawned>;
   /** `hil …` with the lab's URL and the given token in the environment. */
@@ -37,14 +42,15 @@ export interface Lab {
 }
 
 /** `schedulerEnv` adds settings for the scheduler process (e.g. rate limits a test needs lifted). */
-export async function startLab(opts: { schedulerEnv?: Record<string, string> } = {}): Promise<Lab> {
+export async function startLab(opts: { schedulerEnv?: Record<string, string>; persist?: boolean } = {}): Promise<Lab> {
   const tmp = await makeTempDir("hil-e2e-");
   const started: Spawned[] = [];
   let server: PrivateRedis | undefined;
   let client: Redis | undefined;
   try {
     // as `npm run lab` runs it: Redis wants a password, each agent logs in as its own ACL user
-    server = await startPrivateRedis({ password: true });
+    const redisOpts = { dir: join(tmp.dir, "redis"), persist: opts.persist === true };
+    server = await startPrivateRedis({ ...redisOpts, password: true });
     const namespace = `e2e${randomUUID().slice(0, 8)}`;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -60,6 +66,8 @@ export async function startLab(opts: { schedulerEnv?: Record<string, string> } =
     };
     const scheduler = await startScheduler();
     const redis = new Redis(server.url);
+    // a fault test kills redis-server: the client reconnects, and says so only through this event
+    redis.on("error", () => undefined);
     client = redis;
     const agents = new Map<string, Spawned>();
     const redisUrl = server.url;
@@ -73,6 +81,13 @@ export async function startLab(opts: { schedulerEnv?: Record<string, string> } =
       keys: labKeys(namespace),
       scheduler,
       redisServer: server,
+      async restartRedis() {
+        const old = lab.redisServer;
+        process.kill(old.pid, "SIGKILL");
+        await old.stop();
+        lab.redisServer = server = await startPrivateRedis({ ...redisOpts, port: old.port, password: old.password! });
+        return lab.redisServer;
+      },
       async restartScheduler(extra) {
         await lab.scheduler.stop();
         lab.scheduler = await startScheduler(extra);

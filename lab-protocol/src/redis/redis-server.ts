@@ -9,7 +9,11 @@ import { freePort } from "./free-port.js";
 export interface PrivateRedisOptions {
   /** Data directory; a fresh temp dir (removed on stop) when absent. */
   dir?: string;
-  /** Append-only file on (the lab's data dir); off for tests. */
+  /**
+   * Append-only file on (the lab's data dir), fsynced before Redis answers a write (`appendfsync
+   * always`), so nothing the lab acknowledged (an accepted run, a log line a follower saw) is lost to a
+   * crash of redis-server or the machine; off for tests.
+   */
   persist?: boolean;
   port?: number;
   /** How long to wait for PING to answer. */
@@ -21,6 +25,8 @@ export interface PrivateRedisOptions {
    * never its command line, and `url` carries it.
    */
   password?: boolean | string;
+  /** A Redis Cluster node (`cluster-enabled`, its nodes file in `dir`): startPrivateRedisCluster joins several. */
+  clusterNode?: boolean;
 }
 
 export interface PrivateRedis {
@@ -52,11 +58,21 @@ export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise
     ["dir", dir],
     ["save", ""],
     ["appendonly", opts.persist ? "yes" : "no"],
+    ...(opts.persist ? [["appendfsync", "always"] as [string, string]] : []),
     ["daemonize", "no"],
     ["protected-mode", "yes"],
     ["loglevel", "warning"],
     ["logfile", ""],
     ...(password === undefined ? [] : [["requirepass", password] as [string, string]]),
+    ...(opts.clusterNode
+      ? ([
+          ["cluster-enabled", "yes"],
+          ["cluster-config-file", join(dir, "nodes.conf")],
+          ["cluster-node-timeout", "5000"],
+          // a replica added later authenticates to its primary with the same password
+          ...(password === undefined ? [] : [["masterauth", password]]),
+        ] as [string, string][])
+      : []),
   ]);
   const binary = opts.binary ?? "redis-server";
   const child = spawn(binary, [conf], { stdio: ["ignore", "ignore", "pipe"] });
