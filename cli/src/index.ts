@@ -1,2 +1,3 @@
-export { main, buildProgram, UsageError } from "./main.js";
+export { main, buildProgram } from "./main.js";
+export { UsageError } from "@hil/contracts";
 export { EXIT, type ExitCode } from "./exit-codes.js";

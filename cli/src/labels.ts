@@ -1,4 +1,4 @@
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "@hil/contracts";
 
 /** `--labels k=v,k2=v2` (the flag may repeat) as a record; a pair without `=` is a usage error. */
 export function parseLabels(specs: readonly string[]): Record<string, string> {

@@ -1,10 +1,7 @@
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { registerCommands } from "./commands/index.js";
 import { EXIT } from "./exit-codes.js";
-import { UsageError } from "./usage-error.js";
-
-// commands import UsageError from its own module (importing it from here would close a cycle through ./commands)
-export { UsageError };
+import { describeFailure } from "./failure.js";
 
 export function buildProgram(): Command {
   const program = new Command("hil")
@@ -25,16 +22,9 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.OK;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.OK;
-      return EXIT.USAGE;
-    }
-    if (err instanceof UsageError) {
-      process.stderr.write(`hil: ${err.message}\n`);
-      return EXIT.USAGE;
-    }
-    process.stderr.write(`hil: ${(err as Error).message}\n`);
-    return EXIT.INFRA;
+    const { exit, text } = describeFailure(err);
+    if (text) process.stderr.write(text);
+    return exit;
   }
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { UsageError } from "./usage-error.js";
+import { UsageError } from "@hil/contracts";
 
 /*
  * Secrets never ride on a command line: any local user reads every process's argv in ps or

@@ -5,7 +5,7 @@ export * from "./booking.js";
 export * from "./byte-size.js";
 export * from "./decode-json.js";
 export * from "./duration.js";
-export * from "./errors.js";
+export * from "./errors/index.js";
 export * from "./keys.js";
 export * from "./redis-users.js";
 export * from "./log.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { UsageError } from "../usage-error.js";
 import { loadClientConfig } from "./client-config.js";
 import { HilClient } from "./hil-client.js";
+import { UsageError } from "@hil/contracts";
 
 // A token on the command line shows in `ps` and shell history: commands take a file instead.
 export const TOKEN_FILE_FLAG = "--token-file <path>";

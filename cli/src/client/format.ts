@@ -56,3 +56,28 @@ export function runStatusLine(run: RunView): string {
   const err = run.error ? `: ${run.error.code} ${run.error.message}` : "";
   return `${run.state}${attempt}${err}`;
 }
+
+/** `hil runs show`: the run, its attempts, its steps and its test cases. */
+export function runShowText(run: RunView): string {
+  const at = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString());
+  const out = [
+    `run ${run.id}: ${runStatusLine(run)}`,
+    `  suite ${run.request.suite}, submitted by ${run.submitter} at ${at(run.createdAt)}${run.endedAt ? `, ended ${at(run.endedAt)}` : ""}`,
+  ];
+  if (run.attempts.length > 0) {
+    out.push("attempts:");
+    for (const a of run.attempts) {
+      const boards = Object.entries(a.boards).map(([role, b]) => `${role}=${b}`).join(" ");
+      out.push(`  #${a.attempt} ${boards} on ${a.agent ?? "?"}: ${a.outcome ?? "running"}${a.error ? ` (${a.error.code}: ${a.error.message})` : ""}`);
+    }
+  }
+  if (run.steps.length > 0) {
+    out.push("steps:");
+    for (const s of run.steps) out.push(`  ${s.outcome.padEnd(6)} ${s.name} (${s.type}, ${(s.durationMs / 1000).toFixed(1)} s)${s.message ? `: ${s.message}` : ""}`);
+  }
+  if (run.cases.length > 0) {
+    out.push("cases:");
+    for (const c of run.cases) out.push(`  ${c.outcome.padEnd(6)} ${c.name}`);
+  }
+  return `${out.join("\n")}\n`;
+}

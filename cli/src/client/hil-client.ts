@@ -191,7 +191,7 @@ export class HilClient {
     } catch (err) {
       if (init.signal?.aborted) throw err;
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-      throw new HilApiError(`${what}: cannot reach the lab at ${this.base} (${cause}); is the scheduler running?`, 0);
+      throw new HilApiError(`${what}: no answer from ${this.base} (${cause})`, 0);
     }
   }
 }

@@ -4,5 +4,5 @@ export { loadClientConfig, findLabEnv, parseEnvFile, type ClientConfig } from ".
 export { readSse, type SseEvent } from "./sse-reader.js";
 export { watchRun, type WatchOptions } from "./run-watcher.js";
 export { exitCodeForRun, isTerminal } from "./run-outcome.js";
-export { table, boardsTable, runsTable, bookingLine, logLineText, runStatusLine } from "./format.js";
+export { table, boardsTable, runsTable, runShowText, bookingLine, logLineText, runStatusLine } from "./format.js";
 export { connect } from "./connect.js";

@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { connect, table } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { parseLabels } from "../labels.js";
-import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
+import { UsageError } from "@hil/contracts";
 
 interface Conn {
   url?: string;
@@ -108,8 +108,9 @@ export function register(program: Command): void {
     await api(() => connect(opts).request("POST", "/api/v1/users", "creating the account", { name, role: opts.role, password }));
     process.stdout.write(`account ${name} created (role ${opts.role})\n`);
   });
-  withConn(users.command("list").description("List accounts")).action(async (opts: Conn) => {
+  withConn(users.command("list").description("List accounts").option("--json", "print JSON")).action(async (opts: Conn & { json?: boolean }) => {
     const out = (await api(() => connect(opts).request("GET", "/api/v1/users", "listing accounts"))) as { users: { name: string; role: string; createdAt: number; disabledAt?: number }[] };
+    if (opts.json) return void process.stdout.write(`${JSON.stringify(out.users, null, 2)}\n`);
     process.stdout.write(table(["NAME", "ROLE", "STATE", "CREATED"], out.users.map((u) => [u.name, u.role, u.disabledAt ? "disabled" : "active", when(u.createdAt)])));
   });
   withConn(
@@ -157,8 +158,9 @@ export function register(program: Command): void {
     process.stdout.write(table(["AT", "ACTOR", "ROLE", "ACTION", "TARGET", "DETAIL"], rows));
   });
 
-  withConn(program.command("whoami").description("Who the lab takes you for: name, role, scope")).action(async (opts: Conn) => {
+  withConn(program.command("whoami").description("Who the lab takes you for: name, role, scope").option("--json", "print JSON")).action(async (opts: Conn & { json?: boolean }) => {
     const me = (await api(() => connect(opts).request("GET", "/api/v1/me", "asking who I am"))) as { name: string; role: string; via: string; maxPriority: number; scope: TokenView["scope"] };
+    if (opts.json) return void process.stdout.write(`${JSON.stringify(me, null, 2)}\n`);
     const scope = scopeText({ scope: me.scope } as TokenView);
     process.stdout.write(`${me.name} (role ${me.role}, via ${me.via}, scope ${scope}, max priority ${me.maxPriority})\n`);
   });

@@ -3,8 +3,8 @@ import type { z } from "zod";
 import type { Command } from "commander";
 import { bookingLine, connect } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
+import { UsageError } from "@hil/contracts";
 
 export function register(program: Command): void {
   program

@@ -1,10 +1,9 @@
 import { createInterface } from "node:readline";
-import { parseDuration, type LogLine } from "@hil/contracts";
+import { parseDuration, type LogLine, UsageError } from "@hil/contracts";
 import type { Command } from "commander";
 import { connect, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { ConsoleEscape, KeystrokeBatcher, linePieces } from "../client/console-keys.js";
-import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
 
 interface ConsoleOptions {

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { startStandaloneGateway } from "@hil/dashboard";
 import { loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
-import { UsageError } from "../usage-error.js";
 import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
+import { UsageError } from "@hil/contracts";
 
 const DEFAULT_DASHBOARD_PORT = 8082;
 

@@ -1,13 +1,12 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { toLabError } from "@hil/contracts";
+import { toLabError, UsageError } from "@hil/contracts";
 import { loadProfiles, type Esp32Profile } from "@hil/device-profiles";
 import { checkBuildForBoard, ControlSocketReset, createLink, defaultOffset, Esp32FlashDriver, idfBuildImages, parseImageArg, readIdfBuild, type FlashImage, type FlashProgress } from "@hil/lab-agent";
 import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
 
 interface FlashCliOptions {
   port: string;

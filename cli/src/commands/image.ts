@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, partitionUsage, readEsp32Image, readPartitionTable, validateImageForFlash, type ChipName } from "@hil/lab-agent";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
+import { UsageError } from "@hil/contracts";
 
 const CHIPS = Object.keys(CHIP_IDS).join(", ");
 
@@ -88,9 +88,12 @@ export function register(program: Command): void {
     .description("print an ESP-IDF partition table (partitions.bin, or a whole flash dump with --offset 0x8000); exit 1 if it is damaged")
     .argument("<file>", "partition table binary or flash dump")
     .option("--offset <offset>", "where the table starts in the file", parseSize, 0)
-    .action(async (file: string, opts: { offset: number }) => {
+    .option("--json", "print the entries, the MD5 check and the problems as JSON")
+    .action(async (file: string, opts: { offset: number; json?: boolean }) => {
       const bytes = await readInput(file);
       const table = readPartitionTable(bytes.subarray(opts.offset));
+      if (!table.ok) process.exitCode = EXIT.TEST_FAILED;
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ ...table, entries: table.entries.map((p) => ({ ...p, usage: partitionUsage(p) })) }, null, 2)}\n`);
       const hx = (n: number, w: number) => n.toString(16).padStart(w, "0");
       process.stdout.write("## Label            Usage          Type ST Offset   Length\n");
       table.entries.forEach((p, i) => {
@@ -98,6 +101,5 @@ export function register(program: Command): void {
       });
       if (table.md5) process.stdout.write(`MD5: ${table.md5.stored} (${table.md5.valid ? "valid" : `invalid - calculated ${table.md5.calculated}`})\n`);
       for (const p of table.problems) process.stdout.write(`ERROR: ${p}\n`);
-      if (!table.ok) process.exitCode = EXIT.TEST_FAILED;
     });
 }

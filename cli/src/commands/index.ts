@@ -17,13 +17,13 @@ import { register as registerDashboard } from "./dashboard.js";
 import { register as registerConsole } from "./console.js";
 import { register as registerReset } from "./reset.js";
 import { register as registerSerial } from "./serial.js";
+import { register as registerCompletion } from "./completion.js";
 
 /**
  * Each command group lives in its own file and exports `register(program)`. Add one line here per
  * group; the order here is the order in `hil --help`.
  */
 export function registerCommands(program: Command): void {
-  void program;
   registerAgent(program);
   registerRun(program);
   registerBoards(program);
@@ -42,4 +42,5 @@ export function registerCommands(program: Command): void {
   registerImage(program);
   registerFlash(program);
   registerTest(program);
+  registerCompletion(program);
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { connect, logLineText } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { UsageError } from "../usage-error.js";
 import { api } from "./run.js";
+import { UsageError } from "@hil/contracts";
 
 export function register(program: Command): void {
   program

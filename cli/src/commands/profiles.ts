@@ -24,8 +24,10 @@ export function register(program: Command): void {
   profiles
     .command("list")
     .description("list the shipped device profiles")
-    .action(async () => {
+    .option("--json", "print the profiles as JSON, defaults filled in")
+    .action(async (opts: { json?: boolean }) => {
       const all = await loadProfiles();
+      if (opts.json) return void process.stdout.write(`${JSON.stringify([...all.values()], null, 2)}\n`);
       for (const p of all.values()) {
         const usb = p.usb.map((u) => `${u.vendorId}:${u.productId}`).join(",") || "-";
         const what = p.kind === "esp32" ? (p.chip ?? "esp32") : "android";

@@ -2,13 +2,12 @@ import { rmSync, statSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseDuration, type RunRequest } from "@hil/contracts";
+import { parseDuration, type RunRequest, UsageError } from "@hil/contracts";
 import { packIdfBuild, unpackTar } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
 
 interface RunOptions {
   suite: string;

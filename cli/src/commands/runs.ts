@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { connect, runsTable } from "../client/index.js";
+import { connect, runShowText, runsTable } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { api } from "./run.js";
 
 export function register(program: Command): void {
-  program
+  const runs = program
     .command("runs")
     .description("List runs, newest first")
     .option("--state <states>", "comma list, e.g. queued,running")
@@ -22,5 +22,19 @@ export function register(program: Command): void {
       if (opts.board) query.board = opts.board;
       const { runs } = await api(() => client.listRuns(query));
       process.stdout.write(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs));
+    });
+
+  runs
+    .command("show")
+    .description("One run: its state, attempts, steps and test cases")
+    .argument("<run>", "run id")
+    .option("--json", "print the run as JSON")
+    .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
+    .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      // `runs` has --json, --url and --token-file too: commander gives them to whichever command they follow
+      const opts = cmd.optsWithGlobals<{ json?: boolean; url?: string; tokenFile?: string }>();
+      const run = await api(() => connect(opts).getRun(id));
+      process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : runShowText(run));
     });
 }

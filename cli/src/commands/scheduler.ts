@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { createGateway, webAssets } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
-import { UsageError } from "../usage-error.js";
+import { UsageError } from "@hil/contracts";
 import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
 

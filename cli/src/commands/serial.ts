@@ -8,8 +8,8 @@ import { createWebSocketStream, WebSocket } from "ws";
 import { connect } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { EXIT } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
 import { untilStopSignal } from "../stop-signal.js";
+import { UsageError } from "@hil/contracts";
 
 interface SerialOptions {
   board: string;

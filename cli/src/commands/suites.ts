@@ -29,8 +29,11 @@ export function register(program: Command): void {
   suites
     .command("list")
     .description("list the shipped test suites")
-    .action(async () => {
-      for (const s of (await loadSuites()).values()) {
+    .option("--json", "print the suites as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const all = [...(await loadSuites()).values()];
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+      for (const s of all) {
         const roles = Object.entries(s.roles)
           .map(([role, r]) => `${role}=${r.profile}`)
           .join(" ");

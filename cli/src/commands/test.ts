@@ -1,8 +1,7 @@
-import { LabError } from "@hil/contracts";
+import { LabError, UsageError } from "@hil/contracts";
 import { runLocalTest, type SuiteResult } from "@hil/lab-agent";
 import type { Command } from "commander";
 import { EXIT, type ExitCode } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
 
 interface TestCliOptions {
   port: string;

@@ -1,7 +1,7 @@
 import { adbPortProblem, describeAndroidBoard, startVirtualAndroidFleet, type VirtualAndroidFleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
-import { UsageError } from "../usage-error.js";
 import { untilStopSignal } from "../stop-signal.js";
+import { UsageError } from "@hil/contracts";
 
 interface VirtualAndroidCliOptions {
   count: string;

@@ -1,8 +1,8 @@
 import { describeFleetBoard, loadScenario, loadScenarioManifest, parseFlashSize, startVirtualEsp32Fleet, type VirtualEsp32FleetOptions } from "@hil/lab-agent";
 import type { Command } from "commander";
-import { UsageError } from "../usage-error.js";
 import { registerVirtualAndroid } from "./virtual-android.js";
 import { untilStopSignal } from "../stop-signal.js";
+import { UsageError } from "@hil/contracts";
 
 interface VirtualEsp32CliOptions {
   count: string;

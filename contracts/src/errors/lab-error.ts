@@ -59,41 +59,6 @@ export class LabError extends Error {
   }
 }
 
-export class LinkClosedError extends LabError {
-  override name = "LinkClosedError";
-  constructor(message = "link closed", options?: { cause?: unknown }) {
-    super("LINK_CLOSED", message, options);
-  }
-}
-
-export class BoardBusyError extends LabError {
-  override name = "BoardBusyError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("BOARD_BUSY", message, options);
-  }
-}
-
-export class ProfileInvalidError extends LabError {
-  override name = "ProfileInvalidError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("PROFILE_INVALID", message, options);
-  }
-}
-
-export class StepTimeoutError extends LabError {
-  override name = "StepTimeoutError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("STEP_TIMEOUT", message, options);
-  }
-}
-
-export class ImageInvalidError extends LabError {
-  override name = "ImageInvalidError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("IMAGE_INVALID", message, options);
-  }
-}
-
 /** Turns anything thrown into a LabError, keeping codes from serialised errors of other processes. */
 export function toLabError(err: unknown, fallback: LabErrorCode = "INTERNAL"): LabError {
   if (err instanceof LabError) return err;
