@@ -41,7 +41,7 @@ test("bash completion offers the commands and options the tree has, at each leve
       return r.stdout.split("\n").filter(Boolean).sort();
     };
     assert.equal(complete(["hil", "bo"]), ["boards", "book"]);
-    assert.ok(complete(["hil", "boards", ""]).includes("show"), "a subcommand one level down");
+    assert.ok(complete(["hil", "tokens", ""]).includes("list"), "a subcommand one level down");
     assert.ok(complete(["hil", "runs", "--state", "queued", "sh"]).includes("show"), "an option's value is skipped");
     assert.equal(complete(["hil", "run", "--ju"]), ["--junit"]);
     assert.equal(complete(["hil", "nosuch", "--ju"]), [], "nothing for a command that does not exist");
@@ -58,7 +58,7 @@ test("zsh and fish scripts; an unknown shell is a usage error", async () => {
   const fish = await hil(["completion", "fish"]);
   assert.is(fish.code, 0);
   for (const { name } of buildProgram().commands.map((c) => ({ name: c.name() }))) assert.match(fish.out, new RegExp(`-a '${name}'`), `fish offers ${name}`);
-  assert.match(fish.out, /__fish_seen_subcommand_from boards.* -a 'show'/);
+  assert.match(fish.out, /__fish_seen_subcommand_from tokens.* -a 'list'/);
   const bad = await hil(["completion", "tcsh"]);
   assert.is(bad.code, 64);
   assert.match(bad.out, /unknown shell "tcsh" \(bash, zsh or fish\)/);
@@ -90,7 +90,7 @@ test("a token the lab rejects: exit 64 and what to check", async () => {
     const r = await hil(["boards"], { HIL_URL: `http://127.0.0.1:${port}`, HIL_TOKEN: "stale" });
     assert.is(r.code, 64, r.out);
     assert.match(r.out, /HTTP 401: unknown or revoked token/);
-    assert.match(r.out, /check HIL_TOKEN/);
+    assert.match(r.out, /check HIL_TOKEN/, r.out);
   } finally {
     server.close();
   }

@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { connect, table } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { parseLabels } from "../labels.js";
-import { api } from "./run.js";
 import { UsageError } from "@hil/contracts";
 
 interface Conn {
@@ -66,7 +65,7 @@ export function register(program: Command): void {
       body["maxPriority"] = Number(opts.maxPriority);
     }
     if (opts.expiresIn) body["expiresIn"] = opts.expiresIn;
-    const out = (await api(() => connect(opts).request("POST", "/api/v1/tokens", "creating the token", body))) as TokenView & { token: string };
+    const out = (await connect(opts).request("POST", "/api/v1/tokens", "creating the token", body)) as TokenView & { token: string };
     if (opts.json) return void process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     process.stdout.write(`${out.token}\n`);
     process.stderr.write(`token ${out.id} for ${out.name} (role ${out.role}, scope ${scopeText(out)}): shown once, keep it secret\n`);
@@ -74,7 +73,7 @@ export function register(program: Command): void {
 
   withConn(tokens.command("list").description("List tokens (never their secrets)").option("--sessions", "include dashboard sign-ins").option("--json", "print JSON")).action(
     async (opts: Conn & { sessions?: boolean; json?: boolean }) => {
-      const out = (await api(() => connect(opts).request("GET", `/api/v1/tokens${opts.sessions ? "?sessions=1" : ""}`, "listing tokens"))) as { tokens: TokenView[] };
+      const out = (await connect(opts).request("GET", `/api/v1/tokens${opts.sessions ? "?sessions=1" : ""}`, "listing tokens")) as { tokens: TokenView[] };
       if (opts.json) return void process.stdout.write(`${JSON.stringify(out.tokens, null, 2)}\n`);
       const rows = out.tokens.map((t) => [
         t.id,
@@ -90,7 +89,7 @@ export function register(program: Command): void {
   );
 
   withConn(tokens.command("revoke").description("Revoke a token; it stops working at once").argument("<id>", "token id (from hil tokens list)")).action(async (id: string, opts: Conn) => {
-    const out = (await api(() => connect(opts).request("POST", `/api/v1/tokens/${encodeURIComponent(id)}/revoke`, "revoking the token"))) as TokenView;
+    const out = (await connect(opts).request("POST", `/api/v1/tokens/${encodeURIComponent(id)}/revoke`, "revoking the token")) as TokenView;
     process.stdout.write(`token ${out.id} (${out.name}) revoked\n`);
   });
 
@@ -105,11 +104,11 @@ export function register(program: Command): void {
       .option("--password-stdin", "read the password from standard input"),
   ).action(async (name: string, opts: Conn & { role: string; passwordFile?: string; passwordStdin?: boolean }) => {
     const password = readPassword(opts);
-    await api(() => connect(opts).request("POST", "/api/v1/users", "creating the account", { name, role: opts.role, password }));
+    await connect(opts).request("POST", "/api/v1/users", "creating the account", { name, role: opts.role, password });
     process.stdout.write(`account ${name} created (role ${opts.role})\n`);
   });
   withConn(users.command("list").description("List accounts").option("--json", "print JSON")).action(async (opts: Conn & { json?: boolean }) => {
-    const out = (await api(() => connect(opts).request("GET", "/api/v1/users", "listing accounts"))) as { users: { name: string; role: string; createdAt: number; disabledAt?: number }[] };
+    const out = (await connect(opts).request("GET", "/api/v1/users", "listing accounts")) as { users: { name: string; role: string; createdAt: number; disabledAt?: number }[] };
     if (opts.json) return void process.stdout.write(`${JSON.stringify(out.users, null, 2)}\n`);
     process.stdout.write(table(["NAME", "ROLE", "STATE", "CREATED"], out.users.map((u) => [u.name, u.role, u.disabledAt ? "disabled" : "active", when(u.createdAt)])));
   });
@@ -129,11 +128,11 @@ export function register(program: Command): void {
     if (opts.passwordFile || opts.passwordStdin) body["password"] = readPassword(opts);
     if (opts.disable) body["disabled"] = true;
     if (opts.enable) body["disabled"] = false;
-    await api(() => connect(opts).request("PATCH", `/api/v1/users/${encodeURIComponent(name)}`, "changing the account", body));
+    await connect(opts).request("PATCH", `/api/v1/users/${encodeURIComponent(name)}`, "changing the account", body);
     process.stdout.write(`account ${name} changed\n`);
   });
   withConn(users.command("remove").description("Delete an account and end its sign-ins").argument("<name>", "account name")).action(async (name: string, opts: Conn) => {
-    await api(() => connect(opts).request("DELETE", `/api/v1/users/${encodeURIComponent(name)}`, "removing the account"));
+    await connect(opts).request("DELETE", `/api/v1/users/${encodeURIComponent(name)}`, "removing the account");
     process.stdout.write(`account ${name} removed\n`);
   });
 
@@ -152,14 +151,14 @@ export function register(program: Command): void {
     if (opts.action) params.set("action", opts.action);
     if (opts.target) params.set("target", opts.target);
     type Entry = { id: string; at: number; actor: string; role: string; action: string; target?: string; detail?: Record<string, unknown> };
-    const out = (await api(() => connect(opts).request("GET", `/api/v1/audit?${params}`, "reading the audit log"))) as { entries: Entry[] };
+    const out = (await connect(opts).request("GET", `/api/v1/audit?${params}`, "reading the audit log")) as { entries: Entry[] };
     if (opts.json) return void process.stdout.write(`${JSON.stringify(out.entries, null, 2)}\n`);
     const rows = out.entries.map((e) => [when(e.at), e.actor, e.role, e.action, e.target ?? "-", e.detail ? JSON.stringify(e.detail) : ""]);
     process.stdout.write(table(["AT", "ACTOR", "ROLE", "ACTION", "TARGET", "DETAIL"], rows));
   });
 
   withConn(program.command("whoami").description("Who the lab takes you for: name, role, scope").option("--json", "print JSON")).action(async (opts: Conn & { json?: boolean }) => {
-    const me = (await api(() => connect(opts).request("GET", "/api/v1/me", "asking who I am"))) as { name: string; role: string; via: string; maxPriority: number; scope: TokenView["scope"] };
+    const me = (await connect(opts).request("GET", "/api/v1/me", "asking who I am")) as { name: string; role: string; via: string; maxPriority: number; scope: TokenView["scope"] };
     if (opts.json) return void process.stdout.write(`${JSON.stringify(me, null, 2)}\n`);
     const scope = scopeText({ scope: me.scope } as TokenView);
     process.stdout.write(`${me.name} (role ${me.role}, via ${me.via}, scope ${scope}, max priority ${me.maxPriority})\n`);

@@ -3,7 +3,6 @@ import type { z } from "zod";
 import type { Command } from "commander";
 import { bookingLine, connect } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { api } from "./run.js";
 import { UsageError } from "@hil/contracts";
 
 export function register(program: Command): void {
@@ -28,7 +27,7 @@ export function register(program: Command): void {
       }
       if (opts.note) request.note = opts.note;
       const client = connect(opts);
-      const booking = await api(() => client.book(request));
+      const booking = await client.book(request);
       process.stdout.write(`${bookingLine(booking)}\n`);
     });
 
@@ -40,7 +39,7 @@ export function register(program: Command): void {
     .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
     .action(async (id: string, opts: { url?: string; tokenFile?: string }) => {
       const client = connect(opts);
-      const booking = await api(() => client.releaseBooking(id));
+      const booking = await client.releaseBooking(id);
       process.stdout.write(`${bookingLine(booking)}\n`);
     });
 }

@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import { connect, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { ConsoleEscape, KeystrokeBatcher, linePieces } from "../client/console-keys.js";
-import { api } from "./run.js";
 
 interface ConsoleOptions {
   send?: string;
@@ -57,7 +56,7 @@ export function register(program: Command): void {
       const client = connect(opts);
       const target = `console of ${board}`;
       const input = (body: { text: string; newline: boolean } | { bytes: string }) =>
-        api(() => client.request("POST", `/api/v1/boards/${encodeURIComponent(board)}/console`, target, body)).then(() => undefined);
+        client.request("POST", `/api/v1/boards/${encodeURIComponent(board)}/console`, target, body).then(() => undefined);
 
       if (opts.send !== undefined) {
         for (const piece of linePieces(opts.send)) await input(piece);
@@ -73,29 +72,25 @@ type Input = (body: { text: string; newline: boolean } | { bytes: string }) => P
 async function session(client: HilClient, board: string, input: Input, opts: { tail: number; lingerMs: number | undefined; timeoutMs: number | undefined }): Promise<void> {
   // The stored log first, to start the live tail right after its last line: nothing the board answers is missed.
   const recent: LogLine[] = [];
-  const lastSeq = await api(() =>
-    client.followBoardLog(board, {
-      onLine: (l) => {
-        recent.push(l);
-        if (recent.length > opts.tail) recent.shift();
-      },
-    }),
-  );
+  const lastSeq = await client.followBoardLog(board, {
+    onLine: (l) => {
+      recent.push(l);
+      if (recent.length > opts.tail) recent.shift();
+    },
+  });
   for (const l of recent) print(l);
 
   let over = false;
   let end!: (err?: unknown) => void;
   const ended = new Promise<void>((resolve, reject) => (end = (err) => (err === undefined ? resolve() : reject(err)))).finally(() => (over = true));
   const stop = new AbortController();
-  const following = api(() =>
-    client.followBoardLog(board, {
-      since: lastSeq,
-      follow: true,
-      signal: stop.signal,
-      onLine: print,
-      onReconnect: (seq, err) => process.stderr.write(`\nlog stream dropped (${err.message}); resuming after ${seq}\n`),
-    }),
-  ).then(() => end(), end);
+  const following = client.followBoardLog(board, {
+    since: lastSeq,
+    follow: true,
+    signal: stop.signal,
+    onLine: print,
+    onReconnect: (seq, err) => process.stderr.write(`\nlog stream dropped (${err.message}); resuming after ${seq}\n`),
+  }).then(() => end(), end);
   const timers: NodeJS.Timeout[] = [];
   if (opts.timeoutMs !== undefined) timers.push(setTimeout(() => end(), opts.timeoutMs));
   const onSignal = () => end();

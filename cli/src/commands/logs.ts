@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { connect, logLineText } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { api } from "./run.js";
 import { UsageError } from "@hil/contracts";
 
 export function register(program: Command): void {
@@ -22,15 +21,13 @@ export function register(program: Command): void {
       const onSigint = () => stop.abort();
       process.once("SIGINT", onSigint);
       try {
-        await api(() =>
-          client.followBoardLog(opts.board, {
-            since,
-            follow: opts.follow ?? false,
-            signal: stop.signal,
-            onLine: (l) => process.stdout.write(opts.json ? `${JSON.stringify(l)}\n` : `${logLineText(l)}\n`),
-            onReconnect: (seq, err) => process.stderr.write(`log stream dropped (${err.message}); resuming after ${seq}\n`),
-          }),
-        );
+        await client.followBoardLog(opts.board, {
+          since,
+          follow: opts.follow ?? false,
+          signal: stop.signal,
+          onLine: (l) => process.stdout.write(opts.json ? `${JSON.stringify(l)}\n` : `${logLineText(l)}\n`),
+          onReconnect: (seq, err) => process.stderr.write(`log stream dropped (${err.message}); resuming after ${seq}\n`),
+        });
       } finally {
         process.off("SIGINT", onSigint);
       }

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { connect } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { api } from "./run.js";
 
 export function register(program: Command): void {
   program
@@ -14,7 +13,7 @@ export function register(program: Command): void {
     .addHelpText("after", "\nExit codes: 0 the agent was told to reset the board, 64 refused (403: you do not hold the board; 409: a run has it or it is offline), 2 no answer from the lab.")
     .action(async (board: string, opts: { download?: boolean; url?: string; tokenFile?: string }) => {
       const mode = opts.download ? "download" : "run";
-      await api(() => connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/reset`, `reset of ${board}`, { mode }));
+      await connect(opts).request("POST", `/api/v1/boards/${encodeURIComponent(board)}/reset`, `reset of ${board}`, { mode });
       process.stdout.write(`${board}: reset into ${mode} mode; watch it with hil console ${board}\n`);
     });
 }

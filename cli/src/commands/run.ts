@@ -66,11 +66,11 @@ export function register(program: Command): void {
           file = packed.path;
           filename = `${filename}.tar`;
         }
-        const up = await api(() => client.uploadArtifact(file));
+        const up = await client.uploadArtifact(file);
         process.stderr.write(`artifact ${name}: ${up.sha256.slice(0, 12)} (${up.size} bytes${up.uploaded ? "" : ", already on the server"})\n`);
         artifacts[name] = { sha256: up.sha256, size: up.size, filename };
       }
-      const run = await api(() => client.submitRun({ ...request, artifacts }));
+      const run = await client.submitRun({ ...request, artifacts });
       process.stdout.write(`run ${run.id} submitted: ${client.runUrl(run.id)}\n`);
       const wait = opts.wait || opts.follow || opts.junit !== undefined;
       if (!wait) return;

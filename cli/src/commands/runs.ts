@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { connect, runShowText, runsTable } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
-import { api } from "./run.js";
 
 export function register(program: Command): void {
   const runs = program
@@ -20,7 +19,7 @@ export function register(program: Command): void {
       if (opts.state) query.state = opts.state;
       if (opts.suite) query.suite = opts.suite;
       if (opts.board) query.board = opts.board;
-      const { runs } = await api(() => client.listRuns(query));
+      const { runs } = await client.listRuns(query);
       process.stdout.write(opts.json ? `${JSON.stringify(runs, null, 2)}\n` : runsTable(runs));
     });
 
@@ -34,7 +33,7 @@ export function register(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       // `runs` has --json, --url and --token-file too: commander gives them to whichever command they follow
       const opts = cmd.optsWithGlobals<{ json?: boolean; url?: string; tokenFile?: string }>();
-      const run = await api(() => connect(opts).getRun(id));
+      const run = await connect(opts).getRun(id);
       process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : runShowText(run));
     });
 }
