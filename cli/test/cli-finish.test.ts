@@ -87,9 +87,9 @@ test("a token the lab rejects: exit 64 and what to check", async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   try {
     const port = (server.address() as { port: number }).port;
-    const r = await hil(["boards"], { HIL_URL: `http://127.0.0.1:${port}`, HIL_TOKEN: "stale" });
+    const r = await hil(["runs"], { HIL_URL: `http://127.0.0.1:${port}`, HIL_TOKEN: "stale" });
     assert.is(r.code, 64, r.out);
-    assert.match(r.out, /HTTP 401: unknown or revoked token/);
+    assert.match(r.out, /list runs: HTTP 401: unknown or revoked token/, r.out);
     assert.match(r.out, /check HIL_TOKEN/, r.out);
   } finally {
     server.close();
