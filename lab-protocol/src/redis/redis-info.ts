@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-client.js";
 
 export interface RedisHealth {
   reachable: boolean;
@@ -7,7 +7,7 @@ export interface RedisHealth {
 }
 
 /** For /healthz: is Redis answering, and which version is it. */
-export async function redisHealth(client: Redis, timeoutMs = 1000): Promise<RedisHealth> {
+export async function redisHealth(client: RedisClient, timeoutMs = 1000): Promise<RedisHealth> {
   try {
     const info = await Promise.race([
       client.info("server"),

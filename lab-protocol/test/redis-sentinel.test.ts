@@ -1,0 +1,102 @@
+// The redis+sentinel:// form on real processes: a password-protected primary, its replica and one Sentinel
+// (redis-server --sentinel), all on free ports in temp dirs and stopped by PID. The lab's client finds the
+// primary through the Sentinel, and after `SENTINEL FAILOVER` its writes land on the promoted replica.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createRedisClient, freePort, startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
+import { makeTempDir, spawnTracked, type Spawned } from "../src/testing/index.js";
+
+const PRIMARY_NAME = "lab-primary";
+let primary: PrivateRedis;
+let replica: PrivateRedis;
+let sentinel: Spawned | undefined;
+let sentinelPort = 0;
+let tmp: { dir: string; remove(): Promise<void> };
+const clients: (Redis | RedisClient)[] = [];
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function direct(url: string): Redis {
+  const c = new Redis(url, { maxRetriesPerRequest: 1 }).on("error", () => {});
+  clients.push(c);
+  return c;
+}
+
+test.before(async () => {
+  tmp = await makeTempDir("hil-sentinel-");
+  primary = await startPrivateRedis({ password: true });
+  const password = primary.password ?? "";
+  replica = await startPrivateRedis({ password });
+  // after a failover the old primary becomes a replica of the new one: both need the password to follow
+  for (const node of [primary, replica]) await direct(node.url).config("SET", "masterauth", password);
+  await direct(replica.url).replicaof("127.0.0.1", primary.port);
+  await waitUntil("the replica in sync", async () => /master_link_status:up/.test(await direct(replica.url).info("replication")));
+
+  sentinelPort = await freePort();
+  const conf = join(tmp.dir, "sentinel.conf");
+  // the Sentinel rewrites its own file: a fresh one in the temp dir, the password never on a command line
+  await writeFile(
+    conf,
+    [
+      `port ${sentinelPort}`,
+      "bind 127.0.0.1",
+      `dir "${tmp.dir}"`,
+      `sentinel monitor ${PRIMARY_NAME} 127.0.0.1 ${primary.port} 1`,
+      `sentinel auth-pass ${PRIMARY_NAME} "${password}"`,
+      `sentinel down-after-milliseconds ${PRIMARY_NAME} 1000`,
+      `sentinel failover-timeout ${PRIMARY_NAME} 10000`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  sentinel = spawnTracked("redis-server", [conf, "--sentinel"]);
+  const sentinelClient = direct(`redis://127.0.0.1:${sentinelPort}`);
+  await waitUntil("the Sentinel to know the replica", async () => {
+    const replicas = (await sentinelClient.call("SENTINEL", "REPLICAS", PRIMARY_NAME)) as string[][];
+    return replicas.some((r) => r.includes(String(replica.port)) && !String(r[r.indexOf("flags") + 1]).includes("down"));
+  });
+});
+
+test.after(async () => {
+  for (const c of clients) c.disconnect();
+  await sentinel?.stop();
+  await replica?.stop();
+  await primary?.stop();
+  await tmp?.remove();
+});
+
+test("a redis+sentinel:// client writes to the primary, and to the promoted replica after a failover", async () => {
+  const lab = createRedisClient(`redis+sentinel://:${encodeURIComponent(primary.password ?? "")}@127.0.0.1:${sentinelPort}/${PRIMARY_NAME}`, {
+    maxRetriesPerRequest: null,
+  });
+  clients.push(lab);
+  lab.on("error", () => {});
+  await lab.set("{s}:before", "1");
+  assert.is(await direct(primary.url).get("{s}:before"), "1", "the write went to the primary Sentinel named");
+
+  await direct(`redis://127.0.0.1:${sentinelPort}`).call("SENTINEL", "FAILOVER", PRIMARY_NAME);
+  await waitUntil("the replica promoted", async () => /role:master/.test(await direct(replica.url).info("replication")));
+  await waitUntil("the old primary demoted", async () => /role:slave/.test(await direct(primary.url).info("replication")));
+  // the client's connection may still be to the old primary, now read-only: the write must reach the new one
+  assert.is(await lab.set("{s}:after", "2"), "OK");
+  assert.is(await direct(replica.url).get("{s}:after"), "2", "the write after the failover went to the promoted replica");
+  assert.is(await direct(replica.url).get("{s}:before"), "1", "the promoted replica had the earlier write");
+});
+
+test.run();
