@@ -1,6 +1,6 @@
 import type { AgentEvent, Board, BoardState, LabKeys } from "@hil/contracts";
 import { claimBoards, EVENTS_MAXLEN, signedEventFields, startJob, type EventWriter } from "@hil/lab-protocol";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 
 /**
  * The agent's side of the board hash: it writes `json` (the board as the agent sees it) and
@@ -13,7 +13,7 @@ export class BoardRegistry {
   private readonly waiting = new Map<string, Board>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     private readonly agent: string,
     private readonly events: EventWriter,
@@ -110,17 +110,28 @@ export class BoardRegistry {
     return ok;
   }
 
-  /** Boards idle again, then job-finished, in one pipeline: the dispatcher never reads the event before the boards are free. */
-  async finishJob(ids: string[], event: AgentEvent): Promise<void> {
-    const signed = this.events.sign(event);
-    const pipe = this.redis.pipeline();
+  /** The job on these boards is over: idle again here (not yet in Redis: `finishJob` writes that). */
+  jobEnded(ids: string[]): void {
     for (const id of ids) {
       const board = this.boards.get(id);
       if (!board || board.state === "offline") continue;
       const next: Board = { ...board, state: "idle", updatedAt: Date.now() };
       delete next.currentRun;
       this.boards.set(id, next);
-      pipe.hset(this.keys.board(id), "json", JSON.stringify(next));
+    }
+  }
+
+  /**
+   * The boards as they are now (after `jobEnded`: idle, unless a new job took one meanwhile), then job-finished, in
+   * one pipeline: the dispatcher never reads the event before the boards are free. Safe to repeat until it is
+   * written: each try writes the boards' current state.
+   */
+  async finishJob(ids: string[], event: AgentEvent): Promise<void> {
+    const signed = this.events.sign(event);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) {
+      const board = this.boards.get(id);
+      if (board) pipe.hset(this.keys.board(id), "json", JSON.stringify(board));
     }
     pipe.xadd(this.keys.events(), "MAXLEN", "~", EVENTS_MAXLEN, "*", ...signedEventFields(signed));
     const results = (await pipe.exec()) ?? [];

@@ -1,19 +1,21 @@
 import { JobSchema, LabError, toLabError, type Job, type JobResult, type LabKeys } from "@hil/contracts";
 import { leaseTokenHash, type EventWriter } from "@hil/lab-protocol";
 import { Worker, type Job as BullJob } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { BoardConsoles } from "./board-consoles.js";
 import type { BoardRegistry } from "./board-registry.js";
 import type { JobExecutor } from "./job-executor.js";
+import { LeaseDeadline, leaseMarginMs } from "./lease-deadline.js";
 import type { LeaseRenewer } from "./lease-renewer.js";
 import type { LogShipper } from "./log-shipper.js";
 import type { AgentLogger } from "./logger.js";
+import { retryUntilAcked } from "./retry-until-acked.js";
 
 export interface JobWorkerDeps {
   agent: string;
   keys: LabKeys;
   /** A connection BullMQ may block on (maxRetriesPerRequest: null). */
-  connection: Redis;
+  connection: RedisClient;
   concurrency: number;
   registry: BoardRegistry;
   leases: LeaseRenewer;
@@ -22,6 +24,8 @@ export interface JobWorkerDeps {
   executor: JobExecutor;
   logger: AgentLogger;
   leaseTtlMs: number;
+  /** How often renewLeases runs (the heartbeat): the lease deadline leaves room for two renewals. */
+  renewEveryMs?: number;
   /** Idle consoles: a job takes its boards' links from them and gives them back. */
   consoles?: Pick<BoardConsoles, "hold" | "release">;
 }
@@ -31,7 +35,12 @@ interface RunningJob {
   boards: string[];
   controller: AbortController;
   done: Promise<unknown>;
+  /** Set once the job has started under its lease. */
+  deadline?: LeaseDeadline;
 }
+
+/** How long a stopping agent keeps trying to write a job's lines and job-finished while Redis does not answer. */
+const STOPPING_PATIENCE_MS = 10_000;
 
 /** What the processor returns to BullMQ: the result, or why the job was not run. */
 export type ProcessOutcome = JobResult | { dropped: string };
@@ -40,12 +49,17 @@ export type ProcessOutcome = JobResult | { dropped: string };
  * Consumes the agent's own BullMQ queue. A job runs only while the scheduler's leases on its
  * boards still carry the job's token (otherwise it was cancelled or handed to another board);
  * the outcome goes back as events, and the boards are idle again before job-finished is sent so
- * the dispatcher can lease them the moment it hears of it.
+ * the dispatcher can lease them the moment it hears of it. A job whose lease the agent cannot renew
+ * stops before the lease would expire (LeaseDeadline), as an infrastructure error; job-finished is
+ * written however long Redis takes to come back. Running jobs are keyed by run and attempt: a retry
+ * of a run may arrive while the attempt before it still waits to report.
  */
 export class JobWorker {
   private worker: Worker<unknown, ProcessOutcome> | undefined;
   private readonly running = new Map<string, RunningJob>();
   private stopping = false;
+  /** Redis refuses the agent: reports are not retried any more. */
+  private abandoned = false;
 
   constructor(private readonly deps: JobWorkerDeps) {}
 
@@ -67,30 +81,30 @@ export class JobWorker {
   }
 
   get runningRuns(): string[] {
-    return [...this.running.keys()];
+    return [...new Set([...this.running.values()].map((r) => r.job.runId))];
   }
 
   /** Aborts a run (cancel message, lost lease, board gone, agent stopping). */
   abort(runId: string, reason: LabError): boolean {
-    const r = this.running.get(runId);
-    if (!r || r.controller.signal.aborted) return false;
-    r.controller.abort(reason);
-    return true;
+    let aborted = false;
+    for (const r of this.running.values()) if (r.job.runId === runId) aborted = abortJob(r, reason) || aborted;
+    return aborted;
   }
 
   abortOnBoard(boardId: string, reason: LabError): void {
-    for (const [runId, r] of this.running) if (r.boards.includes(boardId)) this.abort(runId, reason);
+    for (const r of this.running.values()) if (r.boards.includes(boardId)) abortJob(r, reason);
   }
 
   /** Extends the leases of every running job; a job whose lease is lost is aborted. */
   async renewLeases(): Promise<void> {
     await Promise.all(
       [...this.running.values()].map(async (r) => {
+        const sentAt = Date.now();
         const lost = await this.deps.leases.renew(r.boards, r.job.leaseToken, this.deps.leaseTtlMs);
         if (lost.length > 0) {
           this.deps.logger.warn({ runId: r.job.runId, lost }, "lease lost: aborting the run");
-          this.abort(r.job.runId, new LabError("LEASE_LOST", `the lease on ${lost.join(", ")} was lost (run cancelled or reassigned)`));
-        }
+          abortJob(r, new LabError("LEASE_LOST", `the lease on ${lost.join(", ")} was lost (run cancelled or reassigned)`));
+        } else r.deadline?.renewed(sentAt);
       }),
     );
   }
@@ -100,8 +114,8 @@ export class JobWorker {
     this.stopping = true;
     if (!this.worker) return;
     await this.worker.pause(true);
-    for (const runId of this.running.keys()) {
-      this.abort(runId, new LabError("AGENT_LOST", "agent stopped while the run was on one of its boards; it will be retried"));
+    for (const r of this.running.values()) {
+      abortJob(r, new LabError("AGENT_LOST", "agent stopped while the run was on one of its boards; it will be retried"));
     }
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await this.worker.close();
@@ -110,7 +124,8 @@ export class JobWorker {
   /** Redis refuses the agent for good (its login): abort what runs and close without waiting on Redis. */
   async abandon(reason: LabError): Promise<void> {
     this.stopping = true;
-    for (const runId of this.running.keys()) this.abort(runId, reason);
+    this.abandoned = true;
+    for (const r of this.running.values()) abortJob(r, reason);
     await this.worker?.close(true);
   }
 
@@ -124,7 +139,8 @@ export class JobWorker {
     const job = parsed.data;
     const boards = Object.values(job.boards);
     if (this.stopping) return { dropped: "agent stopping" };
-    if (this.running.has(job.runId)) {
+    const key = `${job.runId}#${job.attempt}`;
+    if (this.running.has(key)) {
       logger.warn({ runId: job.runId, attempt: job.attempt }, "run already executing here; duplicate delivery dropped");
       return { dropped: "duplicate" };
     }
@@ -132,13 +148,15 @@ export class JobWorker {
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
-    this.running.set(job.runId, { job, boards, controller, done });
+    const entry: RunningJob = { job, boards, controller, done };
+    this.running.set(key, entry);
     // every report names the lease it ran under (by hash); the scheduler ignores one from another claim
     const leaseHash = leaseTokenHash(job.leaseToken);
     let held = false;
     try {
       const startEvent = { type: "job-started" as const, runId: job.runId, attempt: job.attempt, agent: this.deps.agent, leaseHash, at: Date.now() };
       let started: boolean;
+      const sentAt = Date.now();
       if (missing.length === 0) started = await registry.startJob(boards, job.runId, job.leaseToken, startEvent);
       else {
         // A board it no longer has: still report the attempt (as an infrastructure error) if the lease is ours.
@@ -149,16 +167,35 @@ export class JobWorker {
         logger.info({ runId: job.runId, attempt: job.attempt, boards }, "job dropped: its lease is gone (cancelled or reassigned)");
         return { dropped: "lease gone" };
       }
+      // the lease was checked at sentAt; the agent renews it to its own TTL (the scheduler leases with the same one)
+      const margin = leaseMarginMs(this.deps.leaseTtlMs, this.deps.renewEveryMs);
+      entry.deadline = new LeaseDeadline(sentAt, this.deps.leaseTtlMs, margin, (confirmedAt) => {
+        const s = Math.round((Date.now() - confirmedAt) / 1000);
+        logger.warn({ runId: job.runId, attempt: job.attempt, boards }, "lease not renewed in time: stopping the run before it expires");
+        abortJob(entry, new LabError("LEASE_LOST", `agent ${this.deps.agent} could not renew the lease on ${boards.join(", ")} for ${s} s (Redis unreachable): it stopped the run before the lease expired; it will be retried`));
+      });
       if (missing.length === 0 && this.deps.consoles) {
         held = true;
         await this.deps.consoles.hold(boards);
       }
-      const result =
+      let result =
         missing.length > 0
           ? errorResult(job, new LabError("BOARD_VANISHED", `board ${missing.join(", ")} is not on agent ${this.deps.agent} any more`), 0)
           : await this.execute(job, controller);
-      await this.deps.shipper.flush();
-      await registry.finishJob(boards, { type: "job-finished", agent: this.deps.agent, leaseHash, result });
+      // a pass or fail is only worth sending while the lease it was earned under holds
+      if (entry.deadline.passed && (result.outcome === "pass" || result.outcome === "fail")) {
+        result = { ...result, outcome: "error", error: { code: "LEASE_LOST", message: `the lease on ${boards.join(", ")} may have expired before the run's end was reported; it will be retried` } };
+      }
+      entry.deadline.dispose();
+      await this.flushLogs();
+      registry.jobEnded(boards);
+      const finished = { type: "job-finished" as const, agent: this.deps.agent, leaseHash, result };
+      await retryUntilAcked("job-finished", () => registry.finishJob(boards, finished), {
+        logger,
+        context: { runId: job.runId, attempt: job.attempt, boards },
+        giveUp: (failingForMs) => this.abandoned || (this.stopping && failingForMs > STOPPING_PATIENCE_MS),
+        maxWaitMs: 5000,
+      });
       logger.info(
         { runId: job.runId, attempt: job.attempt, boards, outcome: result.outcome, code: result.error?.code },
         "job finished",
@@ -166,8 +203,17 @@ export class JobWorker {
       return result;
     } finally {
       if (held) this.deps.consoles?.release(boards);
-      this.running.delete(job.runId);
+      entry.deadline?.dispose();
+      this.running.delete(key);
       finish();
+    }
+  }
+
+  /** The run's lines before its job-finished, however long Redis is away; a stopping agent waits a little only. */
+  private async flushLogs(): Promise<void> {
+    const started = Date.now();
+    while (!(await this.deps.shipper.flush(1000))) {
+      if (this.abandoned || (this.stopping && Date.now() - started > STOPPING_PATIENCE_MS)) return;
     }
   }
 
@@ -196,6 +242,12 @@ export class JobWorker {
     }
     return result;
   }
+}
+
+function abortJob(r: RunningJob, reason: LabError): boolean {
+  if (r.controller.signal.aborted) return false;
+  r.controller.abort(reason);
+  return true;
 }
 
 function errorResult(job: Job, err: LabError, durationMs: number): JobResult {
