@@ -1,5 +1,20 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { z } from "zod";
+import { benchAir } from "../air.js";
+
+/**
+ * A test that provisions a device over the bench's air (a BLE provisioning app's test): it scans for a
+ * service named `servicePrefix`…, sends the credentials with the proof of possession, and passes only
+ * if the device takes them.
+ */
+export const ProvisionActionSchema = z.object({
+  servicePrefix: z.string().min(1).default("PROV_"),
+  ssid: z.string().min(1),
+  password: z.string().default(""),
+  pop: z.string().default("abcd1234"),
+  /** How long the test scans for a device. */
+  scanMs: z.number().int().min(0).max(120_000).default(10_000),
+});
 
 export const ScriptedTestSchema = z.object({
   class: z.string().min(1),
@@ -10,6 +25,8 @@ export const ScriptedTestSchema = z.object({
   durationMs: z.number().int().min(0).max(600_000).default(5),
   /** Lines the test logs to logcat (tag = the test class' simple name) while it runs. */
   log: z.array(z.string()).default([]),
+  /** What the test does on the air; its outcome then decides the test's (a `pass` test fails if the device refuses). */
+  provision: ProvisionActionSchema.optional(),
 });
 export type ScriptedTest = z.infer<typeof ScriptedTestSchema>;
 
@@ -83,8 +100,20 @@ export async function runInstrumentation(script: InstrumentationScript, run: Ins
     const simple = t.class.split(".").pop() ?? t.class;
     for (const line of t.log) run.log(simple, line, 4);
     if (t.durationMs > 0) await delay(t.durationMs);
-    const stack = t.stack ?? `java.lang.AssertionError: ${t.name} failed\n\tat ${t.class}.${t.name}(${simple}.java:42)`;
-    switch (t.result) {
+    let result = t.result;
+    let stack = t.stack ?? `java.lang.AssertionError: ${t.name} failed\n\tat ${t.class}.${t.name}(${simple}.java:42)`;
+    if (t.provision) {
+      const p = t.provision;
+      run.log(simple, `scanning for ${p.servicePrefix}* (${p.scanMs} ms)`, 4);
+      const answer = await benchAir.request(p.servicePrefix, { ssid: p.ssid, password: p.password, pop: p.pop }, p.scanMs);
+      const failure = answer === undefined ? `no device advertising ${p.servicePrefix}* found in ${p.scanMs} ms` : answer.reply.ok ? undefined : `${answer.service}: ${answer.reply.message}`;
+      if (answer?.reply.ok) run.log(simple, `provisioned ${answer.service}: ${answer.reply.message}`, 4);
+      if (failure !== undefined && result === "pass") {
+        result = "fail";
+        stack = `java.lang.AssertionError: ${failure}\n\tat ${t.class}.${t.name}(${simple}.java:57)`;
+      }
+    }
+    switch (result) {
       case "pass":
         await status(0, { ...base, stream: "." });
         break;
