@@ -19,6 +19,7 @@ export const ConsoleInputBodySchema = z
   })
   .strict()
   .refine((b) => (b.text === undefined) !== (b.bytes === undefined), { message: "send exactly one of text or bytes" });
+export const BoardHistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }).strict();
 export const ResetBodySchema = z.object({ mode: z.enum(["run", "download"]).default("run") }).strict();
 export const FlashBodySchema = z
   .object({
@@ -54,7 +55,10 @@ export const RunListQuerySchema = z
     after: TimeQuerySchema.optional().describe("runs created after this time (exclusive): epoch milliseconds or ISO datetime"),
     before: TimeQuerySchema.optional().describe("runs created before this time (exclusive): epoch milliseconds or ISO datetime"),
     limit: z.coerce.number().int().min(1).max(500).default(50),
-    cursor: z.coerce.number().int().nonnegative().optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}(:[A-Za-z0-9._-]{1,100})?$/, "must be the nextCursor of an earlier page (<createdAt>:<run id>)")
+      .optional(),
   })
   .strict();
 

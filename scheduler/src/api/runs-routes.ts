@@ -94,7 +94,7 @@ export function runsRoutes(ctx: SchedulerContext, catalog: Catalog, lifecycle: R
       ...(q.before !== undefined ? { before: q.before } : {}),
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
     });
-    res.json({ runs: out.runs, ...(out.nextCursor !== undefined ? { nextCursor: String(out.nextCursor) } : {}) });
+    res.json({ runs: out.runs, ...(out.nextCursor !== undefined ? { nextCursor: out.nextCursor } : {}) });
   });
 
   r.get("/runs/:id", async (req, res) => {

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { z } from "zod";
 import { ArtifactRefSchema, decodeJson, RunSchema, SuiteSchema, TERMINAL_RUN_STATES, type LabKeys, type Run, type RunState } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
@@ -17,6 +17,8 @@ export const RunPlanSchema = z
     maxAttempts: z.number().int().positive(),
     /** The request's queue timeout; the lab's `HIL_QUEUE_TIMEOUT` when absent. */
     queueTimeoutMs: z.number().int().positive().optional(),
+    /** A lab health check (docs/scheduler.md, "Board health"): it may take its quarantined board, bookings aside. */
+    healthCheck: z.literal(true).optional(),
   })
   .strict();
 export type RunPlan = z.infer<typeof RunPlanSchema>;
@@ -113,8 +115,8 @@ export interface RunFilter {
   after?: number;
   before?: number;
   limit: number;
-  /** createdAt (exclusive) to continue below. */
-  cursor?: number;
+  /** Where the previous page ended: `<createdAt>:<run id>` (or a bare createdAt, exclusive). */
+  cursor?: string;
 }
 
 /** Priority first (0..100, higher first), then age: one number so Redis keeps the order. */
@@ -128,7 +130,7 @@ export function isTerminal(state: RunState): boolean {
 
 export class RunStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 
@@ -231,18 +233,25 @@ export class RunStore {
    * skips what lies outside them; the other filters are checked on each run. A scan that reaches its budget
    * before filling the page still answers `nextCursor` (where it stopped), so a rare filter pages on instead of
    * ending early: a page may hold fewer than `limit` runs, and the list ends only where `nextCursor` is absent.
+   * The cursor is a place in the index, `<createdAt>:<run id>` (Redis orders runs of one millisecond by id,
+   * descending here), so a page that ends inside a millisecond goes on with the rest of it; a bare
+   * `<createdAt>` (older clients) continues below that millisecond.
    */
-  async list(filter: RunFilter): Promise<{ runs: Run[]; nextCursor?: number }> {
+  async list(filter: RunFilter): Promise<{ runs: Run[]; nextCursor?: string }> {
     const source = filter.submitter ? this.keys.runsBySubmitter(filter.submitter) : this.keys.runs();
     const out: Run[] = [];
-    const upper = Math.min(filter.cursor ?? Infinity, filter.before ?? Infinity);
-    let max: string = upper === Infinity ? "+inf" : `(${upper}`;
+    let at = parseRunCursor(filter.cursor);
+    if (filter.before !== undefined && (at === undefined || filter.before <= at.score)) at = { score: filter.before };
     const min = filter.after === undefined ? "-inf" : `(${filter.after}`;
     const commit = filter.commit?.toLowerCase();
     const page = Math.max(filter.limit * 2, 100);
-    let lastScanned: number | undefined;
+    let lastScanned: RunCursor | undefined;
     for (let scanned = 0; out.length < filter.limit && scanned < 20_000; scanned += page) {
-      const ids = await this.redis.zrevrangebyscore(source, max, min, "WITHSCORES", "LIMIT", 0, page);
+      // runs of the cursor's own millisecond that come before it in the order were shown already
+      const id = at?.id;
+      const max = at === undefined ? "+inf" : id === undefined ? `(${at.score}` : String(at.score);
+      const offset = at === undefined || id === undefined ? 0 : (await this.redis.zrangebyscore(source, at.score, at.score)).filter((m) => m >= id).length;
+      const ids = await this.redis.zrevrangebyscore(source, max, min, "WITHSCORES", "LIMIT", offset, page);
       if (ids.length === 0) return { runs: out };
       const pipe = this.redis.pipeline();
       for (let i = 0; i < ids.length; i += 2) pipe.hget(this.keys.run(ids[i] ?? ""), "json");
@@ -260,12 +269,25 @@ export class RunStore {
         if (out.length >= filter.limit) break;
       }
       if (out.length >= filter.limit) break;
-      lastScanned = Number(ids[ids.length - 1]);
-      max = `(${lastScanned}`;
+      lastScanned = { score: Number(ids[ids.length - 1]), id: ids[ids.length - 2] ?? "" };
+      at = lastScanned;
       if (ids.length < page * 2) return { runs: out };
     }
     const lastRun = out[out.length - 1];
-    if (out.length >= filter.limit && lastRun) return { runs: out, nextCursor: lastRun.createdAt };
-    return lastScanned === undefined ? { runs: out } : { runs: out, nextCursor: lastScanned };
+    if (out.length >= filter.limit && lastRun) return { runs: out, nextCursor: `${lastRun.createdAt}:${lastRun.id}` };
+    return lastScanned === undefined ? { runs: out } : { runs: out, nextCursor: `${lastScanned.score}:${lastScanned.id}` };
   }
+}
+
+interface RunCursor {
+  score: number;
+  /** Absent: continue below `score`; present: continue after this run within `score`. */
+  id?: string;
+}
+
+/** `<createdAt>:<run id>`, or a bare `<createdAt>`; the API schema checked the form. */
+function parseRunCursor(cursor: string | undefined): RunCursor | undefined {
+  if (cursor === undefined) return undefined;
+  const colon = cursor.indexOf(":");
+  return colon === -1 ? { score: Number(cursor) } : { score: Number(cursor.slice(0, colon)), id: cursor.slice(colon + 1) };
 }
