@@ -9,7 +9,8 @@
 // every process's argv to every local user). The private Redis wants a password; the agent logs in
 // to it as its own ACL user, whose password is its token (the scheduler makes that user).
 //
-// Env: LAB_PORT (default 8080), REDIS_URL, HIL_DATA_DIR (default .hil), HIL_LAB_VIRTUAL
+// Env: LAB_PORT (default 8080), REDIS_URL (any form in docs/redis.md: one server, redis+cluster://,
+// redis+sentinel://, rediss://), HIL_DATA_DIR (default .hil), HIL_LAB_VIRTUAL
 // (default "esp32=2,android=1"), HIL_LAB_SKIP_SETUP=1 (skip npm ci / apt / build: tests use it).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { redisUrlHasCredentials, redisUrlProblem } from "@hil/scheduler/redis";
 import { UsageError } from "@hil/contracts";
 
 /*
@@ -8,13 +9,9 @@ import { UsageError } from "@hil/contracts";
 
 /** `--redis` takes a URL without a password; one with a password is refused, saying where it goes instead. */
 export function checkRedisUrlFlag(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError("--redis takes a redis:// or rediss:// URL");
-  }
-  if (parsed.password !== "" || parsed.username !== "") {
+  const problem = redisUrlProblem(url);
+  if (problem !== undefined) throw new UsageError(`--redis: ${problem} (docs/redis.md)`);
+  if (redisUrlHasCredentials(url)) {
     throw new UsageError(
       "--redis must not carry credentials (any local user sees a command line in ps); put the URL in REDIS_URL or in a file only you can read and pass --redis-url-file FILE (or REDIS_URL_FILE)",
     );

@@ -81,7 +81,7 @@ test("a request the scheduler refuses is a usage error (exit 64) with its reason
   assert.match(run.output(), /HTTP 422/);
   const noTarget = lab.hil(["run", "--suite", "esp32-smoke", "--artifact", `app=${app}`]);
   assert.is(await noTarget.exited, 64, noTarget.output());
-  assert.match(noTarget.output(), /--profile P or --board ID/);
+  assert.match(noTarget.output(), /--profile P, --board ID, or --role ROLE=PROFILE/);
 });
 
 test.run();

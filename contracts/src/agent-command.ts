@@ -22,6 +22,8 @@ const base = {
 export const AgentCommandSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("console"), ...base, bytes: z.base64().max(Math.ceil(CONSOLE_INPUT_MAX_BYTES / 3) * 4) }).strict(),
   z.object({ type: z.literal("reset"), ...base, mode: z.enum(["run", "download"]) }).strict(),
+  /** Power the board off and on (a virtual board's own power-cycle; a hub port's power where the agent can switch it). */
+  z.object({ type: z.literal("power-cycle"), ...base }).strict(),
   z.object({ type: z.literal("flash"), ...base, artifact: ArtifactRefSchema, offset: z.number().int().nonnegative().max(0x4000000) }).strict(),
   /** Serve the board's serial port to the holder's `hil serial`: connect to the scheduler's tunnel `tunnel` and speak RFC 2217 on it. */
   z.object({ type: z.literal("serial"), ...base, tunnel: z.string().regex(/^[0-9a-f-]{36}$/, "a tunnel id") }).strict(),

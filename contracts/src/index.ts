@@ -1,6 +1,7 @@
 export * from "./agent.js";
 export * from "./agent-command.js";
 export * from "./board.js";
+export * from "./board-history.js";
 export * from "./booking.js";
 export * from "./byte-size.js";
 export * from "./decode-json.js";

@@ -36,6 +36,15 @@ test("one testcase per case or per step, failures and errors kept apart", () => 
   assert.equal((xml.match(/<testsuite /g) ?? []).length, 1);
 });
 
+test("a run's cases list (every step's cases, flattened) does not count them twice; a case of no step is kept", () => {
+  const flattened = steps.flatMap((s) => s.cases);
+  const loose = { name: "merged", group: "other", outcome: "pass" as const, durationMs: 1 };
+  const xml = toJUnitXml({ name: "esp32-unity", runId: "r1", steps, cases: [...flattened, loose] });
+  assert.match(xml, /<testsuite name="esp32-unity" tests="7" failures="1" errors="1" skipped="2"/);
+  assert.is(xml.match(/name="divides"/g)?.length, 1);
+  assert.is(xml.match(/name="merged"/g)?.length, 1);
+});
+
 test("a step that errored with no failing case still shows up", () => {
   const broken: StepResult = { ...steps[1]!, outcome: "error", message: "link closed", errorCode: "LINK_CLOSED", cases: [{ name: "adds", outcome: "pass", durationMs: 1 }] };
   const xml = toJUnitXml({ name: "s", steps: [broken] });

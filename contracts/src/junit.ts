@@ -6,7 +6,7 @@ export interface JUnitInput {
   name: string;
   runId?: string;
   steps: StepResult[];
-  /** Cases not attached to a step (Android instrumentation, merged results). */
+  /** The run's cases: those its steps hold are not repeated; any other (merged results) is added. */
   cases?: CaseResult[];
   logLines?: LogLine[];
   /** Epoch ms of the run start, for the `timestamp` attribute. */
@@ -67,7 +67,15 @@ function rowsOf(input: JUnitInput): TestCaseRow[] {
       });
     }
   }
-  for (const c of input.cases ?? []) rows.push({ ...c, classname: c.group ?? input.name });
+  // A run's `cases` repeats every step's cases (flattened for the API); only a case no step holds is added.
+  const key = (c: CaseResult) => `${c.group ?? ""}\u0000${c.name}\u0000${c.outcome}\u0000${c.durationMs}`;
+  const inSteps = new Map<string, number>();
+  for (const step of input.steps) for (const c of step.cases) inSteps.set(key(c), (inSteps.get(key(c)) ?? 0) + 1);
+  for (const c of input.cases ?? []) {
+    const left = inSteps.get(key(c)) ?? 0;
+    if (left > 0) inSteps.set(key(c), left - 1);
+    else rows.push({ ...c, classname: c.group ?? input.name });
+  }
   return rows;
 }
 

@@ -16,6 +16,8 @@ export interface LabKeys {
   boards(): string;
   /** Scheduler-only hash: board id → the agent it belongs to, set from verified board-changed events. */
   boardOwners(): string;
+  /** Scheduler-only list: the board's health history, newest first, bounded (LPUSH + LTRIM). */
+  boardHistory(boardId: string): string;
   lease(boardId: string): string;
   run(id: string): string;
   runs(): string;
@@ -64,6 +66,12 @@ export interface LabKeys {
   filesPending(): string;
   /** Scheduler-owned hash: run id → the last entry of its log stream copied to the run's archive file (long runs). */
   runLogArchived(): string;
+  /** Scheduler-owned hash: webhook id → registration (owner, URL, secret) made with `POST /webhooks`. */
+  webhooks(): string;
+  /** Scheduler-owned zset: webhook delivery id → when it is next tried (a claimed delivery is pushed past its send timeout). */
+  webhookDue(): string;
+  /** Scheduler-owned string: one webhook delivery (target, body, attempts made), deleted once delivered or given up. */
+  webhookDelivery(id: string): string;
 }
 
 export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
@@ -78,6 +86,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     board: (id) => `${p}:board:${id}`,
     boards: () => `${p}:boards`,
     boardOwners: () => `${p}:boards:owners`,
+    boardHistory: (boardId) => `${p}:history:board:${boardId}`,
     lease: (boardId) => `${p}:lease:${boardId}`,
     run: (id) => `${p}:run:${id}`,
     runs: () => `${p}:runs`,
@@ -108,5 +117,8 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     queueChecks: () => `${p}:runs:queue-checks`,
     filesPending: () => `${p}:runs:files-pending`,
     runLogArchived: () => `${p}:runs:log-archived`,
+    webhooks: () => `${p}:webhooks`,
+    webhookDue: () => `${p}:webhooks:due`,
+    webhookDelivery: (id) => `${p}:webhooks:delivery:${id}`,
   };
 }

@@ -91,6 +91,8 @@ export const RunSchema = z
     error: RunErrorSchema.optional(),
     /** Why the run still waits (queued only): "no idle esp32-virtual board", "board x booked until …". */
     waitingFor: z.string().optional(),
+    /** Set on runs the lab starts itself: `health-check` (a board's health-check suite; submitter `lab.health`). */
+    purpose: z.enum(["health-check"]).optional(),
   })
   .strict();
 export type Run = z.infer<typeof RunSchema>;

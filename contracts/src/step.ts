@@ -73,6 +73,71 @@ export const FastbootFlashStepSchema = z
   })
   .strict();
 
+/** A name earlier steps publish values under: `${ota.url}`. */
+const VarNameSchema = z.string().regex(/^[a-z][a-z0-9_]*$/, "a lowercase identifier, e.g. ota");
+const PartitionLabelSchema = z.string().regex(/^[A-Za-z0-9_]{1,16}$/, "a partition label, e.g. ota_1");
+
+/**
+ * The agent serves an artifact over HTTP on the bench network (docs/ota.md). Later steps read
+ * `${<as>.url}` (the image) and `${<as>.manifest}` (JSON naming it and its version).
+ */
+export const OtaServeStepSchema = z
+  .object({
+    type: z.literal("ota.serve"),
+    ...base,
+    artifact: z.string().min(1),
+    as: VarNameSchema.default("ota"),
+    /** Bind address; 127.0.0.1 reaches virtual boards, a real bench needs its interface's address. */
+    host: z.string().min(1).default("127.0.0.1"),
+    /** 0: a free port. */
+    port: z.number().int().min(0).max(65535).default(0),
+    /** Bytes per second. */
+    throttle: z.number().int().positive().optional(),
+    fault: z.enum(["none", "cut", "corrupt", "wrong-chip"]).default("none"),
+    /** For fault "cut": the share of the image (percent) sent before the connection is dropped. */
+    cutAt: z.number().min(0).max(100).default(50),
+    /** For fault "corrupt": the byte to invert (default: one in the image's code). */
+    corruptOffset: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export const OtaTriggerStepSchema = z
+  .object({
+    type: z.literal("ota.trigger"),
+    ...onRole,
+    /** "command": type `command` into the console; "poll": the app polls the manifest URL itself. */
+    via: z.enum(["command", "poll"]).default("command"),
+    /** Console command, `${name}` replaced by published values; default `ota ${<server>.url}`. */
+    command: z.string().min(1).optional(),
+    /** Which ota.serve to watch (its `as`). */
+    server: VarNameSchema.default("ota"),
+  })
+  .strict();
+export const ExpectBootStepSchema = z
+  .object({
+    type: z.literal("expect-boot"),
+    ...onRole,
+    /** esp_app_desc_t version, as the boot log's `App version:` prints it. */
+    version: z.string().min(1).optional(),
+    /** The partition the bootloader loaded the app from, e.g. ota_1. */
+    partition: PartitionLabelSchema.optional(),
+  })
+  .strict();
+export const ExpectRollbackStepSchema = z
+  .object({
+    type: z.literal("expect-rollback"),
+    ...onRole,
+    /** The version that must still be the one running. */
+    version: z.string().min(1),
+    partition: PartitionLabelSchema.optional(),
+    /** "reboot": the next boot comes up on `version` (an unconfirmed image rolled back); "refuse": the app refuses the image and keeps running. */
+    mode: z.enum(["reboot", "refuse"]).default("reboot"),
+    /** For "refuse": the line that says the image was refused. */
+    pattern: RegexSchema.default("OTA failed|Image validation failed"),
+    /** For "refuse": how long the board must then run on without restarting. */
+    settle: DurationSchema.default(2000),
+  })
+  .strict();
+
 export const StepSchema = z.discriminatedUnion("type", [
   FlashStepSchema,
   ResetStepSchema,
@@ -86,6 +151,10 @@ export const StepSchema = z.discriminatedUnion("type", [
   AndroidShellStepSchema,
   AndroidPushStepSchema,
   FastbootFlashStepSchema,
+  OtaServeStepSchema,
+  OtaTriggerStepSchema,
+  ExpectBootStepSchema,
+  ExpectRollbackStepSchema,
 ]);
 export type Step = z.infer<typeof StepSchema>;
 export type StepType = Step["type"];
@@ -125,6 +194,8 @@ export const StepResultSchema = z
     message: z.string().optional(),
     /** LabError code when the step ended in an error. */
     errorCode: z.string().optional(),
+    /** What the step saw, as named values (an OTA step: version, partition, bytes served, …). */
+    details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
     cases: z.array(CaseResultSchema).default([]),
     /** Console sequence numbers this step covers (for JUnit system-out and log links). */
     firstSeq: z.number().int().nonnegative().optional(),

@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from "node:http";
-import type { Redis } from "ioredis";
+import { duplicateClient, type RedisClient } from "@hil/lab-protocol/redis";
 import { Server } from "socket.io";
 import type { Logger } from "pino";
 import { ChangeEventSchema, type LabKeys } from "@hil/contracts";
@@ -14,7 +14,7 @@ export const CHANGES_ROOM = "changes";
 export interface GatewayOptions {
   /** The HTTP server to serve on (the scheduler's, so API and gateway share one port). */
   readonly server: HttpServer;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: LabKeys;
   /** The scheduler's token store: the same tokens and dashboard sessions as the REST API. */
   readonly tokens: TokenStore;
@@ -136,7 +136,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   });
 
   // one subscription for the whole gateway, fanned out to the changes room
-  const sub = redis.duplicate();
+  const sub = duplicateClient(redis);
   sub.on("error", (err: Error) => opts.log?.warn({ err: err.message }, "changes subscription: redis problem"));
   sub.on("message", (_channel: string, message: string) => {
     let raw: unknown;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Server, Socket } from "socket.io";
 import type { LogLine } from "@hil/contracts";
 import { compareStreamIds, readAfter, readTail, StreamFollower, type StreamEntry, type StreamWatcher } from "@hil/scheduler";
@@ -78,7 +78,7 @@ export class LogRooms {
 
   constructor(
     private readonly io: GatewayServer,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: { blockMs?: number; onError?: (err: Error) => void } = {},
   ) {
     this.follower = new StreamFollower(redis, { minIntervalMs: READ_INTERVAL_MS, ...opts });

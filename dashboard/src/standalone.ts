@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { Redis } from "ioredis";
+import { createRedisClient } from "@hil/lab-protocol/redis";
 import { labKeys } from "@hil/contracts";
 import { TokenStore, type SchedulerConfig } from "@hil/scheduler";
 import { createGateway, type Gateway } from "./gateway.js";
@@ -47,7 +47,7 @@ export async function startStandaloneGateway(
   /** The scheduler the page's API calls go to (`hil dashboard --api-url`); without it they answer 502 saying so. */
   apiUrl?: string,
 ): Promise<StandaloneGateway> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const redis = createRedisClient(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   redis.on("error", () => {});
   const keys = labKeys(config.namespace);
   const pages = webAssets();

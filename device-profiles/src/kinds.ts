@@ -26,7 +26,7 @@ export function capabilitiesOf(kind: BoardKind): readonly Capability[] {
   return BOARD_KINDS[kind].capabilities;
 }
 
-/** The capability each step type needs (wait needs none). */
+/** The capability each step type needs (wait and ota.serve, which run on the agent, need none). */
 export const STEP_CAPABILITY: Readonly<Record<StepType, Capability | undefined>> = {
   flash: "flash",
   reset: "reset",
@@ -40,6 +40,12 @@ export const STEP_CAPABILITY: Readonly<Record<StepType, Capability | undefined>>
   "android.shell": "shell",
   "android.push": "push",
   "fastboot.flash": "fastboot",
+  // OTA (docs/ota.md): serving is the agent's own work, so any board's suite may use it; the device
+  // side is told and watched through its console, which every ESP32 profile has.
+  "ota.serve": undefined,
+  "ota.trigger": "console",
+  "expect-boot": "console",
+  "expect-rollback": "console",
 };
 
 /** The step types a board with these capabilities can run. */

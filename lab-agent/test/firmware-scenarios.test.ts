@@ -167,7 +167,7 @@ test("scripted lines and scenario files: YAML scenario, manifest with names and 
       await b.waitFor(/W \(\d+\) sensor: humidity high\r\n/);
     });
     assert.is(loadScenario("unity").kind, "unity");
-    assert.throws(() => loadScenario("nonsense"), /neither a built-in \(idle, logger, console, unity, panic, hang, bootloop\)/);
+    assert.throws(() => loadScenario("nonsense"), /neither a built-in \(idle, logger, console, unity, panic, hang, bootloop, ota, provisioning\)/);
     await writeFile(join(dir, "bad.json"), JSON.stringify({ kind: "logger", intervalMs: "fast" }));
     assert.throws(() => loadScenario(join(dir, "bad.json")), /bad\.json is not a valid scenario: intervalMs:/);
 

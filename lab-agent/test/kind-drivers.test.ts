@@ -6,12 +6,13 @@ import * as assert from "uvu/assert";
 import type { Step, StepType } from "@hil/contracts";
 import { BOARD_KIND_NAMES, capabilitiesOf, stepTypesFor } from "@hil/device-profiles";
 import type { BoardTarget } from "../src/runner/board-target.js";
-import { KIND_STEPS, planStep } from "../src/runner/kind-drivers.js";
+import { BOARDLESS_STEP_TYPES, KIND_STEPS, planStep } from "../src/runner/kind-drivers.js";
 
 /** Steps the registry declares for Android that this agent cannot run yet (none since the Android driver). */
 const ANDROID_PENDING: StepType[] = [];
 
-const declared = (kind: (typeof BOARD_KIND_NAMES)[number]): StepType[] => stepTypesFor(capabilitiesOf(kind)).filter((t) => t !== "wait").sort();
+// Boardless steps (wait, ota.serve) run on the agent for any kind, so no kind's driver lists them.
+const declared = (kind: (typeof BOARD_KIND_NAMES)[number]): StepType[] => stepTypesFor(capabilitiesOf(kind)).filter((t) => !BOARDLESS_STEP_TYPES.includes(t)).sort();
 
 test("the ESP32 driver runs exactly the steps its kind declares", () => {
   assert.equal(Object.keys(KIND_STEPS.esp32).sort(), declared("esp32"));

@@ -73,6 +73,23 @@ test("flash + expect + unity: per-case outcomes, panic fails its case with the b
   });
 });
 
+test("keepLog false (the agent's runs): every line goes through onLog, none stays in the result, the cases are the same", async () => {
+  await withBoard(CASES, async (target, app) => {
+    const streamed: string[] = [];
+    const result = await runSuite({
+      suite: suite([{ type: "flash", images: [{ artifact: "app" }] }, { type: "unity", caseTimeout: "10s" }]),
+      targets: { dut: target },
+      artifacts: { app },
+      runId: "run-1",
+      onLog: (l) => streamed.push(l.text),
+      keepLog: false,
+    });
+    assert.equal(result.log, []);
+    assert.ok(streamed.length > 20, `${streamed.length} lines streamed`);
+    assert.is(result.cases.find((c) => c.name === "divides numbers")?.message, "Expected 2 Was 1");
+  });
+});
+
 test("selected cases by name and number; a name not in the menu is an error of that case", async () => {
   await withBoard(CASES, async (target, app) => {
     const result = await runSuite({

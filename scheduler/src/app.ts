@@ -1,7 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import express, { type Express } from "express";
-import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { labKeys } from "@hil/contracts";
 import { artifactsRoutes } from "./api/artifacts-routes.js";
@@ -33,10 +32,15 @@ import { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import { RunLifecycle } from "./dispatch/run-lifecycle.js";
 import { LeaseStore } from "./leases/lease-store.js";
 import { SchedulerMetrics } from "./metrics.js";
-import { redisHealth } from "@hil/lab-protocol/redis";
+import { webhooksRoutes } from "./api/webhooks-routes.js";
+import { WebhookOutbox } from "./webhooks/webhook-outbox.js";
+import { WebhookStore } from "./webhooks/webhook-store.js";
+import { createRedisClient, explainRedisError, redisHealth } from "@hil/lab-protocol/redis";
 import { BoardRegistry } from "./store/board-registry.js";
 import { BookingStore } from "./store/booking-store.js";
 import { RunStore } from "./store/run-store.js";
+import { BoardHealth } from "./health/board-health.js";
+import { KnownGoodImages } from "./health/known-good-images.js";
 
 export const SCHEDULER_VERSION = "0.1.0";
 
@@ -52,6 +56,8 @@ export interface SchedulerDeps {
   attach?: (server: Server, context: SchedulerContext) => ServerAttachment;
   /** The dashboard's pages, served before the API's own headers and route policy (public: the page signs in itself). */
   web?: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+  /** Known-good images by board kind for health checks and reflash (`hil scheduler` gives the ESP32 one); see KnownGoodImages. */
+  knownGoodImages?: Readonly<Record<string, Uint8Array>>;
 }
 
 export interface SchedulerApp {
@@ -69,23 +75,32 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   const log = deps.logger ?? pino({ name: "scheduler", level: "info" });
   const catalog = deps.catalog ?? defaultCatalog();
   // auto-pipelining: the many small commands issued in one tick leave in one write (far fewer syscalls under load)
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableReadyCheck: true, enableAutoPipelining: true });
-  redis.on("error", (err) => log.warn({ err: err.message }, "redis connection problem"));
+  const redis = createRedisClient(config.redisUrl, { maxRetriesPerRequest: 3, enableReadyCheck: true, enableAutoPipelining: true });
+  redis.on("error", (err: Error) => log.warn({ err: explainRedisError(err).message }, "redis connection problem"));
   const keys = labKeys(config.namespace);
   const tokens = new TokenStore(redis, keys, config.tokens);
   const boards = new BoardRegistry(redis, keys);
+  const metrics = new SchedulerMetrics(redis, keys, boards);
+  const webhookStore = new WebhookStore(redis, keys);
+  const webhooks = new WebhookOutbox({ redis, keys, config, store: webhookStore, log, registry: metrics.registry });
   let dispatcher: Dispatcher | undefined;
+  const runs = new RunStore(redis, keys);
+  const artifacts = new FsArtifactStore(config.artifactDir);
+  const images = new KnownGoodImages(artifacts, deps.knownGoodImages ?? {}, config.healthImageEsp32 !== undefined ? { esp32: config.healthImageEsp32 } : {});
+  const health = new BoardHealth({ redis, keys, boards, runs, config, log, wake: (refreshBoards) => dispatcher?.wake(refreshBoards) }, catalog, images);
   const context: SchedulerContext = {
     config,
     redis,
     keys,
-    runs: new RunStore(redis, keys),
+    runs,
     boards,
     bookings: new BookingStore(redis, keys, (id) => log.warn({ booking: id }, "stored booking is not valid; skipped")),
     leases: new LeaseStore(redis, keys),
-    artifacts: new FsArtifactStore(config.artifactDir),
+    artifacts,
     queues: new AgentQueues(redis, keys),
-    metrics: new SchedulerMetrics(redis, keys, boards),
+    metrics,
+    webhookStore,
+    webhooks,
     tokens,
     failedAuth: new RateLimiter(config.authFailLimit, 60_000),
     redisAcl: new RedisAclSync({ redis, keys, namespace: config.namespace, tokens, log, mode: config.redisAcl }),
@@ -95,9 +110,11 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     // a Redis answer slower than a third of a lease is an outage; leases expire up to one TTL after it ends
     outages: new RedisOutageWatch(Math.max(1000, config.leaseTtlMs / 3), 2 * config.leaseTtlMs + config.tickMs),
     wake: (refreshBoards) => dispatcher?.wake(refreshBoards),
+    health,
   };
   dispatcher = new Dispatcher(context);
   const lifecycle = new RunLifecycle(context);
+  health.useRunStopper((runId, why) => lifecycle.stop(runId, "cancelled", why));
   const events = new EventConsumer(context, lifecycle);
   const reaper = new Reaper(context, lifecycle);
   // bookings name no artifacts yet; their ArtifactReferences source joins this list when they do
@@ -144,6 +161,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
   app.use("/api/v1", bookingsRoutes(context, timers));
   app.use("/api/v1", artifactsRoutes(context));
   app.use("/api/v1", identityRoutes(context));
+  app.use("/api/v1", webhooksRoutes(context));
   app.use((_req, _res, next) => next(new HttpError(404, "no such route; see /api/v1/openapi.json")));
   app.use(errorHandler(log));
 
@@ -161,10 +179,13 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       // agent users first: agents waiting to log in get in before any job is dispatched to them
       await context.redisAcl.start();
       await events.start();
+      webhooks.start();
       sweeper.start(config.artifactSweepMs);
+      await health.load();
       for (const end of await context.bookings.upcomingEnds()) scheduleBookingEnd(context, end, timers);
       tick = setInterval(() => {
         dispatcher?.wake();
+        health.tick().catch((err: unknown) => log.error({ err }, "board health tick failed; retrying next tick"));
         if (sweeping) return;
         sweeping = true;
         reaper
@@ -203,7 +224,9 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
       await closing;
       await events.stop();
       await dispatcher?.idle();
+      await health.idle();
       await lifecycle.drain();
+      await webhooks.stop();
       await sweeper.stop();
       while (sweeping) await new Promise((r) => setTimeout(r, 20));
       await context.queues.close();

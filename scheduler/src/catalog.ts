@@ -6,6 +6,10 @@ import { loadSuites } from "@hil/test-suites";
 export interface ProfileInfo {
   id: string;
   kind: string;
+  /** The profile's health-check suite ("none" or absent: no check; see docs/scheduler.md, "Board health"). */
+  healthCheck?: string;
+  /** ESP32: where an app image goes (the recovery ladder's reflash). */
+  appOffset?: number;
 }
 
 /** Where suites and profiles come from (the shipped YAML by default; tests pass their own). */
@@ -20,7 +24,13 @@ export function defaultCatalog(): Catalog {
   let profiles: Promise<Map<string, ProfileInfo>> | undefined;
   return {
     suites: () => (suites ??= loadSuites()),
-    profiles: () => (profiles ??= loadProfiles()),
+    profiles: () =>
+      (profiles ??= loadProfiles().then(
+        (all) =>
+          new Map(
+            [...all].map(([id, p]) => [id, { id, kind: p.kind, healthCheck: p.healthCheck, ...(p.kind === "esp32" ? { appOffset: p.flash.appOffset } : {}) }]),
+          ),
+      )),
   };
 }
 

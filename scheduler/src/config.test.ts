@@ -15,6 +15,19 @@ test("defaults, token names, durations; the result is frozen", () => {
   assert.throws(() => ((c as { port: number }).port = 1));
 });
 
+test("health checks: scheduled checks off by default, `off` or a duration of 10 s or more; a known-good image file", () => {
+  const base = { HIL_ADMIN_TOKEN: "admin-secret-1" };
+  assert.is(loadSchedulerConfig(base).healthCheckIntervalMs, 0);
+  assert.is(loadSchedulerConfig({ ...base, HIL_HEALTH_CHECK_INTERVAL: "off" }).healthCheckIntervalMs, 0);
+  assert.is(loadSchedulerConfig({ ...base, HIL_HEALTH_CHECK_INTERVAL: "6h" }).healthCheckIntervalMs, 6 * 3_600_000);
+  assert.throws(() => loadSchedulerConfig({ ...base, HIL_HEALTH_CHECK_INTERVAL: "2s" }), /HIL_HEALTH_CHECK_INTERVAL: use at least 10s, or off/);
+  assert.throws(() => loadSchedulerConfig({ ...base, HIL_HEALTH_CHECK_INTERVAL: "often" }), /HIL_HEALTH_CHECK_INTERVAL/);
+  assert.is(loadSchedulerConfig(base).healthImageEsp32, undefined);
+  const here = new URL(import.meta.url).pathname;
+  assert.is(loadSchedulerConfig({ ...base, HIL_HEALTH_IMAGE_ESP32: here }).healthImageEsp32, here);
+  assert.throws(() => loadSchedulerConfig({ ...base, HIL_HEALTH_IMAGE_ESP32: `${here}.missing` }), /HIL_HEALTH_IMAGE_ESP32: no such file/);
+});
+
 test("HIL_PORT wins over LAB_PORT", () => {
   assert.is(loadSchedulerConfig({ HIL_ADMIN_TOKEN: "admin-secret-1", HIL_PORT: "7000", LAB_PORT: "9000" }).port, 7000);
 });

@@ -1,9 +1,11 @@
 import { ByteSizeSchema, DEFAULT_NAMESPACE, DurationSchema } from "@hil/contracts";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
+import { RedisUrlSchema } from "@hil/lab-protocol/redis";
 import { RoleSchema, type Role } from "./auth/roles.js";
 import type { ConfigToken } from "./auth/token-store.js";
 import { HostAllowListSchema, type AllowedHost } from "./artifacts/host-allow-list.js";
+import { webhookUrlProblem } from "./webhooks/webhook-url.js";
 
 const ROLE_NAMES = new Set<string>(RoleSchema.options);
 
@@ -25,8 +27,19 @@ const TokenListSchema = z.string().transform((raw, ctx) => {
   return out;
 });
 
+/** `HIL_WEBHOOKS`: comma-separated http(s) URLs. */
+const WebhookUrlListSchema = z.string().transform((raw, ctx) => {
+  const out: string[] = [];
+  for (const part of raw.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const problem = webhookUrlProblem(part);
+    if (problem) ctx.addIssue({ code: "custom", message: `"${part.slice(0, 80)}": ${problem}` });
+    else out.push(part);
+  }
+  return out;
+});
+
 const ConfigSchema = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379"),
+  REDIS_URL: RedisUrlSchema.default("redis://127.0.0.1:6379"),
   HIL_REDIS_ACL: z.enum(["auto", "off"], { message: "auto (one Redis user per agent token, where Redis has ACL) or off" }).default("auto"),
   HIL_NAMESPACE: z.string().regex(/^[a-zA-Z0-9_-]+$/, "letters, digits, _ and - only").default(DEFAULT_NAMESPACE),
   HIL_ADMIN_TOKEN: z.string({ message: "set HIL_ADMIN_TOKEN (the lab writes one to .hil/lab.env)" }).min(8, "use at least 8 characters"),
@@ -43,6 +56,11 @@ const ConfigSchema = z.object({
   HIL_LEASE_TTL: DurationSchema.default(15_000),
   HIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   HIL_QUARANTINE_AFTER: z.coerce.number().int().min(1).max(100).default(3),
+  HIL_HEALTH_CHECK_INTERVAL: z
+    .union([z.literal("off"), DurationSchema.refine((ms) => ms === 0 || ms >= 10_000, "use at least 10s, or off")])
+    .transform((v) => (v === "off" ? 0 : v))
+    .default(0),
+  HIL_HEALTH_IMAGE_ESP32: z.string().min(1).refine((f) => existsSync(f), "no such file (a known-good ESP32 app image)").optional(),
   HIL_RUN_RETENTION: DurationSchema.default(7 * 24 * 3_600_000),
   HIL_RESERVE_AFTER: DurationSchema.default(30_000),
   HIL_TICK: DurationSchema.default(1000),
@@ -55,6 +73,13 @@ const ConfigSchema = z.object({
   HIL_ARTIFACT_SWEEP: DurationSchema.refine((ms) => ms >= 1000, "use at least 1s").default(3_600_000),
   HIL_FETCH_TIMEOUT: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(120_000),
   HIL_FETCH_ALLOW_HOSTS: HostAllowListSchema.default([]),
+  HIL_WEBHOOKS: WebhookUrlListSchema.default([]),
+  HIL_WEBHOOK_SECRET: z.string().min(16, "use at least 16 characters (the receivers check signatures with it)").optional(),
+  HIL_WEBHOOK_ALLOW_HOSTS: HostAllowListSchema.default([]),
+  HIL_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  HIL_WEBHOOK_BACKOFF: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(10_000),
+  HIL_WEBHOOK_TIMEOUT: DurationSchema.refine((ms) => ms >= 100, "use at least 100ms").default(10_000),
+  HIL_PUBLIC_URL: z.url({ protocol: /^https?$/, message: "must be the http(s) URL people open the lab at" }).optional(),
   HIL_DASHBOARD_GATEWAY: z.enum(["on", "off"], { message: "on (default) or off" }).default("on"),
   HIL_TEST_STOP_AFTER_CLAIM: z.enum(["0", "1"], { message: "1 (fault tests only) or 0" }).default("0"),
 });
@@ -86,6 +111,10 @@ export interface SchedulerConfig {
   readonly leaseTtlMs: number;
   readonly maxAttempts: number;
   readonly quarantineAfter: number;
+  /** Scheduled health checks of idle boards (and of quarantined boards the lab gave up on) this often; 0: off. */
+  readonly healthCheckIntervalMs: number;
+  /** A known-good ESP32 app image for health checks and reflash, instead of the one the scheduler is given. */
+  readonly healthImageEsp32?: string;
   readonly retentionMs: number;
   /** A blocked run older than this reserves matching free boards (no starvation of multi-board runs). */
   readonly reserveAfterMs: number;
@@ -109,6 +138,19 @@ export interface SchedulerConfig {
   readonly fetchTimeoutMs: number;
   /** Hosts an artifact URL may name even at a private address, and may redirect to. */
   readonly fetchAllowHosts: readonly AllowedHost[];
+  /** Lab-wide webhook URLs (HIL_WEBHOOKS): every ended run is posted to each, signed with `webhookSecret`. */
+  readonly webhooks: readonly string[];
+  readonly webhookSecret: string | undefined;
+  /** Hosts a token's webhook may name even at a private or loopback address (the lab's own are not checked). */
+  readonly webhookAllowHosts: readonly AllowedHost[];
+  /** Deliveries tried this many times (first included) before they are given up. */
+  readonly webhookAttempts: number;
+  /** Delay before the first retry; each later one doubles it (capped at an hour). */
+  readonly webhookBackoffMs: number;
+  /** Whole time one delivery may take (connect, send, answer). */
+  readonly webhookTimeoutMs: number;
+  /** Base of the links in webhooks (run page, JUnit); the scheduler's own address by default. */
+  readonly publicUrl: string;
   /** Serve the dashboard gateway (socket.io) on the API's port, when the process that starts the scheduler provides one. */
   readonly dashboardGateway: boolean;
   /** Fault tests only: the process kills itself right after its first successful claim (before the enqueue). */
@@ -116,6 +158,12 @@ export interface SchedulerConfig {
 }
 
 export const DEFAULT_SCHEDULER_PORT = 8081;
+
+/** The bind address as a link's host: an unspecified address (all interfaces) is no place to open a link to. */
+function linkHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
 
 /** Parses the environment once; throws one error naming every problem. */
 export function loadSchedulerConfig(env: Record<string, string | undefined>, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
@@ -126,6 +174,13 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
       withOverrides.HIL_ADMIN_TOKEN = readFileSync(withOverrides.HIL_ADMIN_TOKEN_FILE, "utf8").trim();
     } catch (err) {
       throw new Error(`scheduler configuration is invalid:\n  HIL_ADMIN_TOKEN_FILE: cannot read it (${(err as Error).message})`);
+    }
+  }
+  if (withOverrides.HIL_WEBHOOK_SECRET === undefined && withOverrides.HIL_WEBHOOK_SECRET_FILE) {
+    try {
+      withOverrides.HIL_WEBHOOK_SECRET = readFileSync(withOverrides.HIL_WEBHOOK_SECRET_FILE, "utf8").trim();
+    } catch (err) {
+      throw new Error(`scheduler configuration is invalid:\n  HIL_WEBHOOK_SECRET_FILE: cannot read it (${(err as Error).message})`);
     }
   }
   // a Redis URL with a password is a secret too
@@ -143,6 +198,9 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     throw new Error(`scheduler configuration is invalid:\n${lines.join("\n")}`);
   }
   const c = parsed.data;
+  if (c.HIL_WEBHOOKS.length > 0 && c.HIL_WEBHOOK_SECRET === undefined) {
+    throw new Error("scheduler configuration is invalid:\n  HIL_WEBHOOK_SECRET: HIL_WEBHOOKS is set: give the secret its deliveries are signed with (or HIL_WEBHOOK_SECRET_FILE)");
+  }
   const adminToken = overrides.adminToken ?? c.HIL_ADMIN_TOKEN;
   const tokens: ConfigToken[] = [{ name: "admin", role: "admin", token: adminToken }, ...c.HIL_TOKENS];
   const config: SchedulerConfig = {
@@ -162,6 +220,8 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     leaseTtlMs: c.HIL_LEASE_TTL,
     maxAttempts: c.HIL_MAX_ATTEMPTS,
     quarantineAfter: c.HIL_QUARANTINE_AFTER,
+    healthCheckIntervalMs: c.HIL_HEALTH_CHECK_INTERVAL,
+    ...(c.HIL_HEALTH_IMAGE_ESP32 !== undefined ? { healthImageEsp32: c.HIL_HEALTH_IMAGE_ESP32 } : {}),
     retentionMs: c.HIL_RUN_RETENTION,
     reserveAfterMs: c.HIL_RESERVE_AFTER,
     tickMs: c.HIL_TICK,
@@ -174,6 +234,13 @@ export function loadSchedulerConfig(env: Record<string, string | undefined>, ove
     artifactSweepMs: c.HIL_ARTIFACT_SWEEP,
     fetchTimeoutMs: c.HIL_FETCH_TIMEOUT,
     fetchAllowHosts: Object.freeze(c.HIL_FETCH_ALLOW_HOSTS),
+    webhooks: Object.freeze(c.HIL_WEBHOOKS),
+    webhookSecret: c.HIL_WEBHOOK_SECRET,
+    webhookAllowHosts: Object.freeze(c.HIL_WEBHOOK_ALLOW_HOSTS),
+    webhookAttempts: c.HIL_WEBHOOK_ATTEMPTS,
+    webhookBackoffMs: c.HIL_WEBHOOK_BACKOFF,
+    webhookTimeoutMs: c.HIL_WEBHOOK_TIMEOUT,
+    publicUrl: (c.HIL_PUBLIC_URL ?? `http://${linkHost(c.HIL_HOST)}:${c.HIL_PORT ?? c.LAB_PORT ?? DEFAULT_SCHEDULER_PORT}`).replace(/\/+$/, ""),
     dashboardGateway: c.HIL_DASHBOARD_GATEWAY === "on",
     stopAfterClaim: c.HIL_TEST_STOP_AFTER_CLAIM === "1",
     ...overrides,

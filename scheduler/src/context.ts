@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Logger } from "pino";
 import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
@@ -14,12 +14,15 @@ import type { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { BoardRegistry } from "./store/board-registry.js";
 import type { BookingStore } from "./store/booking-store.js";
+import type { BoardHealth } from "./health/board-health.js";
 import type { RunStore } from "./store/run-store.js";
+import type { WebhookOutbox } from "./webhooks/webhook-outbox.js";
+import type { WebhookStore } from "./webhooks/webhook-store.js";
 
 /** Everything the scheduler's parts share; built once by createSchedulerApp. */
 export interface SchedulerContext {
   readonly config: SchedulerConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: LabKeys;
   readonly runs: RunStore;
   readonly boards: BoardRegistry;
@@ -28,6 +31,10 @@ export interface SchedulerContext {
   readonly artifacts: FsArtifactStore;
   readonly queues: AgentQueues;
   readonly metrics: SchedulerMetrics;
+  /** Webhooks registered through the API (per principal). */
+  readonly webhookStore: WebhookStore;
+  /** Queues and sends the signed `run.finished` deliveries (docs/webhooks.md). */
+  readonly webhooks: WebhookOutbox;
   readonly tokens: TokenStore;
   /** Failed credential checks per client address: one budget for the REST API and the gateway attached to it. */
   readonly failedAuth: RateLimiter;
@@ -38,6 +45,8 @@ export interface SchedulerContext {
   readonly log: Logger;
   /** When Redis was last unresponsive (seen by the reaper): lost leases then are not the boards' fault. */
   readonly outages: RedisOutageWatch;
+  /** Health checks, the recovery ladder and board history (docs/scheduler.md, "Board health"). */
+  readonly health?: BoardHealth;
   /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
   wake(refreshBoards?: boolean): void;
 }
@@ -46,7 +55,7 @@ export interface SchedulerContext {
 export class AgentQueues {
   private readonly queues = new Map<string, Queue>();
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 

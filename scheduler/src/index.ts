@@ -6,6 +6,8 @@ export { can, type Role, type Permission } from "./auth/roles.js";
 export type { Identity } from "./auth/identity.js";
 export { readAfter, readTail, decodeEntries, compareStreamIds, seqOf, StreamFollower, type StreamEntry, type StreamWatcher } from "./logs/log-stream.js";
 export { loadSchedulerConfig, DEFAULT_SCHEDULER_PORT, type SchedulerConfig } from "./config.js";
+export { signWebhook, verifyWebhook, WEBHOOK_HEADERS } from "./webhooks/webhook-signature.js";
+export type { RunFinishedPayload } from "./webhooks/run-finished-payload.js";
 export { RedisAclSync, agentAclRules, schedulerAclRules, AGENT_COMMANDS, type RedisAclMode } from "./auth/redis-acl.js";
 export { defaultCatalog, staticCatalog, type Catalog, type ProfileInfo } from "./catalog.js";
 export { LeaseStore, LeaseSchema, ClaimSchema, type Lease, type Claim, type AcquireRequest, type AcquireOutcome } from "./leases/lease-store.js";

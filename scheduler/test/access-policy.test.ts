@@ -61,6 +61,7 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   "GET /api/v1/boards": READERS,
   "GET /api/v1/boards/:id": READERS,
   "GET /api/v1/boards/:id/log": READERS,
+  "GET /api/v1/boards/:id/history": READERS,
   "POST /api/v1/boards/:id/quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-quarantine": ADMINS,
   "POST /api/v1/boards/:id/release-owner": ADMINS,
@@ -77,6 +78,10 @@ const EXPECTED: Record<string, Caller[] | "public"> = {
   "POST /api/v1/bookings/:id/release": ["alice", ...ADMINS],
   "POST /api/v1/artifacts": ["qa", "alice", "bob", "scoped", ...ADMINS],
   "GET /api/v1/artifacts/:sha256": EVERYONE,
+  // each caller sees and deletes only its own webhooks (the handler's check): every submitter may call these
+  "POST /api/v1/webhooks": ["alice", "bob", "scoped", ...ADMINS],
+  "GET /api/v1/webhooks": ["alice", "bob", "scoped", ...ADMINS],
+  "DELETE /api/v1/webhooks/:id": ["alice", "bob", "scoped", ...ADMINS],
   "GET /api/v1/tokens": ADMINS,
   "POST /api/v1/tokens": ADMINS,
   "POST /api/v1/tokens/:id/revoke": ADMINS,

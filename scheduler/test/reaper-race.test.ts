@@ -5,11 +5,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
 import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
+import { startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
 import { makeTempDir } from "../src/testing/index.js";
 import { suite } from "./support/harness.js";
 import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
@@ -68,7 +67,7 @@ const passed = (runId: string, attempt: number): JobResult => ({ runId, attempt,
  * Holds the next EVALSHA that touches `key` until the returned `release()` is called (the command is
  * not sent to Redis meanwhile). `held` resolves once such a call has been made.
  */
-function holdNextScriptOn(r: Redis, key: string): { held: Promise<void>; release(): void } {
+function holdNextScriptOn(r: RedisClient, key: string): { held: Promise<void>; release(): void } {
   const original = r.evalsha.bind(r) as (...a: unknown[]) => Promise<unknown>;
   let gate!: () => void;
   const open = new Promise<void>((res) => (gate = res));

@@ -58,7 +58,7 @@ test("hil suites check on the shipped suites exits 0; list shows them", async ()
   const r = await runHil(["suites", "check"]);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.is(r.stdout, "");
-  assert.match(r.stderr, /5 suite\(s\) valid/);
+  assert.match(r.stderr, /8 suite\(s\) valid/);
   const l = await runHil(["suites", "list"]);
   assert.is(l.code, 0, l.stderr);
   assert.match(l.stdout, /^provision-esp32-from-android\s+\d+ steps\s+dut=esp32-devkitc phone=android-generic$/m);

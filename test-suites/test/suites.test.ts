@@ -17,7 +17,7 @@ import {
   testSuiteJsonSchema,
 } from "../src/index.js";
 
-const SHIPPED = ["android-instrumentation", "esp32-console", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
+const SHIPPED = ["android-health", "android-instrumentation", "esp32-console", "esp32-health", "esp32-ota", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
 
 let tmp = "";
 let profiles = new Map<string, DeviceProfile>();
@@ -191,6 +191,38 @@ test("YAML syntax errors and duplicate suite names across files", async () => {
   await writeFile(b, `# a copy\n${TWO_BOARDS}`);
   const dup = await checkSuiteFiles([a, b], { profiles });
   assert.equal(dup.map((p) => [basename(p.file), p.line, p.path]), [["b.yaml", 2, "name"]]);
+});
+
+test("OTA steps: ${…} must be published by an earlier ota.serve, and ota.trigger must watch one; both named at their lines", async () => {
+  const ota = `name: ota
+roles:
+  dut: { profile: esp32-virtual }
+artifacts:
+  v2: { kind: esp32-app }
+steps:
+  - type: ota.trigger
+    server: v2
+  - type: ota.serve
+    artifact: v2
+    as: v2
+  - type: ota.trigger
+    server: v2
+    command: 'ota \${v2.url}'
+  - type: expect-boot
+    version: '\${v2.vers}'
+  - type: expect-rollback
+    version: '\${v3.version}'
+`;
+  const problems = await check("ota.yaml", ota);
+  assert.equal(problems.map((p) => [p.line, p.path]), [
+    [8, "steps[0].server"],
+    [16, "steps[3].version"],
+    [18, "steps[4].version"],
+  ]);
+  assert.match(problems[0]?.message ?? "", /no earlier ota\.serve has as: v2; add one before this step/);
+  assert.match(problems[1]?.message ?? "", /\$\{v2\.vers\} is not set by an earlier step: ota\.serve as: v2 publishes v2\.url, v2\.manifest, v2\.version/);
+  assert.match(problems[2]?.message ?? "", /\$\{v3\.version\} is not set by an earlier step: no earlier ota\.serve has as: v3/);
+  assert.equal(await check("ota-ok.yaml", ota.replace("  - type: ota.trigger\n    server: v2\n  - type: ota.serve", "  - type: ota.serve").replace("v2.vers}", "v2.version}").replace("v3.version", "v2.version")), []);
 });
 
 test("loadSuiteFile throws SUITE_INVALID with every problem", async () => {

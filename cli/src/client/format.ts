@@ -20,7 +20,8 @@ export function runsTable(runs: RunView[]): string {
     ["RUN", "SUITE", "STATE", "SUBMITTER", "BOARDS", "ATTEMPTS", "CREATED"],
     runs.map((r) => [
       r.id,
-      r.request.suite,
+      // the lab's own check of a board, not someone's test run (docs/scheduler.md, "Board health")
+      r.purpose === "health-check" ? `${r.request.suite} (health check)` : r.request.suite,
       r.state,
       r.submitter,
       Object.values(r.boards).join(","),

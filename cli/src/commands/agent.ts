@@ -1,8 +1,7 @@
-import { AgentConfigError, AgentUsageError, createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
-import { parseDuration } from "@hil/contracts";
+import { createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
+import { parseDuration, UsageError } from "@hil/contracts";
 import { Option, type Command } from "commander";
 import { parseLabels } from "../labels.js";
-import { UsageError } from "../usage-error.js";
 import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
 
 interface AgentOptions {
@@ -11,6 +10,7 @@ interface AgentOptions {
   name?: string;
   namespace?: string;
   virtual?: string;
+  virtualControl?: string;
   scenario?: string;
   pace?: boolean;
   discover: boolean;
@@ -26,6 +26,8 @@ interface AgentOptions {
   instantBoards?: string;
   instantHold?: string;
   logLevel: string;
+  metricsListen?: string;
+  maxRunLogLines?: string;
 }
 
 export function register(program: Command): void {
@@ -39,6 +41,7 @@ export function register(program: Command): void {
     .option("--virtual <spec>", "host virtual boards, e.g. esp32=2,android=1")
     .option("--scenario <name>", "firmware scenario of the virtual boards")
     .option("--pace", "pace virtual links at their baud rate")
+    .option("--virtual-control <dir>", "a control socket per virtual ESP32 in DIR (<board>.ctl: reset run|download, power-cycle, unplug, status)")
     .option("--no-discover", "do not look for USB boards")
     .option("--scheduler-url <url>", "scheduler to fetch artifacts from")
     .option("--token-file <file>", "file holding the agent's token, role agent: artifact downloads and its Redis login (default: $HIL_TOKEN, or $HIL_TOKEN_FILE)")
@@ -52,6 +55,8 @@ export function register(program: Command): void {
     .option("--instant-boards <n>", "how many instant boards to register (implies --instant)")
     .option("--instant-hold <duration>", "instant boards hold each job this long before passing it", "0ms")
     .option("--log-level <level>", "info, warn, error, debug", "info")
+    .option("--max-run-log-lines <n>", "lines a run's log stores; then a truncation marker, the rest only in the board log (0: no cap)", "200000")
+    .option("--metrics-listen <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics, unauthenticated (default: $HIL_METRICS_LISTEN; off when unset)")
     .action(async (opts: AgentOptions) => {
       const env = process.env;
       if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_TOKEN or pass --token-file FILE");
@@ -69,32 +74,30 @@ export function register(program: Command): void {
       const token =
         opts.tokenFile !== undefined ? readSecretFile(opts.tokenFile, "the agent's token")
         : env.HIL_TOKEN || (env.HIL_TOKEN_FILE ? readSecretFile(env.HIL_TOKEN_FILE, "the agent's token") : undefined);
-      let config;
-      try {
-        config = parseAgentConfig({
-          redisUrl,
-          name,
-          namespace: opts.namespace ?? process.env.HIL_NAMESPACE ?? "hil",
-          heartbeatMs: opts.heartbeat,
-          leaseTtlMs: opts.leaseTtl,
-          labels: parseLabels(opts.labels ? [opts.labels] : []),
-          instantBoards,
-          instantHoldMs: parseHold(opts.instantHold ?? "0ms"),
-          virtualEsp32,
-          virtualAndroid,
-          pace: opts.pace ?? false,
-          discover: opts.discover && instantBoards === 0,
-          cacheDir: opts.cacheDir ?? defaultCacheDir(name),
-          ...(opts.scenario ? { scenario: opts.scenario } : {}),
-          ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
-          ...(token ? { token } : {}),
-          ...(env.HIL_REDIS_ACL ? { redisAcl: env.HIL_REDIS_ACL as "auto" | "off" } : {}),
-          ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
-        });
-      } catch (err) {
-        if (err instanceof AgentConfigError) throw new UsageError(err.message);
-        throw err;
-      }
+      // an invalid configuration is an AgentConfigError, a UsageError: exit 64 naming the option
+      const config = parseAgentConfig({
+        redisUrl,
+        name,
+        namespace: opts.namespace ?? process.env.HIL_NAMESPACE ?? "hil",
+        heartbeatMs: opts.heartbeat,
+        leaseTtlMs: opts.leaseTtl,
+        labels: parseLabels(opts.labels ? [opts.labels] : []),
+        instantBoards,
+        instantHoldMs: parseHold(opts.instantHold ?? "0ms"),
+        virtualEsp32,
+        virtualAndroid,
+        pace: opts.pace ?? false,
+        discover: opts.discover && instantBoards === 0,
+        cacheDir: opts.cacheDir ?? defaultCacheDir(name),
+        maxRunLogLines: parseCount(opts.maxRunLogLines ?? "200000", "--max-run-log-lines"),
+        ...(opts.scenario ? { scenario: opts.scenario } : {}),
+        ...(opts.virtualControl ? { virtualControlDir: opts.virtualControl } : {}),
+        ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
+        ...(token ? { token } : {}),
+        ...(env.HIL_REDIS_ACL ? { redisAcl: env.HIL_REDIS_ACL as "auto" | "off" } : {}),
+        ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
+        ...((opts.metricsListen ?? env.HIL_METRICS_LISTEN) ? { metricsListen: opts.metricsListen ?? env.HIL_METRICS_LISTEN } : {}),
+      });
       const logger = createAgentLogger(config.name, opts.logLevel);
       // Listen before starting: a SIGTERM that lands during start-up still ends in a clean stop.
       let signalled!: (signal: NodeJS.Signals) => void;
@@ -102,13 +105,7 @@ export function register(program: Command): void {
       process.once("SIGINT", signalled);
       process.once("SIGTERM", signalled);
       try {
-        let agent;
-        try {
-          agent = await startConfiguredAgent(config, logger);
-        } catch (err) {
-          if (err instanceof AgentUsageError) throw new UsageError(err.message);
-          throw err;
-        }
+        const agent = await startConfiguredAgent(config, logger);
         const boards = agent.boards();
         process.stdout.write(`agent ${config.name} ready with ${boards.length} board(s): ${boards.map((b) => b.id).join(", ")}\n`);
         const signal = await stopRequested;

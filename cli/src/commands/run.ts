@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { parseDuration, type RunRequest, UsageError } from "@hil/contracts";
 import { packIdfBuild, unpackTar } from "@hil/lab-agent";
 import type { Command } from "commander";
-import { connect, exitCodeForRun, HilApiError, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
+import { connect, exitCodeForRun, logLineText, runStatusLine, watchRun, type HilClient } from "../client/index.js";
 import { TOKEN_FILE_FLAG, TOKEN_FILE_HELP } from "../client/connect.js";
 import { EXIT } from "../exit-codes.js";
 
@@ -14,6 +14,7 @@ interface RunOptions {
   profile?: string;
   board?: string;
   label: string[];
+  role: string[];
   artifact: string[];
   priority?: string;
   timeout?: string;
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option("--profile <name>", "run on any board of this profile")
     .option("--board <id>", "run on this board")
     .option("--label <k=v>", "board label to require (repeatable)", collect, [])
+    .option("--role <role=PROFILE>", "for a multi-board suite: the profile (or board:ID) of one role, e.g. phone=android-virtual (repeatable; roles not given keep the suite's)", collect, [])
     .option("--artifact <name=FILE>", "file for the suite's artifact NAME (repeatable)", collect, [])
     .option("--priority <n>", "0..100, higher first (default 50)")
     .option("--timeout <duration>", "whole-run timeout, e.g. 10m")
@@ -49,7 +51,7 @@ export function register(program: Command): void {
     .option("--url <url>", "lab URL (default: $HIL_URL or .hil/lab.env)")
     .option(TOKEN_FILE_FLAG, TOKEN_FILE_HELP)
     .action(async (opts: RunOptions) => {
-      if (!opts.profile && !opts.board) throw new UsageError("say where to run: --profile P or --board ID");
+      if (!opts.profile && !opts.board && opts.role.length === 0) throw new UsageError("say where to run: --profile P, --board ID, or --role ROLE=PROFILE for each role");
       const request = buildRequest(opts);
       const client = connect(opts);
       const artifacts: RunRequest["artifacts"] = {};
@@ -118,6 +120,13 @@ function buildRequest(opts: RunOptions): Omit<RunRequest, "artifacts"> {
   if (opts.profile) request.profile = opts.profile;
   if (opts.board) request.board = opts.board;
   if (Object.keys(labels).length > 0) request.labels = labels;
+  for (const spec of opts.role) {
+    const m = /^([^=\s]+)=(board:)?(\S+)$/.exec(spec);
+    if (!m) throw new UsageError(`--role takes ROLE=PROFILE or ROLE=board:ID (got "${spec}")`);
+    const [, role = "", isBoard, target = ""] = m;
+    if (request.roles?.[role]) throw new UsageError(`--role ${role} is given twice`);
+    request.roles = { ...request.roles, [role]: isBoard ? { board: target } : { profile: target } };
+  }
   if (opts.timeout !== undefined) {
     const ms = parseDuration(opts.timeout);
     if (ms === undefined || ms < 1000) throw new UsageError(`--timeout takes a duration like 90s, 10m or 1h (got "${opts.timeout}")`);
@@ -180,12 +189,3 @@ async function writeJunit(client: HilClient, runId: string, file: string): Promi
   }
 }
 
-/** A refused request is the caller's to fix (exit 64); no answer at all is the lab's problem (exit 2). */
-export async function api<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof HilApiError && err.isUsage) throw new UsageError(err.message);
-    throw err;
-  }
-}

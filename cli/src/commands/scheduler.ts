@@ -1,9 +1,10 @@
 import { Option, type Command } from "commander";
 import { createGateway, webAssets } from "@hil/dashboard";
 import { createSchedulerApp, loadSchedulerConfig, type SchedulerConfig } from "@hil/scheduler";
-import { UsageError } from "@hil/contracts";
+import { buildEsp32Image } from "@hil/lab-agent";
 import { serviceEnv } from "../secret-options.js";
 import { untilStopSignal } from "../stop-signal.js";
+import { UsageError } from "@hil/contracts";
 
 interface SchedulerOptions {
   port?: string;
@@ -46,6 +47,8 @@ export function register(program: Command): void {
       const service = createSchedulerApp(config, {
         attach: (server, ctx) => createGateway({ server, redis: ctx.redis, keys: ctx.keys, tokens: ctx.tokens, log: ctx.log, failedAuth: ctx.failedAuth }),
         web: webAssets(),
+        // what a health check flashes (HIL_HEALTH_IMAGE_ESP32 replaces it for physical boards): an app that boots to app_main
+        knownGoodImages: { esp32: buildEsp32Image({ appDesc: { projectName: "hil_health_check", version: "1.0.0" }, scenario: { kind: "idle", name: "health-check" } }) },
       });
       const { url } = await service.start();
       process.stdout.write(`scheduler listening on ${url} (namespace ${config.namespace})\n`);

@@ -7,13 +7,14 @@ import { execFileSync } from "node:child_process";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { LogLine, Run } from "@hil/contracts";
-import { buildEsp32Image } from "@hil/lab-agent";
+import { buildEsp32Image, ControlSocketReset } from "@hil/lab-agent";
 import { Redis } from "ioredis";
 import { ADMIN_TOKEN, CI_TOKEN, startLab, TERMINAL, waitUntil, type Lab } from "../lab-fixture.js";
 
 export const FAULT_KINDS = [
   "agent-kill-mid-flash",
   "agent-kill-mid-test",
+  "link-drop-mid-flash",
   "redis-kill-restart",
   "redis-freeze",
   "scheduler-kill-after-claim",
@@ -73,6 +74,9 @@ interface Accepted {
 
 const AGENTS = ["s1", "s2"] as const;
 const AGENT_ARGS = ["--virtual", "esp32=2", "--pace"];
+/** Each agent's virtual boards get control sockets here (unplug, power-cycle), for link faults. */
+const controlDir = (lab: Lab, agent: string) => join(lab.dir, `ctl-${agent}`);
+const agentArgs = (lab: Lab, agent: string) => [...AGENT_ARGS, "--virtual-control", controlDir(lab, agent)];
 const IN_FLIGHT = 5;
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
@@ -100,7 +104,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const followers: Follower[] = [];
   let submitting = true;
   try {
-    for (const name of AGENTS) await lab.startAgent(name, AGENT_ARGS);
+    for (const name of AGENTS) await lab.startAgent(name, agentArgs(lab, name));
     const boards = await waitUntil("four idle boards", async () => {
       const list = await boardList(lab);
       const ids = list.filter((b) => b.state === "idle").map((b) => b.id);
@@ -251,22 +255,7 @@ async function inject(lab: Lab, kind: FaultKind, opts: SoakOptions, agentOutput:
   switch (kind) {
     case "agent-kill-mid-flash":
     case "agent-kill-mid-test": {
-      // the flash is a run's first step: running with no step done is flashing (the agents pace their links)
-      const midFlash = kind === "agent-kill-mid-flash";
-      const run = await waitUntil(
-        midFlash ? "a run flashing" : "a run testing",
-        async () => {
-          for (const id of await lab.redis.zrange(lab.keys.activeRuns(), "0", "-1")) {
-            const raw = await lab.redis.hget(lab.keys.run(id), "json");
-            const r = raw ? (JSON.parse(raw) as Run) : undefined;
-            if (r?.state !== "running" || r.startedAt === undefined) continue;
-            if (midFlash ? r.steps.length === 0 && Date.now() - r.startedAt > 200 : r.steps.length >= 2) return r;
-          }
-          return undefined;
-        },
-        60_000,
-        50,
-      ).catch(() => undefined);
+      const run = kind === "agent-kill-mid-flash" ? await runFlashing(lab) : await runTesting(lab);
       const board = run && { agent: run.attempts.at(-1)?.agent ?? "" };
       if (!board) return false;
       const agent = lab.agents.get(board.agent);
@@ -274,7 +263,19 @@ async function inject(lab: Lab, kind: FaultKind, opts: SoakOptions, agentOutput:
       agentOutput.push(agent.output());
       process.kill(agent.pid, "SIGKILL");
       await agent.exited;
-      await lab.startAgent(board.agent, AGENT_ARGS);
+      await lab.startAgent(board.agent, agentArgs(lab, board.agent));
+      return true;
+    }
+    case "link-drop-mid-flash": {
+      // the board vanishes from its USB port mid-flash and comes back: the run is retried, not failed
+      const run = await runFlashing(lab);
+      const agent = run?.attempts.at(-1)?.agent;
+      const board = run && Object.values(run.boards)[0];
+      if (!agent || !board) return false;
+      const socket = new ControlSocketReset(join(controlDir(lab, agent), `${board}.ctl`));
+      await socket.command("unplug");
+      await sleep(2_000);
+      await socket.command("power-cycle");
       return true;
     }
     case "redis-kill-restart":
@@ -304,6 +305,32 @@ async function inject(lab: Lab, kind: FaultKind, opts: SoakOptions, agentOutput:
     case "full-artifact-disk":
       return fullArtifactDisk(lab);
   }
+}
+
+/** A run in its flash step: running with no step done yet (the flash is the suite's first; the agents pace their links). */
+function runFlashing(lab: Lab): Promise<Run | undefined> {
+  return findRun(lab, "a run flashing", (r) => r.steps.length === 0 && r.startedAt !== undefined && Date.now() - r.startedAt > 200);
+}
+
+/** A run past its flash and reset, in its test steps. */
+function runTesting(lab: Lab): Promise<Run | undefined> {
+  return findRun(lab, "a run testing", (r) => r.steps.length >= 2);
+}
+
+function findRun(lab: Lab, what: string, pick: (r: Run) => boolean): Promise<Run | undefined> {
+  return waitUntil(
+    what,
+    async () => {
+      for (const id of await lab.redis.zrange(lab.keys.activeRuns(), "0", "-1")) {
+        const raw = await lab.redis.hget(lab.keys.run(id), "json");
+        const r = raw ? (JSON.parse(raw) as Run) : undefined;
+        if (r?.state === "running" && pick(r)) return r;
+      }
+      return undefined;
+    },
+    60_000,
+    50,
+  ).catch(() => undefined);
 }
 
 async function waitForRunning(lab: Lab): Promise<void> {

@@ -131,7 +131,10 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
                   <td>
                     <a href={href(["runs", r.id])}>{r.id}</a>
                   </td>
-                  <td>{r.request.suite}</td>
+                  <td>
+                    {r.request.suite}
+                    {r.purpose === "health-check" ? <span class="muted small"> (the lab's health check)</span> : null}
+                  </td>
                   <td>
                     <StateBadge state={r.state} />
                   </td>

@@ -105,6 +105,11 @@ export const ProfileIdSchema = z
 
 const CapabilityListSchema = z.array(z.string().regex(/^[a-z][a-z0-9.-]*$/, "capabilities are lowercase words, e.g. flash"));
 
+/** A suite name, or "none": no health check (a failing board is quarantined at once and an admin returns it). */
+const HealthCheckSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, "a suite name (the board's health-check suite, e.g. esp32-health) or none");
+
 const common = {
   id: ProfileIdSchema,
   name: z.string().min(1),
@@ -127,6 +132,8 @@ export const Esp32ProfileSchema = z
     console: ConsoleLandmarksSchema.prefault({}),
     /** What this board type can do; default: everything an ESP32 driver provides. */
     capabilities: CapabilityListSchema.default([...capabilitiesOf("esp32")]),
+    /** The suite that tells whether a board of this type is healthy: flash the lab's known-good image, boot to app_main. */
+    healthCheck: HealthCheckSchema.default("esp32-health"),
   })
   .strict()
   .transform((p) => ({
@@ -142,6 +149,8 @@ export const AndroidProfileSchema = z
     match: AndroidMatchSchema.optional(),
     /** What this board type can do; default: everything the Android driver provides (fastboot only when android.fastboot). */
     capabilities: CapabilityListSchema.optional(),
+    /** The suite that tells whether a board of this type is healthy: booted (sys.boot_completed 1) and a shell round trip. */
+    healthCheck: HealthCheckSchema.default("android-health"),
   })
   .strict()
   .transform((p) => ({

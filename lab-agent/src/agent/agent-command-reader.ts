@@ -1,5 +1,5 @@
 import { AgentCommandSchema, type AgentCommand } from "@hil/contracts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { AgentLogger } from "./logger.js";
 
 const BLOCK_MS = 5_000;
@@ -15,7 +15,7 @@ export class AgentCommandReader {
 
   constructor(
     /** A connection of its own: XREAD BLOCK holds it. */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly stream: string,
     private readonly onCommand: (cmd: AgentCommand) => Promise<void>,
     private readonly logger: AgentLogger,

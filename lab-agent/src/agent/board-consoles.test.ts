@@ -74,7 +74,7 @@ class FakeTarget implements ConsoleTarget {
   }
 }
 
-async function setup() {
+async function setup(extra: { powerCycle?: (boardId: string) => Promise<string> } = {}) {
   const keys = labKeys(`bc${randomUUID().slice(0, 8)}`);
   const shipper = new LogShipper(redis, keys);
   await shipper.init(["b1"]);
@@ -88,6 +88,7 @@ async function setup() {
     shipper,
     artifactFile: async (ref) => `/cache/${ref.sha256}`,
     logger: silentLogger,
+    ...extra,
   });
   const log = async (): Promise<LogLine[]> => {
     await shipper.flush();
@@ -153,6 +154,37 @@ test("a stale command is dropped; a hold waits for a flash already running, whic
   assert.match(notes[0] ?? "", /^reset from qa-bench dropped: it waited 120 s/);
   assert.match(notes[1] ?? "", /^flash of aaaaaaaaaaaa \(100 bytes\) at 0x10000 by qa-bench/);
   assert.equal(notes.slice(2), ["console closed for the flash", "flash progress 50% (50 of 100 bytes)", "flash progress 100% (100 of 100 bytes)", "flash finished: 100 bytes at 0x10000; console open again"]);
+});
+
+test("the lab's power-cycle waits for the job that just ended, then ends with a line the scheduler reads", async () => {
+  const cycled: string[] = [];
+  const { consoles, opened, log } = await setup({ powerCycle: async (id) => (cycled.push(id), "virtual board power-cycled") });
+  await consoles.start("b1");
+  await consoles.hold(["b1"]);
+  const id = randomUUID();
+  const cycling = consoles.execute(cmd({ type: "power-cycle", id, actor: "lab:health" }));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(cycled, [], "not while the job holds the board");
+  consoles.release(["b1"]);
+  await cycling;
+  assert.equal(cycled, ["b1"]);
+  const notes = (await log()).filter((l) => l.stream === "agent").map((l) => l.text);
+  assert.equal(notes, ["power-cycle by lab:health", `command ${id} (power-cycle) finished: virtual board power-cycled`]);
+  assert.ok(opened[0]?.closed);
+});
+
+test("an agent that cannot switch a board's power says so; a person's power-cycle gets no closing line", async () => {
+  const { consoles, log } = await setup();
+  await consoles.start("b1");
+  const id = randomUUID();
+  await consoles.execute(cmd({ type: "power-cycle", id, actor: "lab:health" }));
+  await consoles.execute(cmd({ type: "power-cycle" }));
+  const notes = (await log()).filter((l) => l.stream === "agent").map((l) => l.text);
+  assert.equal(notes, [
+    "power-cycle from lab:health failed (STEP_UNSUPPORTED): this agent cannot switch board power (no USB hub port control)",
+    `command ${id} (power-cycle) failed: (STEP_UNSUPPORTED) this agent cannot switch board power (no USB hub port control)`,
+    "power-cycle from qa-bench failed (STEP_UNSUPPORTED): this agent cannot switch board power (no USB hub port control)",
+  ]);
 });
 
 test.run();

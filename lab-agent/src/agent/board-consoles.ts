@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { toLabError, type AgentCommand, type ArtifactRef, type LogLine } from "@hil/contracts";
+import { LAB_HEALTH_ACTOR, LabError, toLabError, type AgentCommand, type ArtifactRef, type LogLine } from "@hil/contracts";
 import { linkAsDevice } from "../links/link-device.js";
 import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
 import type { Disposable, SerialLink } from "../links/serial-link.js";
@@ -27,7 +27,15 @@ export interface BoardConsolesDeps {
   /** Connects to the scheduler's end of serial tunnel `id` (a WebSocket as a byte stream); needed for serial commands. */
   openTunnel?: (id: string) => Promise<Duplex>;
   logger: AgentLogger;
+  /**
+   * Powers a board off and on (a virtual board's own power-cycle); resolves with what was done. Absent, or
+   * throwing STEP_UNSUPPORTED: this agent cannot switch the board's power (no USB hub port control).
+   */
+  powerCycle?: (boardId: string) => Promise<string>;
 }
+
+/** How long a lab command waits for the run that just ended to give the board back (its report comes first). */
+const LAB_COMMAND_WAIT_MS = 30_000;
 
 /** Commands older than this are stale (the agent was busy or away); acting on them would surprise the holder. */
 const COMMAND_MAX_AGE_MS = 60_000;
@@ -109,21 +117,37 @@ export class BoardConsoles {
         this.note(cmd.board, `${cmd.type} from ${cmd.actor} dropped: it waited ${Math.round((now - cmd.at) / 1000)} s for the agent; send it again`);
         return;
       }
+      const lab = cmd.actor === LAB_HEALTH_ACTOR;
+      // the lab's recovery step follows the report of the run that failed; the run's job lets go of the board just after
+      if (lab) await waitUntilFree(slot, LAB_COMMAND_WAIT_MS);
       if (slot.held) {
         this.note(cmd.board, `${cmd.type} from ${cmd.actor} refused: a run holds the board; try again when it is idle`);
+        if (lab) this.note(cmd.board, `command ${cmd.id} (${cmd.type}) failed: a run holds the board`);
         return;
       }
       try {
+        let done = "";
         if (cmd.type === "console") await this.consoleInput(cmd.board, slot, Buffer.from(cmd.bytes, "base64"));
         else if (cmd.type === "reset") await this.reset(cmd.board, slot, cmd.mode, cmd.actor);
         else if (cmd.type === "serial") await this.serialTunnel(cmd.board, slot, cmd.tunnel, cmd.actor);
+        else if (cmd.type === "power-cycle") done = await this.powerCycle(cmd.board, slot, cmd.actor);
         else await this.flash(cmd.board, slot, cmd.artifact, cmd.offset, cmd.actor);
+        if (lab) this.note(cmd.board, `command ${cmd.id} (${cmd.type}) finished${done ? `: ${done}` : ""}`);
       } catch (err) {
         const e = toLabError(err);
         this.note(cmd.board, `${cmd.type} from ${cmd.actor} failed (${e.code}): ${e.message}`);
+        if (lab) this.note(cmd.board, `command ${cmd.id} (${cmd.type}) failed: (${e.code}) ${e.message}`);
         this.deps.logger.warn({ board: cmd.board, command: cmd.id, code: e.code, err: e.message }, "holder command failed");
       }
     });
+  }
+
+  /** The console closes first (the link goes away with the power), and opens again on the next use. */
+  private async powerCycle(boardId: string, slot: Slot, actor: string): Promise<string> {
+    if (!this.deps.powerCycle) throw new LabError("STEP_UNSUPPORTED", "this agent cannot switch board power (no USB hub port control)");
+    this.note(boardId, `power-cycle by ${actor}`);
+    await this.closeIdle(slot);
+    return this.deps.powerCycle(boardId);
   }
 
   private async consoleInput(boardId: string, slot: Slot, bytes: Buffer): Promise<void> {
@@ -255,4 +279,10 @@ export class BoardConsoles {
     slot.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Resolves once no job holds the slot's board, or after `ms`. */
+async function waitUntilFree(slot: Slot, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (slot.held && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
 }

@@ -7,6 +7,7 @@ export type { JobExecutor, JobContext } from "./job-executor.js";
 export { InstantExecutor } from "./instant-executor.js";
 export { ArtifactCache, sha256File, type ArtifactCacheOptions } from "./artifact-cache.js";
 export { LogShipper } from "./log-shipper.js";
+export { AgentMetrics, type LogShipperMetrics } from "./agent-metrics.js";
+export { startMetricsServer, type MetricsServer, type ListenAddress } from "./metrics-server.js";
 export { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
 export { startConfiguredAgent, defaultCacheDir } from "./agent-factory.js";
-export { UsageError as AgentUsageError } from "./usage-error.js";

@@ -1,12 +1,14 @@
+import { UsageError } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
+import type { FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
 import { Inventory } from "../inventory/inventory.js";
+import { AgentMetrics } from "./agent-metrics.js";
 import { androidConsole } from "./android-console.js";
 import { ArtifactCache } from "./artifact-cache.js";
 import type { AgentConfig } from "./config.js";
 import { LabAgent } from "./lab-agent.js";
 import type { AgentLogger } from "./logger.js";
 import { SuiteJobExecutor } from "./suite-executor.js";
-import { UsageError } from "./usage-error.js";
 
 /** An agent whose boards come from the inventory (discovered USB boards, virtual ESP32s) and run real suites. */
 export async function startInventoryAgent(config: AgentConfig, logger: AgentLogger): Promise<LabAgent> {
@@ -14,11 +16,13 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
     throw new UsageError("an agent that runs suites needs --scheduler-url (to fetch artifacts) or --artifact-dir (the scheduler's, on this machine)");
   }
   const profiles = await loadProfiles();
+  const metrics = config.metricsListen ? new AgentMetrics() : undefined;
   const inventory = await Inventory.create({
     agent: config.name,
     profiles,
     discover: config.discover,
     log: (msg) => logger.info({}, msg),
+    ...(metrics ? { onFlashed: (_board: string, profile: string, report: FlashReport) => metrics.flashed(profile, report) } : {}),
   });
   try {
     if (config.virtualAndroid > 0) await inventory.addVirtualAndroid({ count: config.virtualAndroid });
@@ -27,6 +31,7 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
         count: config.virtualEsp32,
         pace: config.pace,
         ...(config.scenario ? { scenario: config.scenario } : {}),
+        ...(config.virtualControlDir ? { controlDir: config.virtualControlDir } : {}),
       });
     }
     const cache = new ArtifactCache({
@@ -45,6 +50,8 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
         return target.kind === "android" ? androidConsole(target) : target;
       },
       artifactFile: (ref) => cache.resolve(ref),
+      powerCycle: (boardId) => inventory.powerCycle(boardId),
+      ...(metrics ? { metrics } : {}),
     });
   } catch (err) {
     await inventory.close();

@@ -1,9 +1,12 @@
-import { hostname } from "node:os";
-import { LabError, labKeys, type AgentHello, type ArtifactRef, type Board, type LabKeys } from "@hil/contracts";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { LabError, labKeys, type AgentHello, type ArtifactRef, type Board, type LabKeys, UsageError } from "@hil/contracts";
 import { EventWriter } from "@hil/lab-protocol";
-import { Redis } from "ioredis";
+import { createRedisClient, explainRedisError, type RedisClient } from "@hil/lab-protocol/redis";
 import type { Disposable } from "../links/serial-link.js";
 import { AgentCommandReader } from "./agent-command-reader.js";
+import { AgentMetrics } from "./agent-metrics.js";
+import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 import { openTunnel } from "./tunnel-client.js";
 import { BoardConsoles, type ConsoleOpener } from "./board-consoles.js";
 import type { BoardProvider } from "./board-provider.js";
@@ -12,10 +15,10 @@ import type { AgentConfig } from "./config.js";
 import type { JobExecutor } from "./job-executor.js";
 import { JobWorker } from "./job-worker.js";
 import { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
+import { retryUntilAcked } from "./retry-until-acked.js";
 import { LogShipper } from "./log-shipper.js";
 import { silentLogger, type AgentLogger } from "./logger.js";
 import { redisLogin, redisLoginHint } from "./redis-login.js";
-import { UsageError } from "./usage-error.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -29,6 +32,10 @@ export interface LabAgentDeps {
   consoles?: ConsoleOpener;
   /** A local file for an artifact, for flash commands. */
   artifactFile?: (ref: ArtifactRef) => Promise<string>;
+  /** Powers a board off and on for the lab's recovery ladder (virtual boards); see BoardConsolesDeps. */
+  powerCycle?: (boardId: string) => Promise<string>;
+  /** Counters the agent's parts feed (flash, log lines); served when `config.metricsListen` is set (created then if absent), bound first thing in `start`. */
+  metrics?: AgentMetrics;
 }
 
 /**
@@ -38,9 +45,9 @@ export interface LabAgentDeps {
 export class LabAgent {
   private readonly keys: LabKeys;
   private readonly logger: AgentLogger;
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
-  private readonly bullConnection: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly bullConnection: RedisClient;
   private readonly registry: BoardRegistry;
   private readonly shipper: LogShipper;
   private readonly worker: JobWorker;
@@ -52,6 +59,10 @@ export class LabAgent {
   private ticks = 0;
   private stopped: Promise<void> | undefined;
   private lastRedisError: Error | undefined;
+  /** The command connection was ready once: a later `ready` is a reconnect. */
+  private connectedOnce = false;
+  private readonly metrics: AgentMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -59,31 +70,43 @@ export class LabAgent {
   ) {
     this.keys = labKeys(config.namespace);
     this.logger = deps.logger ?? silentLogger;
-    const onError = (err: Error) => {
+    const onError = (raw: Error) => {
+      const err = explainRedisError(raw);
       this.lastRedisError = err;
       this.logger.warn({ err: err.message }, "redis connection error");
     };
     const login = redisLogin(config);
-    this.redis = new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: 3 }).on("error", onError);
-    this.subscriber = new Redis(config.redisUrl, login.options).on("error", onError);
-    this.bullConnection = new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError);
+    this.redis = createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: 3 }).on("error", onError);
+    this.subscriber = createRedisClient(config.redisUrl, login.options).on("error", onError);
+    this.bullConnection = createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError);
     // the agent's token signs every event it appends (docs/security.md, "Agents")
     const events = new EventWriter(this.redis, this.keys, config.name, config.token);
     if (!events.signs) this.logger.warn({}, "no agent token: events go unsigned, and a scheduler with HIL_AGENT_AUTH=required ignores them");
     this.registry = new BoardRegistry(this.redis, this.keys, config.name, events);
-    this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"));
+    this.redis.on("ready", () => {
+      if (this.connectedOnce) void this.reconnected();
+      this.connectedOnce = true;
+    });
+    this.metrics = deps.metrics;
+    this.metrics?.probeRedis(() => this.redis.ping());
+    this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"), this.metrics, {
+      maxRunLogLines: config.maxRunLogLines,
+      maxBufferedLines: config.logBufferLines,
+      spillFile: join(config.cacheDir ?? tmpdir(), `log-spool-${config.name}-${process.pid}.jsonl`),
+    });
     if (deps.consoles) {
       const consoles = new BoardConsoles({
         open: deps.consoles,
         shipper: this.shipper,
         ...(deps.artifactFile ? { artifactFile: deps.artifactFile } : {}),
+        ...(deps.powerCycle ? { powerCycle: deps.powerCycle } : {}),
         ...(config.schedulerUrl && config.token ? { openTunnel: (id: string) => openTunnel(config.schedulerUrl!, config.token!, id) } : {}),
         logger: this.logger,
       });
       this.consoles = consoles;
       // the scheduler writes holder commands only for boards it records as this agent's; check again here
       this.commands = new AgentCommandReader(
-        new Redis(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError),
+        createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError),
         this.keys.agentCommands(config.name),
         (cmd) => {
           if (this.registry.get(cmd.board) === undefined) {
@@ -107,12 +130,24 @@ export class LabAgent {
       executor: deps.executor,
       logger: this.logger,
       leaseTtlMs: config.leaseTtlMs,
+      renewEveryMs: config.heartbeatMs,
       ...(this.consoles ? { consoles: this.consoles } : {}),
     });
   }
 
   static async start(config: AgentConfig, deps: LabAgentDeps): Promise<LabAgent> {
-    const agent = new LabAgent(config, deps);
+    const metrics = deps.metrics ?? (config.metricsListen ? new AgentMetrics() : undefined);
+    // bound before anything touches Redis: a port in use is a usage error at once, with nothing to undo
+    const server = config.metricsListen && metrics ? await startMetricsServer(config.metricsListen, metrics.registry) : undefined;
+    let agent: LabAgent;
+    try {
+      agent = new LabAgent(config, { ...deps, ...(metrics ? { metrics } : {}) });
+    } catch (err) {
+      await server?.close();
+      throw err;
+    }
+    agent.metricsServer = server;
+    if (server) agent.logger.info({ url: server.url }, "metrics listening");
     try {
       await agent.init();
     } catch (err) {
@@ -172,6 +207,28 @@ export class LabAgent {
     }
   }
 
+  /**
+   * Redis is back after a lost connection (a restart, the network): the boards are registered again with what
+   * the agent is really doing on each (running with its run, or idle), at once rather than at the next periodic
+   * announcement, so a board whose state write was lost is not left `running` (or gone, if Redis lost its data).
+   */
+  private async reconnected(): Promise<void> {
+    if (this.stopped) return;
+    this.logger.info({ boards: this.registry.ids.length }, "redis connection back: registering the boards again");
+    try {
+      await retryUntilAcked(
+        "board re-registration",
+        async () => {
+          await this.registry.announce();
+          await this.heartbeat();
+        },
+        { logger: this.logger, giveUp: () => this.stopped !== undefined },
+      );
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "boards not registered again (the agent is stopping)");
+    }
+  }
+
   private async heartbeat(): Promise<void> {
     const hello: AgentHello = {
       agent: this.config.name,
@@ -216,7 +273,11 @@ export class LabAgent {
     this.worker.abortOnBoard(id, new LabError("BOARD_VANISHED", `board ${id} left the agent during the run (${reason})`));
     await this.consoles?.remove(id);
     try {
-      await this.registry.gone(id, reason);
+      await retryUntilAcked("board offline", () => this.registry.gone(id, reason), {
+        logger: this.logger,
+        context: { board: id },
+        giveUp: () => this.stopped !== undefined,
+      });
       this.logger.warn({ board: id, reason }, "board offline");
     } catch (err) {
       this.logger.error({ board: id, err: (err as Error).message }, "could not mark a board offline");
@@ -254,11 +315,13 @@ export class LabAgent {
       // consoles first: a job handed back below then leaves its boards closed instead of reopening them
       await this.consoles?.closeAll();
       await this.worker.stop();
-      await this.shipper.flush();
+      if (!(await this.shipper.flush(10_000))) this.logger.warn({ lines: this.shipper.waitingLines }, "stopping with log lines Redis did not take");
       await this.registry.markAllOffline();
       await this.redis.del(this.keys.agent(this.config.name));
       this.logger.info({}, "agent stopped");
     } finally {
+      this.shipper.close();
+      await this.metricsServer?.close();
       await this.deps.executor.close?.();
       await this.deps.boards.close();
       this.subscriber.disconnect();

@@ -1,6 +1,6 @@
 import type { LabKeys } from "@hil/contracts";
 import { LeaseStore } from "@hil/lab-protocol";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 
 /** What the agent needs from the leases: extend held ones, learn which are gone. */
 export interface LeaseRenewer {
@@ -14,7 +14,7 @@ export interface LeaseRenewer {
 export class RedisLeaseRenewer implements LeaseRenewer {
   private readonly store: LeaseStore;
 
-  constructor(redis: Redis, keys: LabKeys) {
+  constructor(redis: RedisClient, keys: LabKeys) {
     this.store = new LeaseStore(redis, keys);
   }
 

@@ -1,4 +1,5 @@
 import { agentRedisUser } from "@hil/contracts";
+import { redisUrlHasCredentials, redisUrlProblem } from "@hil/lab-protocol/redis";
 import type { AgentConfig } from "./config.js";
 
 /** How an agent logs in to Redis: as its own ACL user, or as the URL says. */
@@ -10,12 +11,7 @@ export interface RedisLogin {
 }
 
 export function urlHasCredentials(url: string): boolean {
-  try {
-    const u = new URL(url);
-    return u.username !== "" || u.password !== "";
-  } catch {
-    return false;
-  }
+  return redisUrlProblem(url) === undefined && redisUrlHasCredentials(url);
 }
 
 /**

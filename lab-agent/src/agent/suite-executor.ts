@@ -33,6 +33,8 @@ export class SuiteJobExecutor implements JobExecutor {
         onLog: ctx.onLog,
         onStep: ctx.onStep,
         timeoutMs: job.timeoutMs,
+        // lines go to the log shipper as they come; matching keeps its own bounded window (ConsoleCapture)
+        keepLog: false,
       });
       const out: JobResult = {
         runId: job.runId,

@@ -51,6 +51,31 @@ export const SINGLE_APP_TABLE: PartitionEntryInput[] = [
   { label: "factory", type: "app", subtype: "factory", offset: 0x10000, size: 0x100000 },
 ];
 
+/**
+ * ESP-IDF's "Factory app, two OTA definitions" (partitions_two_ota.csv): nvs, otadata at 0xd000,
+ * phy_init, factory at 0x10000 and two 1 MiB OTA slots.
+ */
+export const TWO_OTA_TABLE: PartitionEntryInput[] = [
+  { label: "nvs", type: "data", subtype: "nvs", offset: 0x9000, size: 0x4000 },
+  { label: "otadata", type: "data", subtype: "ota", offset: 0xd000, size: 0x2000 },
+  { label: "phy_init", type: "data", subtype: "phy", offset: 0xf000, size: 0x1000 },
+  { label: "factory", type: "app", subtype: "factory", offset: 0x10000, size: 0x100000 },
+  { label: "ota_0", type: "app", subtype: "ota_0", offset: 0x110000, size: 0x100000 },
+  { label: "ota_1", type: "app", subtype: "ota_1", offset: 0x210000, size: 0x100000 },
+];
+
+/**
+ * Two OTA slots and no factory app: the app is flashed at ota_0 (0x10000, where a single-app
+ * build's app goes) and the bootloader boots it while otadata is erased.
+ */
+export const OTA_ONLY_TABLE: PartitionEntryInput[] = [
+  { label: "nvs", type: "data", subtype: "nvs", offset: 0x9000, size: 0x4000 },
+  { label: "otadata", type: "data", subtype: "ota", offset: 0xd000, size: 0x2000 },
+  { label: "phy_init", type: "data", subtype: "phy", offset: 0xf000, size: 0x1000 },
+  { label: "ota_0", type: "app", subtype: "ota_0", offset: 0x10000, size: 0x180000 },
+  { label: "ota_1", type: "app", subtype: "ota_1", offset: 0x190000, size: 0x180000 },
+];
+
 export function buildPartitionTable(entries: PartitionEntryInput[], opts: { md5?: boolean } = {}): Uint8Array {
   const withMd5 = opts.md5 ?? true;
   const needed = (entries.length + (withMd5 ? 1 : 0)) * ENTRY_SIZE;

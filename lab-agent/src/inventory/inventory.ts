@@ -3,14 +3,18 @@ import type { DeviceProfile } from "@hil/device-profiles";
 import { discoverSerialBoards, type DiscoveryOptions } from "../discovery/serial-discovery.js";
 import type { DiscoveredBoard } from "../discovery/usb-fingerprint.js";
 import { watchUsb } from "../discovery/usb-watcher.js";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createLink } from "../links/open-link.js";
 import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
 import type { Disposable } from "../links/serial-link.js";
 import { AdbClient } from "../drivers/android/adb-client.js";
 import { AdbServer } from "../drivers/android/adb-server.js";
+import type { FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
 import { AndroidTarget } from "../runner/android-target.js";
 import { createEsp32Target, type Esp32Target } from "../runner/esp32-target.js";
 import { VirtualAndroid } from "../virtual/android/virtual-android.js";
+import { BoardControlSocket } from "../virtual/board-control-socket.js";
 import type { ScenarioSpec } from "../virtual/esp32/firmware/scenario-spec.js";
 import { VirtualEsp32 } from "../virtual/esp32/virtual-esp32.js";
 
@@ -22,6 +26,8 @@ export interface InventoryOptions {
   /** Scan serial ports now and follow USB attach/detach; default false. */
   discover?: boolean;
   discovery?: DiscoveryOptions;
+  /** After each successful ESP32 flash (the agent's flash metrics). */
+  onFlashed?: (boardId: string, profile: string, report: FlashReport) => void;
 }
 
 export interface VirtualEsp32Request {
@@ -32,6 +38,11 @@ export interface VirtualEsp32Request {
   pace?: boolean;
   /** Default esp32-virtual. */
   profile?: string;
+  /**
+   * A directory for each board's control socket, `<dir>/<board id>.ctl` (reset run|download, power-cycle,
+   * unplug, status: see BoardControlSocket): how a test or a script makes an agent's virtual board fail.
+   */
+  controlDir?: string;
 }
 
 export interface OpenTargetOptions {
@@ -53,7 +64,7 @@ export interface VirtualAndroidRequest {
 interface Entry {
   board: Board;
   profile: DeviceProfile;
-  virtual?: { device: VirtualEsp32; server: Rfc2217Server };
+  virtual?: { device: VirtualEsp32; server: Rfc2217Server; control?: BoardControlSocket };
   android?: { device: VirtualAndroid; adbSerial: string; fastbootSerial: string };
 }
 
@@ -135,6 +146,12 @@ export class Inventory {
       const server = new Rfc2217Server(device, { port: 0 });
       const { url } = await server.listen();
       device.onUnplug(() => server.disconnectClients());
+      let control: BoardControlSocket | undefined;
+      if (req.controlDir !== undefined) {
+        mkdirSync(req.controlDir, { recursive: true });
+        control = new BoardControlSocket(device, join(req.controlDir, `${id}.ctl`));
+        await control.listen();
+      }
       device.powerCycle();
       const board: Board = {
         id,
@@ -148,10 +165,10 @@ export class Inventory {
         health: 100,
         updatedAt: Date.now(),
       };
-      this.entries.set(id, { board, profile, virtual: { device, server } });
+      this.entries.set(id, { board, profile, virtual: { device, server, ...(control ? { control } : {}) } });
       boards.push(board);
       this.emitAdded(board);
-      this.log(`virtual ESP32 ${id} (MAC ${device.mac}) on ${url}`);
+      this.log(`virtual ESP32 ${id} (MAC ${device.mac}) on ${url}${control ? `, control socket ${control.path}` : ""}`);
     }
     return boards;
   }
@@ -193,6 +210,27 @@ export class Inventory {
       this.log(`virtual Android ${id} on adb ${adbSerial}, fastboot ${fastbootSerial}`);
     }
     return boards;
+  }
+
+  /**
+   * Powers a board off and on, as a switchable USB hub port would: a virtual ESP32 power-cycles (which also
+   * plugs an unplugged one back in), a virtual Android device reboots (or is plugged back in). A real board
+   * needs hub port power control, which this agent does not have (no `usb` package): STEP_UNSUPPORTED.
+   */
+  async powerCycle(boardId: string): Promise<string> {
+    const entry = this.entries.get(boardId);
+    if (!entry) throw new LabError("BOARD_VANISHED", `board ${boardId} is not on this agent (any more)`);
+    if (entry.virtual) {
+      entry.virtual.device.powerCycle();
+      return "virtual board power-cycled";
+    }
+    if (entry.android) {
+      const dev = entry.android.device;
+      if (dev.mode === "unplugged") await dev.replug();
+      else await dev.reboot("");
+      return "virtual device power-cycled (rebooted)";
+    }
+    throw new LabError("STEP_UNSUPPORTED", `board ${boardId}: this agent has no USB hub port power control (the usb package is not installed)`);
   }
 
   /** The in-process virtual Android behind an id (tests use it). */
@@ -244,6 +282,7 @@ export class Inventory {
             entry.board = { ...entry.board, identity: { ...entry.board.identity, mac: report.mac }, updatedAt: Date.now() };
             this.log(`${boardId}: learned MAC ${report.mac}; later flashes refuse a different board on this port`);
           }
+          this.opts.onFlashed?.(boardId, entry.profile.id, report);
         },
       });
     } catch (err) {
@@ -269,6 +308,7 @@ export class Inventory {
     for (const [id, e] of this.entries) {
       if (e.android) await e.android.device.stop().catch(() => undefined);
       if (!e.virtual) continue;
+      await e.virtual.control?.close().catch(() => undefined);
       await e.virtual.server.close().catch(() => undefined);
       e.virtual.device.dispose();
       this.entries.delete(id);

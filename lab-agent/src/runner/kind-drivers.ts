@@ -18,6 +18,10 @@ import { runAndroidInstrumentStep } from "./steps/android-instrument-step.js";
 import { runAndroidPushStep } from "./steps/android-push-step.js";
 import { runAndroidShellStep } from "./steps/android-shell-step.js";
 import { runFastbootFlashStep } from "./steps/fastboot-flash-step.js";
+import { runExpectBootStep } from "./steps/expect-boot-step.js";
+import { runExpectRollbackStep } from "./steps/expect-rollback-step.js";
+import { runOtaServeStep } from "./steps/ota-serve-step.js";
+import { runOtaTriggerStep } from "./steps/ota-trigger-step.js";
 
 type Executors = Partial<Record<StepType, StepExecutor<never>>>;
 
@@ -29,6 +33,9 @@ export const KIND_STEPS: { readonly [K in BoardKind]: Executors } = {
     "expect-not": runExpectNotStep,
     send: runSendStep,
     unity: runUnityStep,
+    "ota.trigger": runOtaTriggerStep,
+    "expect-boot": runExpectBootStep,
+    "expect-rollback": runExpectRollbackStep,
   },
   android: {
     "android.install": runAndroidInstallStep,
@@ -39,8 +46,9 @@ export const KIND_STEPS: { readonly [K in BoardKind]: Executors } = {
   },
 };
 
-/** Steps that need no board (their role is absent). */
-const BOARDLESS: Executors = { wait: runWaitStep };
+/** Steps that need no board (their role is absent): they run on the agent itself. */
+const BOARDLESS: Executors = { wait: runWaitStep, "ota.serve": runOtaServeStep };
+export const BOARDLESS_STEP_TYPES = Object.keys(BOARDLESS) as StepType[];
 
 export type StepPlan = { executor: StepExecutor<never> } | { problem: string };
 

@@ -14,6 +14,7 @@ import type { Disposable } from "../links/serial-link.js";
 import type { BoardTarget } from "./board-target.js";
 import { stepDisplayName, type StepContext, type StepExecutor, type StepOutcome } from "./step-context.js";
 import { planStep } from "./kind-drivers.js";
+import { RunScope } from "./run-scope.js";
 
 export type SuiteOutcome = "pass" | "fail" | "error" | "cancelled";
 
@@ -28,7 +29,7 @@ export interface SuiteResult {
   timedOut: boolean;
   durationMs: number;
   startedAt: number;
-  /** Every console line of every board during the run. */
+  /** Every console line of every board during the run; empty when the caller streams them (`keepLog: false`). */
   log: LogLine[];
 }
 
@@ -44,6 +45,11 @@ export interface RunSuiteOptions {
   onStep?: (result: StepResult) => void;
   /** Overrides the suite's own timeout. */
   timeoutMs?: number;
+  /**
+   * Keep every line in `SuiteResult.log` (default true: `hil test` writes them to console.log). The agent streams
+   * them through `onLog` and keeps none: a long run's lines would otherwise all sit in its memory.
+   */
+  keepLog?: boolean;
 }
 
 // Defaults when a step gives no timeout of its own (the suite budget still caps them).
@@ -52,6 +58,10 @@ const DEFAULT_TIMEOUT_MS: Partial<Record<Step["type"], number>> = {
   reset: 15_000,
   expect: 30_000,
   send: 10_000,
+  "ota.serve": 10_000,
+  "ota.trigger": 180_000,
+  "expect-boot": 30_000,
+  "expect-rollback": 30_000,
 };
 
 const TEST_FAILURE_CODES: ReadonlySet<string> = new Set<LabErrorCode>(["TEST_FAILED"]);
@@ -71,13 +81,14 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
   const budgetMs = opts.timeoutMs ?? opts.suite.timeout;
   const suiteDeadline = startedAt + budgetMs;
   const log: LogLine[] = [];
+  const keepLog = opts.keepLog ?? true;
   const subs: Disposable[] = [];
   const trouble = new Map<BoardTarget, string>();
   for (const target of uniqueTargets(opts.targets)) {
     target.console.setRun(opts.runId ?? null);
     subs.push(
       target.console.onLine((line) => {
-        log.push(line);
+        if (keepLog) log.push(line);
         opts.onLog?.(line);
       }),
       // Remembered so a step that times out can say why the board never printed what it waited for.
@@ -93,6 +104,7 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
     );
   }
   const steps: StepResult[] = [];
+  const scope = new RunScope();
   let stopped: { code: string; message: string; infra: boolean; cancelled: boolean; timedOut: boolean } | undefined;
   try {
     for (const [index, step] of opts.suite.steps.entries()) {
@@ -105,7 +117,7 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
         opts.onStep?.(base);
         continue;
       }
-      const { result, suiteLimited } = await runOneStep(opts, step, base, suiteDeadline, budgetMs);
+      const { result, suiteLimited } = await runOneStep(opts, step, base, suiteDeadline, budgetMs, scope);
       const target = role !== undefined ? opts.targets[role] : undefined;
       const why = target ? trouble.get(target) : undefined;
       if (why && result.errorCode === "STEP_TIMEOUT" && result.message !== undefined) result.message = `${why}\n${result.message}`;
@@ -124,6 +136,8 @@ export async function runSuite(opts: RunSuiteOptions): Promise<SuiteResult> {
     }
   } finally {
     for (const s of subs) s.dispose();
+    // An OTA server a step started stops with the run; failing to close it does not change the outcome.
+    await scope.close().catch(() => undefined);
   }
   const cases = steps.flatMap((s) => s.cases);
   const result: SuiteResult = {
@@ -155,6 +169,7 @@ async function runOneStep(
   base: StepResult,
   suiteDeadline: number,
   budgetMs: number,
+  scope: RunScope,
 ): Promise<{ result: StepResult; suiteLimited: boolean }> {
   const role = "role" in step ? step.role : undefined;
   const target = role !== undefined ? opts.targets[role] : undefined;
@@ -167,6 +182,7 @@ async function runOneStep(
     result.outcome = o.outcome;
     if (o.message !== undefined) result.message = o.message;
     if (o.errorCode !== undefined) result.errorCode = o.errorCode;
+    if (o.details !== undefined) result.details = o.details;
     result.cases = o.cases ?? [];
     result.durationMs = Date.now() - result.startedAt;
     if (allowedMs !== undefined) result.timeoutMs = allowedMs;
@@ -212,7 +228,7 @@ async function runOneStep(
     ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
   });
   aborted.catch(() => undefined);
-  const ctx: StepContext = { step, suite: opts.suite, target, artifacts: opts.artifacts, signal: ac.signal, timeoutMs: stepBudget };
+  const ctx: StepContext = { step, suite: opts.suite, target, artifacts: opts.artifacts, signal: ac.signal, timeoutMs: stepBudget, scope };
   try {
     const outcome = await Promise.race([(executor as StepExecutor)(ctx), aborted]);
     return finish(outcome);

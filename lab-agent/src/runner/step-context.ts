@@ -1,6 +1,7 @@
 import type { CaseResult, LabErrorCode, Outcome, Step, Suite } from "@hil/contracts";
 import { LabError } from "@hil/contracts";
 import { isEsp32Target, type BoardTarget, type Esp32BoardTarget } from "./board-target.js";
+import type { RunScope } from "./run-scope.js";
 
 export interface StepContext<S extends Step = Step> {
   step: S;
@@ -13,6 +14,8 @@ export interface StepContext<S extends Step = Step> {
   signal: AbortSignal;
   /** What is left of the step's time budget when it starts. */
   timeoutMs: number;
+  /** Values and resources shared by the run's steps (an OTA server and its `${ota.url}`). */
+  scope: RunScope;
 }
 
 /** What a step executor reports; throwing a LabError is the other way to end a step. */
@@ -21,6 +24,8 @@ export interface StepOutcome {
   message?: string;
   errorCode?: LabErrorCode;
   cases?: CaseResult[];
+  /** What the step saw, kept in its StepResult. */
+  details?: Record<string, string | number | boolean | null>;
 }
 
 export type StepExecutor<S extends Step = Step> = (ctx: StepContext<S>) => Promise<StepOutcome>;
@@ -73,6 +78,12 @@ export function stepDisplayName(step: Step): string {
       return `wait ${step.duration} ms`;
     case "unity":
       return "unity";
+    case "ota.serve":
+      return `ota.serve ${step.artifact}${step.fault === "none" ? "" : ` (${step.fault})`}`;
+    case "expect-boot":
+      return `expect-boot${step.version ? ` ${step.version}` : ""}${step.partition ? ` on ${step.partition}` : ""}`;
+    case "expect-rollback":
+      return `expect-rollback to ${step.version}${step.mode === "refuse" ? " (image refused)" : ""}`;
     default:
       return step.type;
   }

@@ -1,5 +1,5 @@
 import type { Board, LabKeys } from "@hil/contracts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/redis-client.js";
 import { LuaScript } from "../lua-script.js";
 
 /**
@@ -42,7 +42,7 @@ return refused
 `);
 
 /** Writes the hashes of the boards free for `agent` (see above); returns the ids it left to another live agent. */
-export async function claimBoards(redis: Redis, keys: LabKeys, agent: string, boards: readonly Board[]): Promise<string[]> {
+export async function claimBoards(redis: RedisClient, keys: LabKeys, agent: string, boards: readonly Board[]): Promise<string[]> {
   if (boards.length === 0) return [];
   const k = [keys.boards(), ...boards.map((b) => keys.board(b.id))];
   const refused = (await CLAIM_BOARDS.run(redis, k, [agent, keys.agent(""), ...boards.map((b) => JSON.stringify(b))])) as number[];

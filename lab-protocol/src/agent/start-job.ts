@@ -1,5 +1,5 @@
 import type { LabKeys } from "@hil/contracts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/redis-client.js";
 import { EVENTS_MAXLEN, type SignedEvent } from "../events/event-writer.js";
 import { LuaScript } from "../lua-script.js";
 
@@ -38,7 +38,7 @@ export interface StartJobRequest {
 }
 
 /** True when the job started (boards running, job-started appended); false when its leases are gone. */
-export async function startJob(redis: Redis, keys: LabKeys, req: StartJobRequest): Promise<boolean> {
+export async function startJob(redis: RedisClient, keys: LabKeys, req: StartJobRequest): Promise<boolean> {
   if (req.boardIds.length === 0 || req.boardIds.length !== req.boardJson.length) return false;
   const k = [keys.events(), ...req.boardIds.map((id) => keys.lease(id)), ...req.boardIds.map((id) => keys.board(id))];
   const args = [req.leaseToken, req.event.json, req.event.agent, req.event.sig, EVENTS_MAXLEN, ...req.boardJson];

@@ -1,5 +1,5 @@
 import { AgentEventSchema, type AgentEvent, type LabKeys } from "@hil/contracts";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/redis-client.js";
 import { deriveEventKey, signEvent } from "./event-signature.js";
 
 /** Approximate cap of the events stream (`XADD … MAXLEN ~`). */
@@ -36,7 +36,7 @@ export class EventWriter {
   private readonly eventKey: string | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     readonly agent: string,
     /** The agent's API token (role agent, named after the agent); only the key derived from it is kept. */

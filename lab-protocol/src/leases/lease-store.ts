@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/redis-client.js";
 import type { LabKeys } from "@hil/contracts";
 import { leaseTokenHash, parseLease, type Lease } from "./lease.js";
 import { RELEASE_LEASES, RENEW_LEASES } from "./lease-scripts.js";
@@ -9,7 +9,7 @@ import { RELEASE_LEASES, RENEW_LEASES } from "./lease-scripts.js";
  */
 export class LeaseStore {
   constructor(
-    protected readonly redis: Redis,
+    protected readonly redis: RedisClient,
     protected readonly keys: LabKeys,
   ) {}
 

@@ -5,7 +5,7 @@ import { BoardOwners } from "../store/board-owners.js";
 import { publicBoard } from "../store/board-registry.js";
 import { auditNote, identityOf } from "./authorize.js";
 import { HttpError, parseInput } from "./http-error.js";
-import { BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, LastEventIdHeaderSchema, QuarantineBodySchema } from "./api-schemas.js";
+import { BoardHistoryQuerySchema, BoardIdParamSchema, BoardListQuerySchema, BoardLogQuerySchema, LastEventIdHeaderSchema, QuarantineBodySchema } from "./api-schemas.js";
 
 export function boardsRoutes(ctx: SchedulerContext): Router {
   const r = Router();
@@ -34,7 +34,9 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
   r.post("/boards/:id/quarantine", async (req, res) => {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
     const body = parseInput(QuarantineBodySchema, req.body ?? {});
+    const pending = await ctx.health?.pendingCheck(id);
     if (!(await ctx.boards.setQuarantine(id, true, body.reason))) throw new HttpError(404, `no board ${id}`);
+    await ctx.health?.adminQuarantined(id, identityOf(res).name, body.reason, pending);
     // a board set aside is taken back from whoever holds it, and the booking says why
     for (const b of await ctx.bookings.list({ board: id, active: true })) {
       await ctx.bookings.release(b.id, Date.now(), { actor: identityOf(res).name, reason: "quarantined" });
@@ -54,9 +56,20 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
 
   r.post("/boards/:id/release-quarantine", async (req, res) => {
     const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    const pending = await ctx.health?.pendingCheck(id);
     if (!(await ctx.boards.setQuarantine(id, false))) throw new HttpError(404, `no board ${id}`);
+    await ctx.health?.adminReleased(id, identityOf(res).name, pending);
     ctx.wake(true);
     res.json(await one(id));
+  });
+
+  // newest first: infrastructure failures, recovery steps, health checks, quarantine and return
+  r.get("/boards/:id/history", async (req, res) => {
+    const { id } = parseInput(BoardIdParamSchema, req.params, "params");
+    const q = parseInput(BoardHistoryQuerySchema, req.query, "query");
+    if ((await ctx.redis.sismember(ctx.keys.boards(), id)) !== 1) throw new HttpError(404, `no board ${id}; see GET /api/v1/boards`);
+    const entries = ctx.health ? await ctx.health.history.list(id, q.limit) : [];
+    res.json({ board: id, entries });
   });
 
   r.get("/boards/:id/log", async (req, res) => {

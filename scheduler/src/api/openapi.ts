@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { BoardSchema, BookingRequestSchema, BookingSchema, LogLineSchema, RunRequestSchema, RunSchema } from "@hil/contracts";
+import { BoardHistoryEntrySchema, BoardSchema, BookingRequestSchema, BookingSchema, LogLineSchema, RunRequestSchema, RunSchema } from "@hil/contracts";
 import {
   ArtifactStoredSchema,
+  BoardHistoryQuerySchema,
   BoardListQuerySchema,
   BoardLogQuerySchema,
   BookingListQuerySchema,
@@ -24,6 +25,7 @@ import {
   UserUpdateBodySchema,
 } from "./api-schemas.js";
 import { rolesFor } from "./authorize.js";
+import { WebhookCreateBodySchema } from "./webhooks-routes.js";
 import { ROUTES } from "./route-policy.js";
 
 type Json = Record<string, unknown>;
@@ -143,6 +145,13 @@ export function buildOpenApi(version: string): Json {
           { "202": ok(CommandAcceptedSchema, "sent to the board's agent"), "409": ok(ErrorBodySchema, "a run has the board, or it is offline") },
         ),
       },
+      "/api/v1/boards/{id}/history": {
+        get: op(
+          "The board's health history, newest first: infrastructure failures, recovery steps, health checks, quarantine and return (bounded)",
+          { parameters: [pathId(), ...queryParams(BoardHistoryQuerySchema)] },
+          { "200": ok(z.object({ board: z.string(), entries: z.array(BoardHistoryEntrySchema) }), "history"), "404": ok(ErrorBodySchema, "no such board") },
+        ),
+      },
       "/api/v1/boards/{id}/log": {
         get: op("Board log as Server-Sent Events (id = seq; Last-Event-ID resumes)", { parameters: [pathId(), ...queryParams(BoardLogQuerySchema)] }, { "200": ok(undefined, "SSE", "text/event-stream") }),
       },
@@ -157,6 +166,15 @@ export function buildOpenApi(version: string): Json {
         get: op("List API tokens (never their secrets)", { parameters: queryParams(TokenListQuerySchema) }, { "200": ok(anyJson, "tokens") }),
         post: op("Create an API token; the answer holds it once", { requestBody: jsonBody(TokenCreateBodySchema) }, { "201": ok(anyJson, "the token and its record"), "409": ok(ErrorBodySchema, "the name belongs to another role") }),
       },
+      "/api/v1/webhooks": {
+        post: op(
+          "Register a webhook for the caller's own runs: each one ended is posted to the URL, signed with the secret (docs/webhooks.md)",
+          { requestBody: jsonBody(WebhookCreateBodySchema) },
+          { "201": ok(anyJson, "the webhook (never its secret)"), "409": ok(ErrorBodySchema, "the caller has the most webhooks allowed") },
+        ),
+        get: op("The caller's webhooks (admin: everyone's), never their secrets", {}, { "200": ok(anyJson, "webhooks") }),
+      },
+      "/api/v1/webhooks/{id}": { delete: op("Delete one of the caller's webhooks (admin: anyone's)", { parameters: [pathId()] }, { "204": { description: "deleted" } }) },
       "/api/v1/tokens/{id}/revoke": { post: op("Revoke a token", { parameters: [pathId()] }, { "200": ok(anyJson, "the revoked record") }) },
       "/api/v1/users": {
         get: op("List accounts", {}, { "200": ok(anyJson, "accounts") }),

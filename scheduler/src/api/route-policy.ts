@@ -39,6 +39,7 @@ export const ROUTES: readonly RouteRule[] = [
   { method: "GET", path: "/api/v1/boards", allow: "read" },
   { method: "GET", path: "/api/v1/boards/:id", allow: "read" },
   { method: "GET", path: "/api/v1/boards/:id/log", allow: "read" },
+  { method: "GET", path: "/api/v1/boards/:id/history", allow: "read" },
   { method: "POST", path: "/api/v1/boards/:id/quarantine", allow: "admin", audit: "board.quarantine" },
   { method: "POST", path: "/api/v1/boards/:id/release-quarantine", allow: "admin", audit: "board.release-quarantine" },
   { method: "POST", path: "/api/v1/boards/:id/release-owner", allow: "admin", audit: "board.release-owner" },
@@ -57,6 +58,11 @@ export const ROUTES: readonly RouteRule[] = [
 
   { method: "POST", path: "/api/v1/artifacts", allow: "artifact:write" },
   { method: "GET", path: "/api/v1/artifacts/:sha256", allow: "artifact:read" },
+
+  // webhooks for the caller's own runs; the handlers show and delete only the caller's (admin: all)
+  { method: "POST", path: "/api/v1/webhooks", allow: "submit", audit: "webhook.create" },
+  { method: "GET", path: "/api/v1/webhooks", allow: "submit" },
+  { method: "DELETE", path: "/api/v1/webhooks/:id", allow: "submit", audit: "webhook.delete" },
 
   { method: "GET", path: "/api/v1/tokens", allow: "admin" },
   { method: "POST", path: "/api/v1/tokens", allow: "admin", audit: "token.create" },

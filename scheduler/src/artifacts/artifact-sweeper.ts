@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Logger } from "pino";
 import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./fs-artifact-store.js";
@@ -23,7 +23,7 @@ const RUNS_PER_PIPELINE = 500;
  */
 export class RunArtifactReferences implements ArtifactReferences {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 

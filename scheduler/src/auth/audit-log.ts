@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { decodeJson, type LabKeys } from "@hil/contracts";
 import { z } from "zod";
 
@@ -30,7 +30,7 @@ export interface AuditQuery {
  */
 export class AuditLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     private readonly max: number,
     private readonly onError: (err: Error) => void = () => {},

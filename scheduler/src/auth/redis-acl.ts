@@ -1,5 +1,5 @@
 import { agentRedisUser, type LabKeys } from "@hil/contracts";
-import type { Redis } from "ioredis";
+import { everyNode, type RedisClient } from "@hil/lab-protocol/redis";
 import type { Logger } from "pino";
 import { sha256Hex, type TokenRecord, type TokenStore } from "./token-store.js";
 
@@ -17,6 +17,8 @@ const AGENT_NAME_RE = /^[a-z0-9][a-z0-9._-]*$/;
 export const AGENT_COMMANDS = [
   // connection: ioredis' HELLO/AUTH and ready check (INFO), BullMQ's client name, a db in the URL
   "auth", "hello", "ping", "info", "select", "quit", "client|setname",
+  // a Redis Cluster client's slot map and ready check (docs/redis.md)
+  "cluster|slots", "cluster|info",
   // scripts (claim-boards, start-job, lease renewal, BullMQ's) and the heartbeat's MULTI
   "eval", "evalsha", "multi", "exec", "discard",
   // the cancel channel
@@ -87,7 +89,7 @@ export function schedulerAclRules(keys: LabKeys): string[] {
 type AclState = "pending" | "active" | "unsupported" | "denied" | "off";
 
 export interface RedisAclSyncDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: LabKeys;
   namespace: string;
   tokens: Pick<TokenStore, "configTokens" | "onChange" | "agentTokens">;
@@ -135,6 +137,8 @@ export class RedisAclSync {
       change === "created" ? this.agentTokenCreated(record) : this.agentTokenRevoked(record),
     );
     this.deps.redis.on("ready", this.onReady);
+    // a cluster node that (re)joins the client's pool may be one that restarted and lost its users
+    this.deps.redis.on("+node", this.onReady);
     this.timer = setInterval(() => void this.sync(), this.deps.resyncMs ?? 60_000);
     this.timer.unref();
     await this.sync();
@@ -143,6 +147,7 @@ export class RedisAclSync {
   stop(): void {
     this.unsubscribe?.();
     this.deps.redis.off("ready", this.onReady);
+    this.deps.redis.off("+node", this.onReady);
     if (this.timer) clearInterval(this.timer);
     for (const t of this.followUps) clearTimeout(t);
     this.followUps.clear();
@@ -241,7 +246,7 @@ export class RedisAclSync {
     }
     // One SETUSER applies every rule or none: the user never exists half-made.
     const rules = agentAclRules(this.deps.keys, agent, { readOnlyPatterns: (await this.redisMajor()) >= 7 });
-    await this.deps.redis.call("ACL", "SETUSER", user, "reset", "on", ...[...hashes].map((h) => `#${h}`), ...rules);
+    await this.onEveryNode("ACL", "SETUSER", user, "reset", "on", ...[...hashes].map((h) => `#${h}`), ...rules);
   }
 
   /** Read-only key patterns (`%R~`) came with Redis 7. */
@@ -257,19 +262,30 @@ export class RedisAclSync {
   }
 
   private async dropUser(user: string): Promise<void> {
-    await this.deps.redis.call("ACL", "SETUSER", user, "off");
+    await this.onEveryNode("ACL", "SETUSER", user, "off");
     await this.killClients(user);
-    await this.deps.redis.call("ACL", "DELUSER", user);
+    await this.onEveryNode("ACL", "DELUSER", user);
     this.deps.log.info({ user }, "Redis user of a revoked or expired agent token removed");
   }
 
   private async killClients(user: string): Promise<void> {
     try {
-      await this.deps.redis.call("CLIENT", "KILL", "USER", user);
+      await this.onEveryNode("CLIENT", "KILL", "USER", user);
     } catch (err) {
       // a user that never connected (or is gone already) has nothing to kill
       if (!/no such user/i.test((err as Error).message)) throw err;
     }
+  }
+
+  /**
+   * ACL users and client connections are each server's own: on a Redis Cluster every node (primaries and
+   * replicas) gets the command, so an agent is the same user whichever node its client reaches.
+   */
+  private async onEveryNode(...args: [string, ...(string | number)[]]): Promise<void> {
+    const [command, ...rest] = args;
+    const nodes = everyNode(this.deps.redis);
+    if (nodes.length === 0) throw new Error("the Redis Cluster client has no node yet; retrying when it is ready");
+    await Promise.all(nodes.map((node) => node.call(command, ...rest)));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { decodeJson, type LabKeys } from "@hil/contracts";
 import { deriveEventKey } from "@hil/lab-protocol";
 import { z } from "zod";
@@ -61,7 +61,7 @@ export class TokenStore {
   private readonly listeners = new Set<TokenListener>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     configTokens: readonly ConfigToken[],
   ) {

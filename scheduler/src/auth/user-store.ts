@@ -1,5 +1,5 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { decodeJson, type LabKeys } from "@hil/contracts";
 import { z } from "zod";
 import { PersonRoleSchema } from "./roles.js";
@@ -46,7 +46,7 @@ let dummyHash: Promise<string> | undefined;
 /** Local accounts for people (the dashboard signs in with them); passwords stored as scrypt hashes. */
 export class UserStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Logger } from "pino";
 import { AgentEventSchema, type AgentEvent, type LabKeys } from "@hil/contracts";
 
@@ -40,7 +40,7 @@ export function decodeEvent(fields: string[]): DecodedEvent {
  */
 export class DeadLetters {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     private readonly log: Logger,
   ) {}

@@ -259,11 +259,13 @@ export class Dispatcher {
 
   /** The agent-reported busy states may be a second old in the cache; the lease script checks the live one. */
   private usable(v: BoardView): boolean {
-    return !v.quarantined && v.agentAlive && !v.lease && v.board.state !== "offline" && v.disowned === undefined;
+    // a quarantined board is free only for its own health check (see pick)
+    return (!v.quarantined || v.checkRun !== undefined) && v.agentAlive && !v.lease && v.board.state !== "offline" && v.disowned === undefined;
   }
 
   /** Another holder's booking overlapping [now, now + timeout) keeps the run off the board. */
-  private bookingBlocks(v: BoardView, submitter: string, until: number, now: number): string | undefined {
+  private bookingBlocks(v: BoardView, submitter: string, until: number, now: number, healthCheck = false): string | undefined {
+    if (healthCheck) return undefined;
     const b = v.bookings.find((x) => x.holder !== submitter && x.start < until && x.end > now && bookingState(x, now) !== "released");
     if (!b) return undefined;
     return `board ${v.board.id} is booked by ${b.holder} from ${new Date(b.start).toISOString()} until ${new Date(b.end).toISOString()}`;
@@ -279,6 +281,7 @@ export class Dispatcher {
       const byAgent = new Map<string, BoardView[]>();
       for (const v of free.values()) {
         if (reserved.has(v.board.id)) continue;
+        if (v.quarantined && v.checkRun !== c.entry.id) continue;
         if (avoidExcluded && c.exclude.has(v.board.id)) continue;
         const list = byAgent.get(v.agent) ?? [];
         list.push(v);
@@ -291,8 +294,9 @@ export class Dispatcher {
         for (const [role, req] of roles) {
           const fit = boards.find((v) => !used.has(v.board.id) && matches(v, req as RoleRequirement));
           if (fit) matching.add(fit.board.id);
-          const blocked = fit ? this.bookingBlocks(fit, c.plan.submitter, until, now) : undefined;
-          const usable = boards.find((v) => !used.has(v.board.id) && matches(v, req as RoleRequirement) && !this.bookingBlocks(v, c.plan.submitter, until, now));
+          const hc = c.plan.healthCheck === true;
+          const blocked = fit ? this.bookingBlocks(fit, c.plan.submitter, until, now, hc) : undefined;
+          const usable = boards.find((v) => !used.has(v.board.id) && matches(v, req as RoleRequirement) && !this.bookingBlocks(v, c.plan.submitter, until, now, hc));
           if (!usable) {
             reason = blocked ?? reason;
             ok = false;

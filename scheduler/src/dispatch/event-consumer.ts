@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
+import { duplicateClient, type RedisClient } from "@hil/lab-protocol/redis";
 import type { AgentEvent } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
 import { AgentKeyring } from "../auth/agent-keyring.js";
@@ -19,7 +19,7 @@ const MAX_BATCHES = 4;
  * crash between apply and XACK does no harm.
  */
 export class EventConsumer {
-  private readonly conn: Redis;
+  private readonly conn: RedisClient;
   private readonly name = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private stopped = false;
   private done: Promise<void> = Promise.resolve();
@@ -34,7 +34,7 @@ export class EventConsumer {
     private readonly ctx: SchedulerContext,
     private readonly lifecycle: RunLifecycle,
   ) {
-    this.conn = ctx.redis.duplicate();
+    this.conn = duplicateClient(ctx.redis);
     this.conn.on("error", () => {});
     this.dead = new DeadLetters(ctx.redis, ctx.keys, ctx.log);
     const keyring = new AgentKeyring(ctx.tokens);

@@ -76,7 +76,8 @@ export class RunLifecycle {
    * the next boards) without waiting for the disk; `drain()` waits for them on shutdown.
    */
   private afterEnd(run: Run): void {
-    this.ctx.metrics.runEnded(run.state);
+    this.ctx.metrics.runEnded(run);
+    this.ctx.webhooks.runEnded(run);
     const p = this.writeFiles(run)
       .catch((err: unknown) => this.ctx.log.error({ err, run: run.id }, "could not write the run's JUnit/log files (full disk?); the reaper tries again"))
       .finally(() => this.writing.delete(p));
@@ -211,15 +212,25 @@ export class RunLifecycle {
     // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
     // A failure right after Redis stopped answering is put down to Redis: the boards keep their health.
     const outage = infra && this.ctx.outages.recent();
+    if (infra) this.ctx.metrics.infraFailure(result.error?.code);
     if (outage) this.ctx.log.warn({ run: result.runId, boards: boardIds }, "infrastructure failure during a Redis outage: not charged to the boards' health");
-    if (infra && !outage) {
-      const q = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
-      for (const id of q) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
+    // a health check's outcome is judged by BoardHealth: it never counts for or against the board here
+    const charged = before.run.purpose !== "health-check";
+    let quarantined: string[] = [];
+    if (infra && !outage && charged) {
+      quarantined = await this.ctx.boards.recordInfraFailure(boardIds, this.ctx.config.quarantineAfter, result.error?.message ?? "error");
+      for (const id of quarantined) this.ctx.log.warn({ board: id }, "board quarantined after repeated infrastructure failures");
     }
     if (!res.change.leases) await this.releaseClaim(before);
     else if (res.change.leases.mode === "usage") await this.ctx.leases.release(res.change.leases.boardIds, res.change.leases.token);
     this.ctx.wake(infra);
-    if (result.outcome === "pass" || result.outcome === "fail") await this.ctx.boards.recordCleanRun(boardIds);
+    if (infra && !outage && charged && this.ctx.health) {
+      const message = `${result.error?.code ?? "error"}: ${result.error?.message ?? "infrastructure error"}`;
+      await this.ctx.health
+        .afterInfraFailure(boardIds, quarantined, message, result.runId)
+        .catch((err: unknown) => this.ctx.log.error({ err, run: result.runId }, "could not record the infrastructure failure in the boards' history"));
+    }
+    if ((result.outcome === "pass" || result.outcome === "fail") && charged) await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) this.afterEnd(res.after);
     return true;
   }

@@ -12,6 +12,8 @@ import { LuaScript } from "@hil/lab-protocol";
  * [9] attempt number the caller expects (the run hash's `na`) · [10] lease JSON (the same for every board) ·
  * [11..10+n] board ids.
  * A board must be owned by the agent in the scheduler's own record, not only named by its (agent-written) hash.
+ * The run a board's hash names as its `checkRun` (the lab's health check) may lease it while quarantined and
+ * whatever its bookings say.
  * Returns {1} on success, else {0, board index (0 = the run itself), reason}.
  */
 export const ACQUIRE_BOARDS = new LuaScript(`
@@ -22,15 +24,16 @@ local now = tonumber(ARGV[2])
 for i = 1, n do
   local b = 8 + (i - 1) * 4
   if redis.call('EXISTS', KEYS[b + 1]) == 1 then return {0, i, 'leased'} end
-  local f = redis.call('HMGET', KEYS[b + 2], 'json', 'quarantined', 'agent')
+  local f = redis.call('HMGET', KEYS[b + 2], 'json', 'quarantined', 'agent', 'checkRun')
   if not f[1] then return {0, i, 'unregistered'} end
-  if f[2] == '1' then return {0, i, 'quarantined'} end
+  local check = f[4] == ARGV[1]
+  if f[2] == '1' and not check then return {0, i, 'quarantined'} end
   if f[3] ~= ARGV[8] then return {0, i, 'moved to another agent'} end
   if redis.call('HGET', KEYS[7], ARGV[10 + i]) ~= ARGV[8] then return {0, i, 'not owned by the agent'} end
   local st = cjson.decode(f[1]).state
   if st ~= 'idle' and st ~= 'leased' and st ~= 'booked' then return {0, i, 'agent reports ' .. tostring(st)} end
   if redis.call('EXISTS', KEYS[b + 4]) == 0 then return {0, i, 'agent not alive'} end
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[b + 3], '-inf', '(' .. ARGV[3])
+  local ids = check and {} or redis.call('ZRANGEBYSCORE', KEYS[b + 3], '-inf', '(' .. ARGV[3])
   for _, id in ipairs(ids) do
     local raw = redis.call('GET', ARGV[6] .. id)
     if raw then

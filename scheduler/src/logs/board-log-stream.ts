@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys } from "@hil/contracts";
 import { readAfter, seqOf, StreamFollower, type StreamEntry } from "./log-stream.js";
 
@@ -14,7 +14,7 @@ function send(res: Response, entries: StreamEntry[]): void {
  * (the dashboard gateway shares one follower among all its clients instead).
  */
 export async function streamBoardLog(
-  redis: Redis,
+  redis: RedisClient,
   keys: LabKeys,
   boardId: string,
   since: number | undefined,

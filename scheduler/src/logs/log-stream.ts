@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { duplicateClient, type RedisClient } from "@hil/lab-protocol/redis";
 
 type RawEntries = [string, string[]][];
 
@@ -39,7 +39,7 @@ export function decodeEntries(raw: RawEntries): StreamEntry[] {
  * page by page, handing each page to `onPage`. Resolves with the id of the last entry read (or `afterId`).
  */
 export async function readAfter(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   afterId: string | undefined,
   onPage: (entries: StreamEntry[]) => void,
@@ -59,7 +59,7 @@ export async function readAfter(
 }
 
 /** The newest `count` entries, oldest first. */
-export async function readTail(redis: Redis, key: string, count: number): Promise<StreamEntry[]> {
+export async function readTail(redis: RedisClient, key: string, count: number): Promise<StreamEntry[]> {
   // Redis 7.0 answers COUNT 0 on a non-empty stream with nil, not an empty list (a join with `tail: 0`)
   if (count <= 0) return [];
   const batch = (await redis.xrevrange(key, "+", "-", "COUNT", count)) as RawEntries;
@@ -83,13 +83,13 @@ export interface StreamWatcher {
  */
 export class StreamFollower {
   private readonly watchers = new Map<string, StreamWatcher>();
-  private conn: Redis | undefined;
+  private conn: RedisClient | undefined;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: {
       blockMs?: number;
       count?: number;
@@ -135,7 +135,7 @@ export class StreamFollower {
         continue;
       }
       if (!this.conn) {
-        this.conn = this.redis.duplicate();
+        this.conn = duplicateClient(this.redis);
         this.conn.on("error", (err: Error) => this.opts.onError?.(err));
       }
       const ws = [...this.watchers.values()];

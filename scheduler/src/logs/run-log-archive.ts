@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys, LogLine } from "@hil/contracts";
 import { decodeLogLine } from "./run-log-pages.js";
 
@@ -24,7 +24,7 @@ function idAfter(a: string, b: string): boolean {
  */
 export class RunLogArchive {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     private readonly runDir: (runId: string) => string,
   ) {}

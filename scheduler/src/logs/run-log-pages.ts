@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { LogLineSchema, type LogLine } from "@hil/contracts";
 
 /** One line of a run log page: where it is (the resume cursor) and the line. */
@@ -65,7 +65,7 @@ function toPage(raw: [string, string[]][], skippedBefore = 0): { lines: RunLogEn
  * entry more than the page to know whether anything is earlier. `before` is the id of the oldest entry read, which
  * is the first line's cursor unless that entry was malformed.
  */
-export async function readStreamPage(redis: Redis, key: string, req: PageRequest): Promise<RunLogPage> {
+export async function readStreamPage(redis: RedisClient, key: string, req: PageRequest): Promise<RunLogPage> {
   if ("after" in req) {
     const raw = (await redis.xrange(key, `(${req.after}`, "+", "COUNT", req.limit)) as [string, string[]][];
     const { lines, skipped } = toPage(raw);

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 
@@ -37,7 +37,7 @@ export type OwnerClaim = { ok: true } | { ok: false; owner: string };
  */
 export class BoardOwners {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 

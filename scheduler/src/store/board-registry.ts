@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import { BoardSchema, type Board, type BoardState, type Booking, type LabKeys } from "@hil/contracts";
 import { parseLease, type Lease } from "../leases/lease-store.js";
 import { decodeBooking } from "./booking-codec.js";
@@ -17,6 +17,8 @@ export interface BoardView {
   lease?: Lease;
   /** Bookings not released and not yet ended, earliest first. */
   bookings: Booking[];
+  /** The lab's health-check run for this board, while one is pending: the only run a quarantined board takes. */
+  checkRun?: string;
   /** The agent the scheduler's own record gives the board to (`keys.boardOwners()`), if any. */
   owner?: string;
   /**
@@ -94,7 +96,7 @@ return 0
 
 export class BoardRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
   ) {}
 
@@ -107,7 +109,7 @@ export class BoardRegistry {
     const ids = await this.ids();
     if (ids.length === 0) return [];
     const p1 = this.redis.pipeline();
-    for (const id of ids) p1.hmget(this.keys.board(id), "json", "agent", "quarantined", "health", "fails", "quarantineReason");
+    for (const id of ids) p1.hmget(this.keys.board(id), "json", "agent", "quarantined", "health", "fails", "quarantineReason", "checkRun");
     p1.mget(...ids.map((id) => this.keys.lease(id)));
     // every booking not yet ended, found through the all-bookings set (score = end)
     p1.zrangebyscore(this.keys.bookings(), `(${now}`, "+inf");
@@ -149,6 +151,7 @@ export class BoardRegistry {
         bookings: (byBoard.get(p.id) ?? []).sort((a, b) => a.start - b.start),
       };
       if (p.f[5]) view.quarantineReason = p.f[5];
+      if (p.f[6]) view.checkRun = p.f[6];
       const lease = parseLease(p.lease);
       if (lease) view.lease = lease;
       const owner = owners[p.id];
@@ -164,6 +167,8 @@ export class BoardRegistry {
     if ((await this.redis.sismember(this.keys.boards(), id)) !== 1) return false;
     if (on) await this.redis.hset(this.keys.board(id), { quarantined: "1", quarantineReason: reason ?? "quarantined by admin" });
     else await this.redis.hset(this.keys.board(id), { quarantined: "0", quarantineReason: "", fails: "0", health: "100" });
+    // an admin's decision ends whatever the lab's recovery was doing (see BoardHealth)
+    await this.redis.hdel(this.keys.board(id), "autoReturn", "recovery", "checkRun");
     publishChange(this.redis, this.keys, { kind: "board", id, state: on ? "quarantined" : "released-quarantine" });
     return true;
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Booking, BookingEndReason, LabKeys } from "@hil/contracts";
 import { LuaScript } from "@hil/lab-protocol";
 import { bookingState } from "./board-registry.js";
@@ -41,7 +41,7 @@ export class BookingConflictError extends Error {
 
 export class BookingStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: LabKeys,
     /** Told about each stored record that is not a valid booking (it is skipped). */
     private readonly onCorrupt: (id: string) => void = () => {},

@@ -8,6 +8,7 @@ const ACCEPTS: Partial<Record<Suite["steps"][number]["type"], readonly ArtifactK
   flash: ["esp32-app", "esp32-bin", "esp-idf-build", "file"],
   "android.install": ["apk", "file"],
   "fastboot.flash": ["android-image", "file"],
+  "ota.serve": ["esp32-app", "esp32-bin", "file"],
 };
 
 /** Catches an APK handed to a flash step, an ESP32 image handed to `adb install`, and the like. */

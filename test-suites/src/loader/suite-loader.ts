@@ -13,6 +13,7 @@ import {
 } from "@hil/device-profiles";
 import { checkArtifactKinds } from "../compat/artifact-kinds.js";
 import { checkSuiteProfiles } from "../compat/profile-fit.js";
+import { checkStepVars } from "../compat/step-vars.js";
 
 /** The suites shipped with this package. */
 export const SUITES_DIR = join(packageDirOf(import.meta.url), "suites");
@@ -39,7 +40,7 @@ export async function checkSuites(paths: string[], opts: SuiteCheckOptions = {})
     const suite = res.value;
     const locator = res.locator;
     if (!suite || !locator) continue;
-    const fit = [...checkArtifactKinds(suite), ...checkSuiteProfiles(suite, profiles)];
+    const fit = [...checkArtifactKinds(suite), ...checkStepVars(suite), ...checkSuiteProfiles(suite, profiles)];
     problems.push(...fit.map((p) => ({ file, line: locator.lineOf(p.path), path: formatPath(p.path), message: p.message })));
     const first = where.get(suite.name);
     if (first !== undefined) {

@@ -244,6 +244,7 @@ export class VirtualEsp32 implements SerialDevice {
     this.setMode("app");
     const ctx = {
       flash: this.flashMemory.bytes,
+      storage: this.flashMemory,
       mac: this.mac,
       resetReason: reason,
       print: (text: string) => {

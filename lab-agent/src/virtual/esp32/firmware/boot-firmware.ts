@@ -3,10 +3,13 @@ import { RTCWDT_BROWN_OUT_RESET, SW_CPU_RESET, SW_RESET, type FirmwareContext, t
 import { BootClock, crlf, idfLine } from "./idf-log.js";
 import { abortText, panicText } from "./panic-text.js";
 import { ScenarioSpecSchema, type ScenarioSpec } from "./scenario-spec.js";
+import { norFlashAccess } from "./flash-access.js";
 import { startConsole } from "./scenarios/console-scenario.js";
+import { startOta } from "./scenarios/ota-scenario.js";
 import { startHang } from "./scenarios/hang-scenario.js";
 import { startLogger } from "./scenarios/logger-scenario.js";
 import { startUnity } from "./scenarios/unity-scenario.js";
+import { startProvisioning } from "./scenarios/provisioning-scenario.js";
 import { runSecondStageBootloader, type LoadedApp } from "./second-stage-bootloader.js";
 import { TimerBag } from "./timer-bag.js";
 
@@ -55,7 +58,7 @@ export function bootFirmware(ctx: FirmwareContext): RunningFirmware {
   };
 
   timers.after(BOOTLOADER_DELAY_MS, () => {
-    const result = runSecondStageBootloader(ctx.flash, clock);
+    const result = runSecondStageBootloader(ctx.flash, clock, ctx.storage);
     print(result.text);
     if (!result.ok) {
       timers.after(BOOT_LOOP_DELAY_MS, () => reboot(SW_RESET));
@@ -126,6 +129,9 @@ function makeEnv(
     },
     app: { projectName: desc?.projectName ?? "", version: desc?.version ?? "", idfVersion: desc?.idfVersion ?? "", elfSha256: desc?.elfSha256 ?? "" },
     mac: ctx.mac,
+    flash: ctx.storage ?? norFlashAccess(ctx.flash),
+    table: app.table ?? [],
+    ...(app.partition ? { partition: app.partition } : {}),
   };
   return env;
 }
@@ -150,6 +156,10 @@ function startScenario(spec: ScenarioSpec, env: ScenarioEnv): ScenarioRunner {
       return quiet;
     case "hang":
       return startHang(spec, env);
+    case "ota":
+      return startOta(spec, env);
+    case "provisioning":
+      return startProvisioning(spec, env);
     case "bootloop":
       return quiet;
   }

@@ -1,3 +1,5 @@
+import type { PartitionEntry } from "../../../esp32-image/partition-table.js";
+import type { FlashAccess } from "./flash-access.js";
 import type { LogLevel, PanicDetails, ScenarioManifest, ScenarioSpec } from "./scenario-spec.js";
 import type { TimerBag } from "./timer-bag.js";
 
@@ -14,8 +16,10 @@ export const RTCWDT_BROWN_OUT_RESET: ResetReason = { code: 0xf, name: "RTCWDT_BR
 
 /** What the virtual board hands the firmware after printing the ROM banner and `rst:` line. */
 export interface FirmwareContext {
-  /** The whole flash array (read at boot; the firmware does not write it). */
+  /** The whole flash array (live; read at every boot). */
   flash: Uint8Array;
+  /** Erase/program access to the same flash (the bootloader writes otadata, an OTA app its slot); NOR semantics over `flash` when absent. */
+  storage?: FlashAccess;
   mac: string;
   resetReason: ResetReason;
   /** Board-level scenario from the command line: overrides the manifest and the image's own. */
@@ -46,6 +50,11 @@ export interface ScenarioEnv {
   panic(details: PanicDetails): void;
   app: { projectName: string; version: string; idfVersion: string; elfSha256: string };
   mac: string;
+  /** The board's flash, writable (an OTA app writes its next slot and otadata). */
+  flash: FlashAccess;
+  /** The partition the app runs from and the table the bootloader read. */
+  partition?: PartitionEntry;
+  table: PartitionEntry[];
 }
 
 export interface ScenarioRunner {

@@ -105,6 +105,41 @@ export const BootloopScenarioSchema = z.object({
   cause: z.enum(["panic", "brownout", "abort"]).default("panic"),
 });
 
+/**
+ * An app that updates itself over HTTP the way ESP-IDF's native OTA example does: an esp_console
+ * REPL with `ota <url>` (and the console scenario's commands), or polling `manifestUrl` (JSON with
+ * `url` and `version`). A freshly updated app confirms itself on its first boot unless `markValid`
+ * is false: then it stays PENDING_VERIFY and the next reset rolls back.
+ */
+export const OtaScenarioSchema = z.object({
+  kind: z.literal("ota"),
+  ...common,
+  prompt: z.string().default("esp32> "),
+  commands: z.record(z.string(), z.string()).default({}),
+  markValid: z.boolean().default(true),
+  /** Poll this manifest URL instead of waiting for a command. */
+  manifestUrl: z.string().url().optional(),
+  pollMs: z.number().int().min(100).default(5000),
+  /** The log tag of the app's OTA lines. */
+  tag: z.string().min(1).default("ota"),
+  /** Give up on a download that sends nothing for this long (esp_http_client's timeout). */
+  receiveTimeoutMs: z.number().int().min(100).default(5000),
+});
+
+/**
+ * ESP-IDF's Wi-Fi provisioning over BLE: advertises `serviceName` (PROV_ + the end of the MAC by
+ * default) on the bench's virtual air, where a virtual phone's scripted test sends credentials.
+ */
+export const ProvisioningScenarioSchema = z.object({
+  kind: z.literal("provisioning"),
+  ...common,
+  serviceName: z.string().min(1).max(29).optional(),
+  /** Proof of possession the phone must give (security1). */
+  pop: z.string().default("abcd1234"),
+  /** The address the app reports once "connected". */
+  ip: z.string().default("192.168.4.23"),
+});
+
 export const ScenarioSpecSchema = z.discriminatedUnion("kind", [
   IdleScenarioSchema,
   LoggerScenarioSchema,
@@ -113,6 +148,8 @@ export const ScenarioSpecSchema = z.discriminatedUnion("kind", [
   PanicScenarioSchema,
   HangScenarioSchema,
   BootloopScenarioSchema,
+  OtaScenarioSchema,
+  ProvisioningScenarioSchema,
 ]);
 /** A parsed scenario, every default filled in. */
 export type ScenarioSpec = z.infer<typeof ScenarioSpecSchema>;
@@ -120,7 +157,7 @@ export type ScenarioSpec = z.infer<typeof ScenarioSpecSchema>;
 export type ScenarioSpecInput = z.input<typeof ScenarioSpecSchema>;
 export type ScenarioKind = ScenarioSpec["kind"];
 
-export const BUILTIN_SCENARIOS: readonly ScenarioKind[] = ["idle", "logger", "console", "unity", "panic", "hang", "bootloop"];
+export const BUILTIN_SCENARIOS: readonly ScenarioKind[] = ["idle", "logger", "console", "unity", "panic", "hang", "bootloop", "ota", "provisioning"];
 
 /**
  * Image SHA-256 (lowercase hex) → scenario. A key matches either the SHA-256 of the image file's

@@ -2,7 +2,9 @@ import { readEsp32Image, type Esp32ImageInfo } from "../../../esp32-image/image-
 import { PARTITION_TABLE_MAX, PARTITION_TABLE_OFFSET, SINGLE_APP_TABLE, buildPartitionTable, partitionUsage, readPartitionTable, type PartitionEntry } from "../../../esp32-image/partition-table.js";
 import { CHIP_IDS } from "../../../esp32-image/chips.js";
 import { isMappedAddress } from "../../../esp32-image/layout.js";
+import { norFlashAccess, type FlashAccess } from "./flash-access.js";
 import { idfLine, type BootClock } from "./idf-log.js";
+import { INVALID_INDEX, bootCandidates, bootStateOf, notBootableText, partitionAt, selectBootPartition, setActualOtaSeq } from "./ota-boot-select.js";
 
 /** The IDF the simulated bootloader was built with (its banner line). */
 export const BOOTLOADER_IDF_VERSION = "v5.2.1";
@@ -11,6 +13,9 @@ const BOOTLOADER_OFFSET = 0x1000;
 export interface LoadedApp {
   offset: number;
   label: string;
+  /** The partition it was loaded from and the whole table (an OTA app finds its next slot there). */
+  partition?: PartitionEntry;
+  table?: PartitionEntry[];
   info: Esp32ImageInfo;
   /** The image bytes (header through appended hash). */
   bytes: Uint8Array;
@@ -23,7 +28,9 @@ export type BootloaderResult = { ok: true; text: string; app: LoadedApp } | { ok
  * app they hand over to. The bootloader itself is simulated: a real one at 0x1000 only contributes
  * its header (load lines, SPI mode); an erased 0x1000 is treated as a stock IDF bootloader.
  */
-export function runSecondStageBootloader(flash: Uint8Array, clock: BootClock): BootloaderResult {
+export function runSecondStageBootloader(flash: Uint8Array, clock: BootClock, storage?: FlashAccess): BootloaderResult {
+  // otadata is written during boot (PENDING_VERIFY → ABORTED, NEW → PENDING_VERIFY, first seq).
+  const access = storage ?? norFlashAccess(flash);
   let text = "";
   const log = (level: "E" | "W" | "I", tag: string, message: string, step = 5) => {
     text += idfLine(level, clock.step(step), tag, message);
@@ -74,34 +81,32 @@ export function runSecondStageBootloader(flash: Uint8Array, clock: BootClock): B
   });
   log("I", "boot", "End of partition table");
 
-  const candidates = bootOrder(table.entries);
-  for (const part of candidates) {
+  const state = bootStateOf(table.entries);
+  const selection = selectBootPartition(access, state, log);
+  if (selection.index === INVALID_INDEX) return { ok: false, text };
+  for (const index of bootCandidates(state, selection.index)) {
+    const part = partitionAt(state, index);
+    if (!part) continue;
     const app = verifyApp(flash, part, log);
     if (app) {
       log("I", "boot", `Loaded app from partition at offset 0x${part.offset.toString(16)}`, 20);
+      setActualOtaSeq(access, state, selection, index, log);
       log("I", "boot", "Disabling RNG early entropy source...", 0);
-      return { ok: true, text, app };
+      return { ok: true, text, app: { ...app, partition: part, table: table.entries } };
     }
-    if (part.subtype === 0x00) log("E", "boot", "Factory app partition is not bootable");
-    else if (part.subtype >= 0x10 && part.subtype < 0x20) log("E", "boot", `OTA app partition slot ${part.subtype - 0x10} is not bootable`);
-    else log("E", "boot", `Test app partition is not bootable`);
+    log("E", "boot", notBootableText(index));
   }
   log("E", "boot", "No bootable app partitions in the partition table");
   return { ok: false, text };
 }
 
-/** Factory first, then OTA slots in order (otadata is not simulated: an erased one means this). */
-function bootOrder(entries: PartitionEntry[]): PartitionEntry[] {
-  const apps = entries.filter((e) => e.type === 0);
-  const factory = apps.filter((e) => e.subtype === 0x00);
-  const ota = apps.filter((e) => e.subtype >= 0x10 && e.subtype < 0x20).sort((a, b) => a.subtype - b.subtype);
-  return [...factory, ...ota];
-}
+export type Log = (level: "E" | "W" | "I", tag: string, message: string, step?: number) => void;
 
-type Log = (level: "E" | "W" | "I", tag: string, message: string, step?: number) => void;
-
-/** esp_image_format.c's checks in its order, with its own log texts; undefined when not bootable. */
-function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp | undefined {
+/**
+ * esp_image_format.c's checks in its order, with its own log texts; undefined when not bootable.
+ * The app's esp_ota_end runs the same verification, so the OTA scenario uses it too.
+ */
+export function verifyApp(flash: Uint8Array, part: PartitionEntry, log: Log): LoadedApp | undefined {
   const at = part.offset;
   const hex = (n: number) => n.toString(16);
   if (at >= flash.length) {

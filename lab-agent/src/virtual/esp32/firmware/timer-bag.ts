@@ -2,6 +2,7 @@
 export class TimerBag {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private readonly cleanups = new Set<() => void>();
 
   after(ms: number, fn: () => void): void {
     if (this.stopped) return;
@@ -20,6 +21,16 @@ export class TimerBag {
     this.timers.add(t);
   }
 
+  /** Runs `fn` when the bag is cleared (a reset): closes what is not a timer, such as an HTTP request. */
+  onClear(fn: () => void): () => void {
+    if (this.stopped) {
+      fn();
+      return () => undefined;
+    }
+    this.cleanups.add(fn);
+    return () => this.cleanups.delete(fn);
+  }
+
   get isStopped(): boolean {
     return this.stopped;
   }
@@ -32,5 +43,8 @@ export class TimerBag {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    const cleanups = [...this.cleanups];
+    this.cleanups.clear();
+    for (const fn of cleanups) fn();
   }
 }

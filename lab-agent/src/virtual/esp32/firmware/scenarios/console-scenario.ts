@@ -2,7 +2,14 @@ import { crlf } from "../idf-log.js";
 import { SW_CPU_RESET, type ScenarioEnv, type ScenarioRunner } from "../firmware-context.js";
 import type { ScenarioSpec } from "../scenario-spec.js";
 
-type ConsoleSpec = Extract<ScenarioSpec, { kind: "console" }>;
+type ConsoleSpec = Pick<Extract<ScenarioSpec, { kind: "console" }>, "prompt" | "commands">;
+
+/** A command implemented by the app (e.g. `ota <url>`); it calls `finish` when the prompt may come back. */
+export interface ConsoleCommand {
+  usage: string;
+  help: string;
+  run(args: string[], finish: () => void): void;
+}
 
 const BUILTIN_HELP: [string, string][] = [
   ["help ", "Print the list of registered commands"],
@@ -16,10 +23,12 @@ const BUILTIN_HELP: [string, string][] = [
  * An esp_console REPL: linenoise echoes what is typed, a line ends at CR or LF, and the prompt
  * comes back after each command.
  */
-export function startConsole(spec: ConsoleSpec, env: ScenarioEnv): ScenarioRunner {
+export function startConsole(spec: ConsoleSpec, env: ScenarioEnv, handlers: Record<string, ConsoleCommand> = {}): ScenarioRunner {
   let line = "";
   let lastWasCr = false;
   let restarting = false;
+  // A command still running (a download): the REPL task is blocked in it; typed bytes are lost.
+  let busy = false;
 
   env.print(crlf("\nType 'help' to get the list of commands.\nUse UP/DOWN arrows to navigate through command history.\nPress TAB when typing command name to auto-complete.\n"));
   env.print(spec.prompt);
@@ -28,6 +37,15 @@ export function startConsole(spec: ConsoleSpec, env: ScenarioEnv): ScenarioRunne
     const trimmed = cmdline.trim();
     const [name = "", ...args] = trimmed.split(/\s+/);
     if (trimmed === "") return;
+    const handler = handlers[name];
+    if (handler !== undefined) {
+      busy = true;
+      handler.run(args, () => {
+        busy = false;
+        env.print(spec.prompt);
+      });
+      return;
+    }
     const custom = spec.commands[name];
     if (custom !== undefined) {
       env.print(crlf(custom.endsWith("\n") ? custom : `${custom}\n`));
@@ -35,7 +53,11 @@ export function startConsole(spec: ConsoleSpec, env: ScenarioEnv): ScenarioRunne
     }
     switch (name) {
       case "help": {
-        const entries = [...BUILTIN_HELP, ...Object.keys(spec.commands).map((c): [string, string] => [`${c} `, "Scenario command"])];
+        const entries = [
+          ...BUILTIN_HELP,
+          ...Object.values(handlers).map((h): [string, string] => [h.usage, h.help]),
+          ...Object.keys(spec.commands).map((c): [string, string] => [`${c} `, "Scenario command"]),
+        ];
         env.print(crlf(entries.map(([usage, desc]) => `${usage}\n  ${desc}\n`).join("\n")));
         return;
       }
@@ -61,7 +83,7 @@ export function startConsole(spec: ConsoleSpec, env: ScenarioEnv): ScenarioRunne
   return {
     input(bytes) {
       for (const b of bytes) {
-        if (restarting) return;
+        if (restarting || busy) return;
         if (b === 0x0a && lastWasCr) {
           lastWasCr = false;
           continue;
@@ -72,7 +94,7 @@ export function startConsole(spec: ConsoleSpec, env: ScenarioEnv): ScenarioRunne
           const cmd = line;
           line = "";
           run(cmd);
-          if (!restarting) env.print(spec.prompt);
+          if (!restarting && !busy) env.print(spec.prompt);
         } else if (b === 0x7f || b === 0x08) {
           if (line.length > 0) {
             line = line.slice(0, -1);
