@@ -1,12 +1,12 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import type { LookupAddress } from "node:dns";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { LookupFunction } from "node:net";
 import type { ArtifactRef } from "@hil/contracts";
 import { refusedBecause } from "./address-policy.js";
 import { ArtifactTooLargeError } from "./artifact-too-large-error.js";
 import type { FsArtifactStore } from "./fs-artifact-store.js";
 import { hostAllowed, normalizeHost, type AllowedHost } from "./host-allow-list.js";
+import { pinnedLookup, resolveAll } from "./pinned-lookup.js";
 
 const MAX_REDIRECTS = 5;
 
@@ -33,18 +33,6 @@ interface Target {
   address: LookupAddress;
 }
 
-function defaultResolve(host: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
-}
-
-/** A `lookup` for http.request that answers with the address already checked: no second resolution to rebind. */
-function pinnedLookup(address: LookupAddress): LookupFunction {
-  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, [address]);
-    else callback(null, address.address, address.family);
-  }) as LookupFunction;
-}
-
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
@@ -69,7 +57,7 @@ export class ArtifactFetcher {
     private readonly store: FsArtifactStore,
     private readonly opts: ArtifactFetcherOptions,
   ) {
-    this.resolve = opts.resolve ?? defaultResolve;
+    this.resolve = opts.resolve ?? resolveAll;
   }
 
   async fetch(rawUrl: string): Promise<ArtifactRef> {

@@ -1,10 +1,10 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import type { LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { LookupFunction } from "node:net";
 import { refusedBecause } from "../artifacts/address-policy.js";
 import { hostAllowed, normalizeHost, type AllowedHost } from "../artifacts/host-allow-list.js";
 import { portOf } from "./webhook-url.js";
+import { pinnedLookup, resolveAll } from "../artifacts/pinned-lookup.js";
 
 export interface WebhookPost {
   url: string;
@@ -18,18 +18,6 @@ export interface WebhookPost {
 
 /** What a delivery attempt came to: delivered (a 2xx), or why not. */
 export type WebhookAttemptResult = { ok: true; status: number } | { ok: false; reason: string };
-
-function resolveAll(host: string): Promise<LookupAddress[]> {
-  return new Promise((resolve, reject) => dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
-}
-
-/** A `lookup` that answers with the address already checked: no second resolution to rebind. */
-function pinnedLookup(address: LookupAddress): LookupFunction {
-  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, [address]);
-    else callback(null, address.address, address.family);
-  }) as LookupFunction;
-}
 
 /**
  * One POST of a delivery. Redirects are not followed (a 3xx is a failed attempt: the receiver's URL is
