@@ -19,8 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { AgentEventSchema, labKeys, type Run } from "@hil/contracts";
 import { leaseTokenHash } from "@hil/lab-protocol";
-import { freePort, startPrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir, REPO_ROOT, spawnHil, type Spawned } from "@hil/scheduler/testing";
+import { freePort, makeTempDir, REPO_ROOT, type Spawned, spawnHil, startPrivateRedis } from "@hil/test-kit";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 

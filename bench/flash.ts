@@ -18,10 +18,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "@hil/scheduler/testing";
 import { randomBytes } from "node:crypto";
 import { Esp32FlashDriver, Rfc2217Link, type SerialLink } from "@hil/lab-agent";
-import { spawnHil, type Spawned } from "@hil/scheduler/testing";
+import { REPO_ROOT, spawnHil, type Spawned } from "@hil/test-kit";
 
 const PROFILE = {
   id: "esp32-virtual",

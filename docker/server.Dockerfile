@@ -16,6 +16,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 COPY contracts/package.json contracts/
 COPY lab-protocol/package.json lab-protocol/
+COPY test-kit/package.json test-kit/
 COPY device-profiles/package.json device-profiles/
 COPY test-suites/package.json test-suites/
 COPY scheduler/package.json scheduler/
@@ -30,6 +31,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY contracts contracts
 COPY lab-protocol lab-protocol
+COPY test-kit test-kit
 COPY device-profiles device-profiles
 COPY test-suites test-suites
 COPY scheduler scheduler

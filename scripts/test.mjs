@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import { ROOT, build, ensureNodeModules } from "./lib/setup.mjs";
 import { ensureSystemDeps } from "./sysdeps.mjs";
 
-const PACKAGES = ["contracts", "lab-protocol", "device-profiles", "test-suites", "scheduler", "lab-agent", "dashboard", "cli", "scripts"];
+const PACKAGES = ["contracts", "lab-protocol", "test-kit", "device-profiles", "test-suites", "scheduler", "lab-agent", "dashboard", "cli", "scripts"];
 const patterns = process.argv.slice(2);
 const jobs = Math.max(1, Number(process.env.HIL_TEST_JOBS ?? 2));
 const timeoutMs = Number(process.env.HIL_TEST_TIMEOUT_S ?? 600) * 1000;

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { REPO_ROOT } from "@hil/scheduler/testing";
+import { REPO_ROOT } from "@hil/test-kit";
 
 export const CHROMIUM = process.env["HIL_CHROMIUM"] ?? "/usr/bin/chromium";
 

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildEsp32Image, writeIdfBuildDir } from "@hil/lab-agent";
-import { hilArgv, spawnTracked } from "@hil/scheduler/testing";
+import { hilArgv, spawnTracked } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parse as parseYaml } from "yaml";

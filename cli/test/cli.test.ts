@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnHil } from "@hil/scheduler/testing";
+import { spawnHil } from "@hil/test-kit";
 
 test("hil --help lists the command and exits 0", async () => {
   const p = spawnHil(["--help"]);

@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { io as connectClient, type Socket } from "socket.io-client";
-import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir, spawnHil } from "@hil/scheduler/testing";
+import { makeTempDir, type PrivateRedis, spawnHil, startPrivateRedis } from "@hil/test-kit";
 import type { Ack } from "@hil/dashboard";
 
 const PASSWORD = "dashboard-redis-0123456789";

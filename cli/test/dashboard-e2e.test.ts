@@ -10,8 +10,9 @@ import type { Page } from "playwright-core";
 import { io } from "socket.io-client";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { SCREENSHOT_DIR, startBrowser, type LabBrowser } from "./browser.js";
-import { CI_TOKEN, startLab, TERMINAL, waitUntil, type Lab } from "./lab-fixture.js";
+import { CI_TOKEN, startLab, TERMINAL, type Lab } from "./lab-fixture.js";
 
 const AGENT = "db";
 const FLASHED = `${AGENT}-vesp32-0`;

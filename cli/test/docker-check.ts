@@ -185,7 +185,8 @@ export function envReadBy(command: string): Set<string> {
     const keys = [...schema.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? "");
     return new Set([...keys, ...namesIn("scheduler/src/config.ts", [/withOverrides\.([A-Z][A-Z0-9_]*)/g]), ...namesIn("cli/src/commands/scheduler.ts", ENV_READ)]);
   }
-  if (command === "agent") return new Set([...namesIn("cli/src/commands/agent.ts", ENV_READ)]);
+  // the agent's environment is read by its config module; the command itself only maps flags
+  if (command === "agent") return new Set([...namesIn("lab-agent/src/agent/config.ts", ENV_READ), ...namesIn("cli/src/commands/agent.ts", ENV_READ)]);
   return client;
 }
 

@@ -16,7 +16,9 @@ const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
 const SERVER = "docker/server.Dockerfile";
 const AGENT = "docker/agent.Dockerfile";
 const COMPOSE = "docker/compose.yaml";
-const WORKSPACES = (JSON.parse(read("package.json")) as { workspaces: string[] }).workspaces;
+/** Test-only workspaces (built, never imported by what runs): the images need not ship them. */
+const TEST_ONLY_WORKSPACES = new Set(["test-kit"]);
+const WORKSPACES = (JSON.parse(read("package.json")) as { workspaces: string[] }).workspaces.filter((w) => !TEST_ONLY_WORKSPACES.has(w));
 /** Values for the variables compose requires (docker/.env on a real host). */
 const DOTENV = { REDIS_PASSWORD: "redispassword0001", HIL_ADMIN_TOKEN: "admin-token-docker-check" };
 const PLATFORM_ENV = new Set(["NODE_ENV"]);

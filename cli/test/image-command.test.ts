@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { buildEsp32Image, buildFlashLayout, buildPartitionTable, readEsp32Image, SINGLE_APP_TABLE } from "@hil/lab-agent";
-import { spawnHil, withTempDir } from "@hil/scheduler/testing";
+import { spawnHil, withTempDir } from "@hil/test-kit";
 
 async function hil(args: string[]): Promise<{ code: number | null; out: string }> {
   const p = spawnHil(args);

@@ -6,7 +6,8 @@ import type { LogLine } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { executedJobs, runIdOf, startLab, TERMINAL, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { executedJobs, runIdOf, startLab, TERMINAL, type Lab } from "./lab-fixture.js";
 
 /** A run's lines in the board streams (what a follower of each board was shown), oldest first per board. */
 async function boardLines(lab: Lab, boards: string[], runId: string): Promise<LogLine[]> {

@@ -8,7 +8,8 @@ import type { LogLine } from "@hil/contracts";
 import { apkToolMissing, buildTestApk, type InstrumentationScript } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { startLab, type Lab } from "./lab-fixture.js";
 
 const BOARD = "an-vandroid-0";
 const RUNNER = "androidx.test.runner.AndroidJUnitRunner";

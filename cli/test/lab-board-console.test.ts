@@ -6,10 +6,10 @@
 import { spawn } from "node:child_process";
 import type { LogLine, Run } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
-import { hilArgv, spawnTracked } from "@hil/scheduler/testing";
+import { hilArgv, spawnTracked, waitUntil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, CI_TOKEN, runIdOf, startLab, submitArgs, waitUntil, type Lab } from "./lab-fixture.js";
+import { appFile, CI_TOKEN, runIdOf, startLab, submitArgs, type Lab } from "./lab-fixture.js";
 
 const BOARD = "lc-vesp32-0";
 const APP = "cli_console_app";

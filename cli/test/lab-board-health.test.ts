@@ -8,7 +8,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { BoardHistoryEntry, Run } from "@hil/contracts";
 import { buildEsp32Image, ControlSocketReset } from "@hil/lab-agent";
-import { CI_TOKEN, runIdOf, startLab, TERMINAL, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { CI_TOKEN, runIdOf, startLab, TERMINAL, type Lab } from "./lab-fixture.js";
 
 const BOARD = "h1-vesp32-0";
 

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { Run } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ADMIN_TOKEN, appFile, type Lab, runIdOf, startLab, submitArgs, waitUntil } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { ADMIN_TOKEN, appFile, type Lab, runIdOf, startLab, submitArgs } from "./lab-fixture.js";
 
 test("hil run --wait exits 0 and writes JUnit; Ctrl-C cancels the run, exits 3 and frees the board", async () => {
   const lab = await startLab();

@@ -9,7 +9,8 @@ import type { LogLine } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ADMIN_TOKEN, CI_TOKEN, startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { ADMIN_TOKEN, CI_TOKEN, startLab, type Lab } from "./lab-fixture.js";
 
 const BOARD = "lc-vesp32-0";
 const APP = "live_console_app";

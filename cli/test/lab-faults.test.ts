@@ -6,7 +6,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Run } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
-import { appFile, startLab, submitArgs, TERMINAL, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { appFile, startLab, submitArgs, TERMINAL, type Lab } from "./lab-fixture.js";
 
 async function storedRun(lab: Lab, id: string): Promise<Run | undefined> {
   const raw = await lab.redis.hget(lab.keys.run(id), "json");

@@ -4,8 +4,7 @@ import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { labKeys, type Run } from "@hil/contracts";
-import { freePort, startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir, spawnHil, type Spawned } from "@hil/scheduler/testing";
+import { freePort, makeTempDir, type PrivateRedis, type Spawned, spawnHil, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { Redis } from "ioredis";
 
 export const ADMIN_TOKEN = "admin-token-e2e";
@@ -139,21 +138,6 @@ export async function startLab(opts: { schedulerEnv?: Record<string, string>; pe
     await server?.stop();
     await tmp.remove();
     throw err;
-  }
-}
-
-export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

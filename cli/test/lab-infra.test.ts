@@ -3,7 +3,8 @@
 // 2, never 1 (a test failure); a SIGTERM-ed agent hands its running job back and leaves cleanly.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { appFile, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL } from "./lab-fixture.js";
 
 
 test("a lab failure with no attempts left exits 2, not 1", async () => {

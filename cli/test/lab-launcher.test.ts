@@ -4,8 +4,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { freePort } from "@hil/scheduler/redis";
-import { makeTempDir, pidAlive, REPO_ROOT, spawnTracked } from "@hil/scheduler/testing";
+import { freePort, makeTempDir, pidAlive, REPO_ROOT, spawnTracked, waitUntil } from "@hil/test-kit";
 import { Redis } from "ioredis";
 
 /** Processes whose command line mentions `needle` (the lab's private data dir). */
@@ -21,15 +20,6 @@ function processesMentioning(needle: string): number[] {
     }
   }
   return pids;
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
 }
 
 test("npm run lab answers /healthz with Redis reachable and Ctrl-C stops all it started", async () => {
@@ -99,8 +89,8 @@ test("npm run lab answers /healthz with Redis reachable and Ctrl-C stops all it 
 
     lab.child.kill("SIGINT");
     assert.is(await lab.exited, 0);
-    assert.ok(await waitUntil(() => started.every((p) => !pidAlive(p)), 15_000), "every started PID is gone");
-    assert.ok(await waitUntil(() => processesMentioning(tmp.dir).length === 0, 15_000), "nothing mentioning the data dir survives");
+    await waitUntil("every started PID to be gone", () => started.every((p) => !pidAlive(p)), 15_000);
+    await waitUntil("no process mentioning the data dir", () => processesMentioning(tmp.dir).length === 0, 15_000);
   } finally {
     await lab.stop("SIGKILL");
     for (const pid of processesMentioning(tmp.dir)) {

@@ -4,7 +4,8 @@ import { LogShipper } from "@hil/lab-agent";
 import type { LogLine } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, waitUntil } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { startLab } from "./lab-fixture.js";
 
 test("hil logs --follow resumes after the scheduler restarts: no gap, no duplicate", async () => {
   const lab = await startLab();

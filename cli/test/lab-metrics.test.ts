@@ -4,10 +4,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildEsp32Image } from "@hil/lab-agent";
-import { freePort } from "@hil/scheduler/redis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { agentToken, CI_TOKEN, startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { freePort, waitUntil } from "@hil/test-kit";
+import { agentToken, CI_TOKEN, startLab, type Lab } from "./lab-fixture.js";
 
 interface Sample {
   name: string;

@@ -10,7 +10,8 @@ import type { LogLine } from "@hil/contracts";
 import { apkToolMissing, buildEsp32Image, buildTestApk, type InstrumentationScript } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { startLab, type Lab } from "./lab-fixture.js";
 
 const RUNNER = "androidx.test.runner.AndroidJUnitRunner";
 const skip = apkToolMissing();

@@ -3,7 +3,8 @@
 import type { Run } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, CI_TOKEN, executedJobs, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL, waitUntil } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { appFile, CI_TOKEN, executedJobs, runIdOf, runOnOneOfTwoAgents, startLab, submitArgs, TERMINAL } from "./lab-fixture.js";
 
 test("20 runs on 2 boards all complete: none lost, none run twice", async () => {
   const lab = await startLab();

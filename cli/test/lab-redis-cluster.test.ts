@@ -8,12 +8,12 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { agentRedisUser, labKeys, type Run } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
-import { freePort, RedisClusterToolMissingError, startPrivateRedisCluster, type PrivateRedisCluster } from "@hil/scheduler/redis";
-import { makeTempDir, spawnHil, type Spawned } from "@hil/scheduler/testing";
+import { RedisClusterToolMissingError, startPrivateRedisCluster, type PrivateRedisCluster } from "@hil/scheduler/redis";
+import { freePort, makeTempDir, type Spawned, spawnHil, waitUntil } from "@hil/test-kit";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ADMIN_TOKEN, agentToken, CI_TOKEN, LAB_AGENTS, waitUntil } from "./lab-fixture.js";
+import { ADMIN_TOKEN, agentToken, CI_TOKEN, LAB_AGENTS } from "./lab-fixture.js";
 
 const AGENT = "cl";
 

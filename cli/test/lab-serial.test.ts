@@ -8,10 +8,10 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LogLine } from "@hil/contracts";
 import { buildEsp32Image, Esp32FlashDriver, Rfc2217Link } from "@hil/lab-agent";
-import { REPO_ROOT, type Spawned } from "@hil/scheduler/testing";
+import { REPO_ROOT, type Spawned, waitUntil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startLab, waitUntil, type Lab } from "./lab-fixture.js";
+import { startLab, type Lab } from "./lab-fixture.js";
 
 const BOARD = "sr-vesp32-0";
 const ESPTOOL_DIR = process.env["HIL_ESPTOOL_DIR"] ?? join(REPO_ROOT, "..", "shared", "tools", "esptool");

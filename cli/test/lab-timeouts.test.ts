@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, runIdOf, startLab, submitArgs, waitUntil } from "./lab-fixture.js";
+import { waitUntil } from "@hil/test-kit";
+import { appFile, runIdOf, startLab, submitArgs } from "./lab-fixture.js";
 
 test("a run that outlives its timeout ends timed-out and `hil run` exits 3, not 1", async () => {
   const lab = await startLab();

@@ -3,10 +3,10 @@
 // retry; signatures checked here with node:crypto, payload fields, and a delivery that outlives a restart.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { freePort } from "@hil/scheduler/redis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appFile, CI_TOKEN, runIdOf, startLab, submitArgs, waitUntil, type Lab } from "./lab-fixture.js";
+import { freePort, waitUntil } from "@hil/test-kit";
+import { appFile, CI_TOKEN, runIdOf, startLab, submitArgs, type Lab } from "./lab-fixture.js";
 
 const LAB_SECRET = "lab-webhook-secret-e2e-0001";
 const CI_SECRET = "ci-webhook-secret-e2e-0001";

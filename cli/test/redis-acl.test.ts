@@ -4,8 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { agentRedisUser, labKeys, SuiteSchema } from "@hil/contracts";
 import { createSchedulerApp, loadSchedulerConfig, schedulerAclRules, staticCatalog, type SchedulerApp } from "@hil/scheduler";
-import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir } from "@hil/scheduler/testing";
+import { makeTempDir, type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { test } from "uvu";
@@ -106,16 +105,6 @@ async function refused(what: string, op: Promise<unknown>): Promise<void> {
   assert.unreachable(`${what} was allowed`);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Every ACL denial Redis logged, as "user: reason object" lines. */
 async function aclDenials(admin: Redis): Promise<string[]> {
   const entries = (await admin.call("ACL", "LOG")) as unknown[][];
@@ -149,7 +138,7 @@ test("an agent's own Redis user runs a job end to end and is refused what is not
     const submitted = await bench.api("POST", "/api/v1/runs", { suite: "smoke" });
     assert.is(submitted.status, 201, JSON.stringify(submitted.body));
     const id = String(submitted.body["id"]);
-    const state = await until("the run to pass", async () => {
+    const state = await waitUntil("the run to pass", async () => {
       const r = await bench.api("GET", `/api/v1/runs/${id}`);
       const s = String(r.body["state"]);
       return ["passed", "failed", "error"].includes(s) ? s : undefined;
@@ -203,9 +192,9 @@ test("a revoked agent token is locked out at once; a Redis restart gets the user
     const admin = new Redis(bench.redis.url);
     bench.clients.push(admin);
     bench.admin = admin;
-    await until("the scheduler to make the agent's user again", async () => (await admin.call("ACL", "GETUSER", user)) !== null);
+    await waitUntil("the scheduler to make the agent's user again", async () => (await admin.call("ACL", "GETUSER", user)) !== null);
     const keys = labKeys(bench.ns);
-    await until("the agent's heartbeat through its user again", async () => (await admin.exists(keys.agent("lab-2"))) === 1);
+    await waitUntil("the agent's heartbeat through its user again", async () => (await admin.exists(keys.agent("lab-2"))) === 1);
 
     const revoked = await bench.api("POST", `/api/v1/tokens/${String(created.body["id"])}/revoke`);
     assert.is(revoked.status, 200, JSON.stringify(revoked.body));

@@ -4,8 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startPrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir, spawnHil } from "@hil/scheduler/testing";
+import { makeTempDir, spawnHil, startPrivateRedis } from "@hil/test-kit";
 
 const PASSWORD = "not-for-ps-0123456789";
 

@@ -11,8 +11,7 @@ import { Redis } from "ioredis";
 import { SuiteSchema, type ChangeEvent, type LogLine } from "@hil/contracts";
 import { claimBoards } from "@hil/lab-protocol";
 import { createSchedulerApp, loadSchedulerConfig, RateLimiter, staticCatalog, type SchedulerApp } from "@hil/scheduler";
-import { startPrivateRedis, type PrivateRedis } from "@hil/scheduler/redis";
-import { makeTempDir } from "@hil/scheduler/testing";
+import { makeTempDir, type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { createGateway, type Ack, type ClientToServerEvents, type Gateway, type LinesBatch, type ServerToClientEvents } from "../src/index.js";
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -105,14 +104,6 @@ async function writeLines(board: string, n: number): Promise<number> {
   return nextSeq - 1;
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 test("no token or a wrong one: connect_error unauthorized", async () => {
@@ -133,7 +124,7 @@ test("a viewer gets a board's backlog and then its live lines, each once", async
   assert.equal(ack, { ok: true, room: "board:dk1", cursor: `${last}-0` });
   assert.equal(seen, range(1, last));
   const live = await writeLines("dk1", 10);
-  await waitFor("live lines", () => seen.length >= live);
+  await waitUntil("live lines", () => seen.length >= live);
   assert.equal(seen, range(1, live));
   c.disconnect();
 });
@@ -159,7 +150,7 @@ test("tail 0 on a board that already has lines: no backlog, then every live line
   const ack = await c.emitWithAck("join", { room: "board", id: "dk1", tail: 0 });
   assert.equal(ack, { ok: true, room: "board:dk1", cursor: `${top}-0` });
   const live = await writeLines("dk1", 3);
-  await waitFor("live lines", () => seen.length >= 3);
+  await waitUntil("live lines", () => seen.length >= 3);
   assert.equal(seen, range(top + 1, live));
   c.disconnect();
 });
@@ -185,7 +176,7 @@ test("lines written while clients join are delivered exactly once, to each of th
     if (i === 3 || i === 7) {
       // the room empties now and then: its reader stops, the next join starts a new one
       for (const c2 of clients) if (c2.connected && c2 !== c) c2.disconnect();
-      await waitFor("reader stop", () => gw().readerCount <= 1);
+      await waitUntil("reader stop", () => gw().readerCount <= 1);
     }
     await new Promise((r) => setTimeout(r, 15));
   }
@@ -197,7 +188,7 @@ test("lines written while clients join are delivered exactly once, to each of th
   const open = joined.filter((_, i) => clients[clients.length - 12 + i]?.connected);
   assert.ok(open.length >= 3);
   for (const j of open) {
-    await waitFor(`lines up to ${end}`, () => j.seen[j.seen.length - 1] === end);
+    await waitUntil(`lines up to ${end}`, () => j.seen[j.seen.length - 1] === end);
     // dk2 carries only lines written by the pump (seq numbers are shared with dk1, so dk2's are a subset)
     const want = j.seen.filter((s) => s > j.since);
     assert.equal(j.seen, want, "nothing at or before since");
@@ -211,7 +202,7 @@ test("lines written while clients join are delivered exactly once, to each of th
   const all = await writer.xrange(svc.context.keys.boardLog("dk2"), `(${newest}-0`, "+");
   assert.equal(ref, all.map(([id]) => Number(id.split("-")[0])), "exactly what the stream holds");
   for (const c of clients) c.disconnect();
-  await waitFor("readers stop", () => gw().readerCount === 0);
+  await waitUntil("readers stop", () => gw().readerCount === 0);
 });
 
 test("two clients and two rooms share one reader per room and one blocking Redis connection", async () => {
@@ -230,9 +221,9 @@ test("two clients and two rooms share one reader per room and one blocking Redis
   await b.emitWithAck("leave", { room: "run", id: "run-x" });
   assert.is(gw().readerCount, 1);
   a.disconnect();
-  await waitFor("one member left", () => gw().readerCount === 1);
+  await waitUntil("one member left", () => gw().readerCount === 1);
   b.disconnect();
-  await waitFor("last member left", () => gw().readerCount === 0);
+  await waitUntil("last member left", () => gw().readerCount === 0);
 });
 
 test("a reconnect with the last cursor resumes without gap or duplicate", async () => {
@@ -241,7 +232,7 @@ test("a reconnect with the last cursor resumes without gap or duplicate", async 
   const first = collect(a, "board:dk4");
   await a.emitWithAck("join", { room: "board", id: "dk4", since: 0 });
   await writeLines("dk4", 5);
-  await waitFor("live", () => first.length === 15);
+  await waitUntil("live", () => first.length === 15);
   a.disconnect();
   const lastSeen = first[first.length - 1] ?? 0;
   await writeLines("dk4", 6); // printed while the page was away
@@ -249,7 +240,7 @@ test("a reconnect with the last cursor resumes without gap or duplicate", async 
   const second = collect(b, "board:dk4");
   await b.emitWithAck("join", { room: "board", id: "dk4", since: lastSeen });
   await writeLines("dk4", 4);
-  await waitFor("resumed", () => second.length === 10);
+  await waitUntil("resumed", () => second.length === 10);
   const whole = [...first, ...second];
   const stream = await writer.xrange(svc.context.keys.boardLog("dk4"), "-", "+");
   assert.equal(whole, stream.map(([id]) => Number(id.split("-")[0])));
@@ -267,7 +258,7 @@ test("run log rooms follow the run's stream (Redis-made ids) and resume from a c
   const ack = await c.emitWithAck("join", { room: "run", id: "run-7", since: cursorB ?? undefined });
   assert.ok(ack.ok);
   await add("c");
-  await waitFor("run line", () => texts.length === 1);
+  await waitUntil("run line", () => texts.length === 1);
   assert.equal(texts, ["c"]);
   c.disconnect();
 });
@@ -284,10 +275,10 @@ test("a run's state changes reach a client in the changes room", async () => {
   const res = await fetch(`${url}/api/v1/runs`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ suite: "smoke" }) });
   assert.is(res.status, 201, await res.clone().text());
   const { id } = (await res.json()) as { id: string };
-  await waitFor("queued", () => changes.some((ch) => ch.kind === "run" && ch.id === id && ch.state === "queued"));
+  await waitUntil("queued", () => changes.some((ch) => ch.kind === "run" && ch.id === id && ch.state === "queued"));
   const cancel = await fetch(`${url}/api/v1/runs/${id}/cancel`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
   assert.is(cancel.status, 200);
-  await waitFor("cancelled", () => changes.some((ch) => ch.kind === "run" && ch.id === id && ch.state === "cancelled"));
+  await waitUntil("cancelled", () => changes.some((ch) => ch.kind === "run" && ch.id === id && ch.state === "cancelled"));
   c.disconnect();
 });
 

@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { LogLine } from "@hil/contracts";
+import { sleep, waitUntil } from "@hil/test-kit";
 import { ConsoleCapture } from "../src/console/console-capture.js";
 import type { Landmark } from "../src/console/landmark-detector.js";
 import { MemoryLink } from "../src/links/memory-link.js";
@@ -25,7 +26,6 @@ class ScriptedDevice implements SerialDevice {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const landmarks = {
   bootMarker: "rst:0x[0-9a-f]+ \\(",
   appStartMarker: "main_task: Calling app_main\\(\\)",
@@ -53,20 +53,12 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   assert.unreachable(`expected a ${code} rejection`);
 }
 
-async function until(cond: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await sleep(10);
-  }
-}
-
 test("CRLF lines split across chunks become stamped lines with continuing seq; ANSI kept raw", async () => {
   const { dev, cap, lines } = await setup(41);
   dev.say("\x1b[0;32mI (31) boot: ESP-IDF v5.1 2nd st");
   dev.say("age bootloader\x1b[0m\r\nsecond line\r");
   dev.say("\nthird\r\n");
-  await until(() => lines.length >= 3);
+  await waitUntil("lines.length >= 3", () => lines.length >= 3);
   assert.equal(lines.map((l) => l.seq), [41, 42, 43]);
   assert.is(lines[0]!.text, "\x1b[0;32mI (31) boot: ESP-IDF v5.1 2nd stage bootloader\x1b[0m");
   assert.is(lines[1]!.text, "second line");
@@ -80,12 +72,12 @@ test("CRLF lines split across chunks become stamped lines with continuing seq; A
 test("a prompt without newline is flushed as partial; the continuation does not repeat it", async () => {
   const { dev, cap, lines } = await setup();
   dev.say("esp32> ");
-  await until(() => lines.length === 1);
+  await waitUntil("lines.length === 1", () => lines.length === 1);
   assert.is(lines[0]!.text, "esp32> ");
   assert.is(lines[0]!.partial, true);
   await cap.expect(/^esp32> $/, { timeoutMs: 1000 });
   dev.say("help\r\nnext\r\n");
-  await until(() => lines.length === 3);
+  await waitUntil("lines.length === 3", () => lines.length === 3);
   assert.is(lines[1]!.text, "help");
   assert.is(lines[1]!.partial, undefined);
   // a pattern spanning the split still matches the logical line
@@ -93,10 +85,10 @@ test("a prompt without newline is flushed as partial; the continuation does not 
   assert.is(entry.line.text, "help");
   // prompt then a bare newline: no empty duplicate
   dev.say("Enter test for running.");
-  await until(() => lines.length === 4);
+  await waitUntil("lines.length === 4", () => lines.length === 4);
   dev.say("\r\n");
   dev.say("after\r\n");
-  await until(() => lines.length === 5);
+  await waitUntil("lines.length === 5", () => lines.length === 5);
   assert.is(lines[4]!.text, "after");
   cap.dispose();
 });
@@ -149,7 +141,7 @@ test("pause drops loader bytes; text pending before the pause is kept", async ()
   await sleep(100);
   cap.resume();
   dev.say("ets Jun  8 2016 00:22:57\r\n");
-  await until(() => lines.some((l) => l.text.startsWith("ets")));
+  await waitUntil(`lines.some((l) => l.text.startsWith("ets"))`, () => lines.some((l) => l.text.startsWith("ets")));
   assert.equal(lines.map((l) => l.text), ["last words", "ets Jun  8 2016 00:22:57"]);
   cap.dispose();
 });
@@ -162,7 +154,7 @@ test("landmarks: boot, app start, panic with backtrace, boot loop", async () => 
   dev.say("Guru Meditation Error: Core  0 panic'ed (LoadProhibited). Exception was unhandled.\r\n");
   dev.say("Core  0 register dump:\r\nPC      : 0x400d1234\r\nBacktrace: 0x400d1234:0x3ffb0000 0x400d5678:0x3ffb0020\r\n\r\nELF file SHA256: 0123\r\nRebooting...\r\n");
   for (let i = 0; i < 3; i++) dev.say("ets Jun  8 2016 00:22:57\r\nrst:0xc (SW_CPU_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n");
-  await until(() => seen.some((l) => l.type === "boot-loop"));
+  await waitUntil(`seen.some((l) => l.type === "boot-loop")`, () => seen.some((l) => l.type === "boot-loop"));
   assert.equal(seen.map((l) => l.type), ["boot", "app-start", "panic", "boot", "boot", "boot", "boot-loop"]);
   const panic = seen.find((l) => l.type === "panic");
   assert.ok(panic && panic.type === "panic");
@@ -179,7 +171,7 @@ test("a multi-byte character split across chunks and a partial flush is not garb
   dev.say(bytes.subarray(0, cut));
   await sleep(150);
   dev.say(bytes.subarray(cut));
-  await until(() => lines.length >= 2);
+  await waitUntil("lines.length >= 2", () => lines.length >= 2);
   assert.is(lines.map((l) => l.text).join(""), "température 25°C");
   cap.dispose();
 });

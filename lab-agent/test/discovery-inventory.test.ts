@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BoardSchema, type Board } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import type { PortListing } from "../src/discovery/serial-discovery.js";
 import { Inventory } from "../src/inventory/inventory.js";
 import { buildEsp32Image } from "../src/esp32-image/index.js";

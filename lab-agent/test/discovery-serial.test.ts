@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadProfiles } from "@hil/device-profiles";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { discoverSerialBoards, listSerialPorts } from "../src/discovery/serial-discovery.js";
 import { matchBoards } from "../src/discovery/usb-fingerprint.js";
 import { watchUsb } from "../src/discovery/usb-watcher.js";

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeTempDir, spawnHil, type Spawned } from "@hil/lab-protocol/testing";
+import { makeTempDir, spawnHil, type Spawned } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { buildEsp32Image } from "../src/esp32-image/image-writer.js";

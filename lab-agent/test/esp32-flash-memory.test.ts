@@ -1,13 +1,13 @@
 import { LabError, LinkClosedError } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { Esp32FlashDriver, type FlashProgress } from "../src/drivers/esp32/esp32-flash-driver.js";
 import { buildEsp32Image } from "../src/esp32-image/image-writer.js";
 import { buildPartitionTable, SINGLE_APP_TABLE } from "../src/esp32-image/partition-table.js";
 import { MemoryLink } from "../src/links/memory-link.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { CountingDevice, random, same, VIRTUAL_PROFILE } from "./esp32-flash-fixtures.js";
-import { until } from "./link-test-device.js";
 
 function rig(opts: { mac?: string } = {}) {
   const board = new VirtualEsp32({ id: "flash-0", mac: opts.mac ?? "24:0a:c4:00:00:01" });
@@ -48,14 +48,14 @@ test("flashes bootloader, partition table and app at their offsets, verified, th
     for (const img of images) assert.ok(same(board.flash.subarray(img.offset, img.offset + img.data.length), img.data), `${img.name} bytes differ on the board`);
     assert.ok(progress.some((p) => p.image === 2 && p.written === p.total && p.total === app.length), "progress reaches the end of the app");
     assert.is(board.stubStarts, 1);
-    await until(() => board.mode === "app", 5000, "the driver resets the board into its app");
+    await waitUntil("the driver resets the board into its app", () => board.mode === "app", 5000);
 
     const again = await driver.flash(images);
     assert.is(again.alreadyFlashed, true);
     assert.ok(again.images.every((i) => i.skipped));
     assert.is(again.bytesWritten, 0);
     assert.is(board.stubStarts, 1, "the skip path needs no stub upload");
-    await until(() => board.mode === "app", 5000, "back in the app after the skip");
+    await waitUntil("back in the app after the skip", () => board.mode === "app", 5000);
   } finally {
     await link.close();
     board.dispose();
@@ -139,7 +139,7 @@ test("a MAC other than the expected one is refused before writing", async () => 
     assert.is(board.stubStarts, 0);
     assert.ok(same(board.flash.subarray(0x10000, 0x20000), before));
     assert.is(await driver.readMac(), "24:0a:c4:00:00:02");
-    await until(() => board.mode === "app", 5000, "back in the app after readMac");
+    await waitUntil("back in the app after readMac", () => board.mode === "app", 5000);
   } finally {
     await link.close();
     board.dispose();

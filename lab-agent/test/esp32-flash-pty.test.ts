@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Esp32FlashDriver } from "../src/drivers/esp32/esp32-flash-driver.js";
@@ -8,7 +8,6 @@ import { SerialportLink } from "../src/links/serialport-link.js";
 import { PtyExposure } from "../src/virtual/pty-exposure.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { same, VIRTUAL_PROFILE } from "./esp32-flash-fixtures.js";
-import { until } from "./link-test-device.js";
 
 test("flash through node serialport on a PTY (no DTR/RTS): resets go through the hooks, esptool-js never fails on setSignals", async () => {
   const tmp = await makeTempDir();
@@ -37,7 +36,7 @@ test("flash through node serialport on a PTY (no DTR/RTS): resets go through the
     assert.is(report.alreadyFlashed, false);
     assert.ok(same(board.flash.subarray(0x10000, 0x10000 + app.length), app));
     assert.equal(hooks, ["download", "run"]);
-    await until(() => board.mode === "app", 5000, "board booted its app");
+    await waitUntil("board booted its app", () => board.mode === "app", 5000);
     const again = await driver.flash([{ data: app, offset: 0x10000 }]);
     assert.is(again.alreadyFlashed, true);
   } finally {

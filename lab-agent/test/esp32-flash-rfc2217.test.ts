@@ -1,13 +1,13 @@
 import { LabError, LinkClosedError } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { Esp32FlashDriver } from "../src/drivers/esp32/esp32-flash-driver.js";
 import { buildEsp32Image } from "../src/esp32-image/image-writer.js";
 import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { random, same, VIRTUAL_PROFILE } from "./esp32-flash-fixtures.js";
-import { until } from "./link-test-device.js";
 
 async function rig(id: string, pace = false) {
   const board = new VirtualEsp32({ id, pace });
@@ -26,7 +26,7 @@ test("flash over RFC 2217: reset through SET-CONTROL, write at 921600, verify, s
     const first = await driver.flash([{ data: app, offset: 0x10000 }]);
     assert.is(first.alreadyFlashed, false);
     assert.ok(same(board.flash.subarray(0x10000, 0x10000 + app.length), app), "bytes on the board differ");
-    await until(() => board.mode === "app", 5000, "board back in its app");
+    await waitUntil("board back in its app", () => board.mode === "app", 5000);
     const second = await driver.flash([{ data: app, offset: 0x10000 }]);
     assert.is(second.alreadyFlashed, true);
     assert.is(board.stubStarts, 1);

@@ -8,7 +8,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { REPO_ROOT, makeTempDir } from "@hil/lab-protocol/testing";
+import { REPO_ROOT, makeTempDir } from "@hil/test-kit";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { randomImage, sameBytes } from "./virtual-esp32-esptool.js";

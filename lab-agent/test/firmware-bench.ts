@@ -75,4 +75,3 @@ export class FirmwareBench {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,8 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { sleep } from "@hil/test-kit";
 import { buildEsp32Image, buildFlashLayout, buildPartitionTable, readEsp32Image, SINGLE_APP_TABLE } from "../src/esp32-image/index.js";
 import { ScenarioSpecSchema } from "../src/virtual/esp32/firmware/index.js";
-import { FirmwareBench, sleep } from "./firmware-bench.js";
+import { FirmwareBench } from "./firmware-bench.js";
 
 const APP = { projectName: "door_sensor", version: "v1.4.2", idfVersion: "v5.2.1", date: "Feb 20 2025", time: "10:11:12" };
 

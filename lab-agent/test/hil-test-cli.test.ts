@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { spawnHil } from "@hil/lab-protocol/testing";
+import { spawnHil } from "@hil/test-kit";
 import { startVirtualEsp32Fleet } from "../src/virtual/esp32/fleet.js";
 import { exitWithin, startHilTestBench } from "./fixtures/hil-test-bench.js";
 

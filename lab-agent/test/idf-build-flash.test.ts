@@ -3,7 +3,7 @@
 // board over RFC 2217, which then boots the app from where the build's partition table puts it.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeTempDir, spawnHil } from "@hil/lab-protocol/testing";
+import { makeTempDir, spawnHil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isTar, packIdfBuild, packTar, readEsp32Image, readIdfBuild, readIdfBuildArchive, unpackTar, withFlashSettings, writeIdfBuildDir } from "../src/index.js";

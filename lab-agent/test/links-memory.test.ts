@@ -2,9 +2,10 @@ import { LinkClosedError } from "@hil/contracts";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Transport } from "esptool-js";
+import { waitUntil } from "@hil/test-kit";
 import { WebSerialPortAdapter } from "../src/drivers/esp32/web-serial-port-adapter.js";
 import { MemoryLink } from "../src/links/memory-link.js";
-import { RecordingDevice, until } from "./link-test-device.js";
+import { RecordingDevice } from "./link-test-device.js";
 
 function collect(link: MemoryLink): { bytes: number[] } {
   const out = { bytes: [] as number[] };
@@ -18,7 +19,7 @@ test("MemoryLink carries bytes both ways, forwards DTR/RTS and baud", async () =
   await link.open();
   const got = collect(link);
   await link.write(new Uint8Array([1, 2, 0xff]));
-  await until(() => got.bytes.length === 3, 5000);
+  await waitUntil("got.bytes.length === 3", () => got.bytes.length === 3, 5000);
   assert.equal(got.bytes, [1, 2, 0xff]);
   assert.ok(link.hasModemLines);
   assert.is(await link.setSignals({ dtr: true }), true);
@@ -36,7 +37,7 @@ test("MemoryLink.sever() ends the link with LinkClosedError and later writes fai
   let closedWith: unknown = "not closed";
   link.onClose((err) => (closedWith = err));
   link.sever();
-  await until(() => closedWith !== "not closed", 5000);
+  await waitUntil(`closedWith !== "not closed"`, () => closedWith !== "not closed", 5000);
   assert.instance(closedWith, LinkClosedError);
   assert.not.ok(link.isOpen);
   try {
@@ -48,7 +49,7 @@ test("MemoryLink.sever() ends the link with LinkClosedError and later writes fai
   // A subscriber arriving after the close still hears about it.
   let late: unknown = "none";
   link.onClose((err) => (late = err));
-  await until(() => late !== "none", 5000);
+  await waitUntil(`late !== "none"`, () => late !== "none", 5000);
   assert.instance(late, LinkClosedError);
 });
 
@@ -58,7 +59,7 @@ test("a clean close() reports no error", async () => {
   let closedWith: unknown = "not closed";
   link.onClose((err) => (closedWith = err));
   await link.close();
-  await until(() => closedWith !== "not closed", 5000);
+  await waitUntil(`closedWith !== "not closed"`, () => closedWith !== "not closed", 5000);
   assert.is(closedWith, undefined);
 });
 
@@ -115,7 +116,7 @@ test("Transport.disconnect() returns after the link died under a pending write",
   await transport.write(new Uint8Array([1, 2, 3])).catch(() => undefined);
   let done = false;
   void transport.disconnect().then(() => (done = true));
-  await until(() => done, 10_000);
+  await waitUntil("done", () => done, 10_000);
   assert.ok(done);
 });
 

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { LinkClosedError } from "@hil/contracts";
-import { spawnTracked } from "@hil/lab-protocol/testing";
+import { spawnTracked, waitUntil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
-import { RecordingDevice, until } from "./link-test-device.js";
+import { RecordingDevice } from "./link-test-device.js";
 
 const IAC = 255;
 
@@ -23,7 +23,7 @@ test("Rfc2217Link ↔ Rfc2217Server: data (with 0xFF), baud, DTR/RTS in order, p
     link.onData((c) => got.push(...c));
     const payload = Uint8Array.from({ length: 70_000 }, (_, i) => (i % 7 === 0 ? 0xff : i & 0xff));
     await link.write(payload);
-    await until(() => got.length >= payload.length, 20_000, "echo of 70000 bytes");
+    await waitUntil("echo of 70000 bytes", () => got.length >= payload.length, 20_000);
     assert.equal(dev.received.length, payload.length);
     assert.ok(
       dev.received.every((b, i) => b === payload[i]),
@@ -75,9 +75,9 @@ test("server disconnecting its client ends the link with LinkClosedError, and pe
     await link.open();
     let closedWith: unknown = "open";
     link.onClose((err) => (closedWith = err));
-    await until(() => server.hasClient);
+    await waitUntil("server.hasClient", () => server.hasClient);
     server.disconnectClients();
-    await until(() => closedWith !== "open", 10_000, "close event");
+    await waitUntil("close event", () => closedWith !== "open", 10_000);
     assert.instance(closedWith, LinkClosedError);
     try {
       await link.setSignals({ dtr: true });
@@ -102,12 +102,12 @@ test("a second client replaces the first (documented policy)", async () => {
     let firstClosed: unknown = "open";
     first.onClose((err) => (firstClosed = err));
     await second.open();
-    await until(() => firstClosed !== "open", 10_000, "first client dropped");
+    await waitUntil("first client dropped", () => firstClosed !== "open", 10_000);
     assert.instance(firstClosed, LinkClosedError);
     const got: number[] = [];
     second.onData((c) => got.push(...c));
     await second.write(new Uint8Array([9, 8, 7]));
-    await until(() => got.length === 3);
+    await waitUntil("got.length === 3", () => got.length === 3);
     assert.equal(got, [9, 8, 7]);
   } finally {
     await first.close();
@@ -167,35 +167,35 @@ test("raw TCP client: split negotiation and subnegotiation, IAC doubling both wa
   };
   try {
     // The server moves first: it asks us to do COM-PORT-OPTION.
-    await until(() => indexOfSeq(bytes, [IAC, 253, 44]) >= 0, 5000, "DO COM-PORT-OPTION from server");
+    await waitUntil("DO COM-PORT-OPTION from server", () => indexOfSeq(bytes, [IAC, 253, 44]) >= 0, 5000);
     // WILL COM-PORT-OPTION split after IAC.
     await send([IAC]);
     await send([251, 44]);
     // DO ECHO must be refused (the server does not echo).
     await send([IAC, 253, 1]);
-    await until(() => indexOfSeq(bytes, [IAC, 252, 1]) >= 0, 5000, "WONT ECHO");
+    await waitUntil("WONT ECHO", () => indexOfSeq(bytes, [IAC, 252, 1]) >= 0, 5000);
     // SET-CONTROL DTR on, split inside the subnegotiation.
     await send([IAC, 250, 44]);
     await send([5, 8, IAC]);
     await send([240]);
-    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 105, 8, IAC, 240]) >= 0, 5000, "SET-CONTROL answer 105");
+    await waitUntil("SET-CONTROL answer 105", () => indexOfSeq(bytes, [IAC, 250, 44, 105, 8, IAC, 240]) >= 0, 5000);
     assert.equal(dev.signals, [{ dtr: true }]);
     // SET-BAUDRATE 0x0000FF00 = 65280: the 0xFF inside must be doubled by us and by the server.
     await send([IAC, 250, 44, 1, 0, 0, IAC, IAC, 0, IAC, 240]);
-    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 101, 0, 0, IAC, IAC, 0, IAC, 240]) >= 0, 5000, "SET-BAUDRATE answer 101");
+    await waitUntil("SET-BAUDRATE answer 101", () => indexOfSeq(bytes, [IAC, 250, 44, 101, 0, 0, IAC, IAC, 0, IAC, 240]) >= 0, 5000);
     assert.equal(dev.bauds, [65280]);
     // PURGE-DATA is answered with 112.
     await send([IAC, 250, 44, 12, 1, IAC, 240]);
-    await until(() => indexOfSeq(bytes, [IAC, 250, 44, 112, 1, IAC, 240]) >= 0, 5000, "PURGE-DATA answer");
+    await waitUntil("PURGE-DATA answer", () => indexOfSeq(bytes, [IAC, 250, 44, 112, 1, IAC, 240]) >= 0, 5000);
     // Host data with a doubled IAC split between the pair reaches the device as one 0xFF.
     await send([0x10, IAC]);
     await send([IAC, 0x11]);
-    await until(() => dev.received.length === 3);
+    await waitUntil("dev.received.length === 3", () => dev.received.length === 3);
     assert.equal(dev.received, [0x10, 0xff, 0x11]);
     // Device data with 0xFF arrives doubled.
     const before = bytes.length;
     dev.transmit(Uint8Array.from([0x20, 0xff, 0x21]));
-    await until(() => bytes.length >= before + 4);
+    await waitUntil("bytes.length >= before + 4", () => bytes.length >= before + 4);
     assert.equal(bytes.slice(before, before + 4), [0x20, IAC, IAC, 0x21]);
   } finally {
     socket.destroy();

@@ -1,26 +1,18 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LinkClosedError } from "@hil/contracts";
-import { makeTempDir, spawnTracked, type Spawned } from "@hil/lab-protocol/testing";
+import { makeTempDir, type Spawned, spawnTracked, waitUntil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { WebSerialPortAdapter } from "../src/drivers/esp32/web-serial-port-adapter.js";
 import { SerialportLink } from "../src/links/serialport-link.js";
-
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Two cross-connected PTYs (socat), neither with modem lines. */
 async function ptyPair(dir: string): Promise<{ a: string; b: string; socat: Spawned }> {
   const a = join(dir, "a");
   const b = join(dir, "b");
   const socat = spawnTracked("socat", [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`]);
-  await until(() => existsSync(a) && existsSync(b));
+  await waitUntil("existsSync(a) && existsSync(b)", () => existsSync(a) && existsSync(b));
   return { a, b, socat };
 }
 
@@ -38,7 +30,7 @@ test("SerialportLink on a PTY: bytes both ways, no modem lines, setSignals resol
     right.onData((c) => got.push(...c));
     const payload = new Uint8Array(4096).map((_, i) => i & 0xff);
     await left.write(payload);
-    await until(() => got.length === payload.length);
+    await waitUntil("got.length === payload.length", () => got.length === payload.length);
     assert.equal(got, [...payload]);
     await left.setBaudRate(921600);
     assert.is(left.baudRate, 921600);
@@ -65,7 +57,7 @@ test("SerialportLink whose other end disappears closes with LinkClosedError", as
     let closedWith: unknown = "open";
     link.onClose((err) => (closedWith = err));
     await socat.stop();
-    await until(() => closedWith !== "open", 20_000);
+    await waitUntil(`closedWith !== "open"`, () => closedWith !== "open", 20_000);
     assert.instance(closedWith, LinkClosedError);
     assert.not.ok(link.isOpen);
   } finally {

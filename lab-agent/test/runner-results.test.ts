@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SuiteSchema } from "@hil/contracts";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { writeResults } from "../src/results/write-results.js";
 import { runSuite } from "../src/runner/run-suite.js";
 import { ScriptedTarget } from "./fixtures/scripted-unity-board.js";

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SuiteSchema, type SuiteInput } from "@hil/contracts";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { runSuite } from "../src/runner/run-suite.js";
 import { ScriptedTarget, type UnityCaseSpec } from "./fixtures/scripted-unity-board.js";
 

@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SuiteSchema } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { findSuite } from "@hil/test-suites";
 import { buildEsp32Image, buildPartitionTable, OTA_ONLY_TABLE } from "../src/esp32-image/index.js";
 import { Inventory } from "../src/inventory/inventory.js";

@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SuiteSchema } from "@hil/contracts";
 import { loadProfiles } from "@hil/device-profiles";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { findSuite } from "@hil/test-suites";
 import { buildEsp32Image } from "../src/esp32-image/index.js";
 import { Inventory } from "../src/inventory/inventory.js";

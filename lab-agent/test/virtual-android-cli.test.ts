@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnHil } from "@hil/lab-protocol/testing";
+import { spawnHil } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { pickFreePort } from "../src/virtual/android/index.js";

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { VirtualAndroid } from "../src/virtual/android/index.js";
 import { AdbHarness } from "./fixtures/adb-harness.js";
 
@@ -30,14 +30,6 @@ fb.after(async (ctx) => {
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
-
 const fastboot = (ctx: Ctx, ...args: string[]) => ctx.h.fastboot(["-s", ctx.dev.fastbootSerial, ...args]);
 
 fb("fastboot is refused while Android runs; adb reboot bootloader drops adb and brings fastboot up", async (ctx) => {
@@ -45,7 +37,7 @@ fb("fastboot is refused while Android runs; adb reboot bootloader drops adb and 
   const before = await ctx.h.fastboot(["-s", ctx.dev.fastbootSerial, "getvar", "product"], 3000);
   assert.match(before.stderr, /Failed to connect to 127\.0\.0\.1:\d+/, "no fastboot port while booted into Android");
   assert.is((await ctx.h.adb(["-s", ctx.dev.adbSerial, "reboot", "bootloader"])).code, 0);
-  await until("bootloader mode", () => ctx.dev.mode === "bootloader");
+  await waitUntil("bootloader mode", () => ctx.dev.mode === "bootloader");
   await ctx.h.waitForState(ctx.dev.adbSerial, "offline");
   const r = await fastboot(ctx, "getvar", "product");
   assert.is(r.code, 0, r.stderr);
@@ -100,7 +92,7 @@ fb("set_active b, erase, oem answered unsupported", async (ctx) => {
 
 fb("fastboot reboot: fastboot goes away, adb returns on slot b and boot completes", async (ctx) => {
   assert.is((await fastboot(ctx, "reboot")).code, 0);
-  await until("Android booted", () => ctx.dev.mode === "device");
+  await waitUntil("Android booted", () => ctx.dev.mode === "device");
   const gone = await ctx.h.fastboot(["-s", ctx.dev.fastbootSerial, "getvar", "product"], 3000);
   assert.match(gone.stderr, /Failed to connect/, "fastboot port closed again");
   // The adb server retries a dropped TCP transport on its own back-off schedule and gives up

@@ -1,10 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { buildEsp32Image } from "../src/esp32-image/index.js";
 import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
-import { connectEsptool, flashImage, waitFor } from "./virtual-esp32-esptool.js";
+import { connectEsptool, flashImage } from "./virtual-esp32-esptool.js";
 
 /**
  * Flash with the real esptool-js over RFC 2217, then pulse EN through RTS (IO0 high → normal boot)
@@ -24,7 +25,7 @@ async function flashThenBoot(link: Rfc2217Link, board: VirtualEsp32, image: Uint
   try {
     await link.setSignals({ dtr: false, rts: true });
     await link.setSignals({ rts: false });
-    await waitFor(() => until.test(text), `${until} in the boot log; got:\n${text}`, 20_000);
+    await waitUntil(`${until} in the boot log; got:\n${text}`, () => until.test(text), 20_000);
     return text;
   } finally {
     sub.dispose();

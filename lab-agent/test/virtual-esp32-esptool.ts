@@ -66,14 +66,6 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 }
 
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /**
  * The issue's "done" sequence on one connection: detect, MAC, stub, 921600, then a 1 MiB and a
  * 4 MiB random image (compressed, MD5-verified), each read back through esptool-js and compared

@@ -5,7 +5,7 @@
 import { crc32 } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { makeTempDir } from "@hil/lab-protocol/testing";
+import { makeTempDir } from "@hil/test-kit";
 import { buildEsp32Image, buildFlashLayout, buildOtadata, buildPartitionTable, idfBuildImages, OTA_ONLY_TABLE, OTA_STATES, readIdfBuild, TWO_OTA_TABLE, writeIdfBuildDir } from "../src/esp32-image/index.js";
 import { OtaHttpServer, type OtaServeOptions } from "../src/runner/steps/ota-http-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/index.js";

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SerialPort } from "serialport";
+import { waitUntil } from "@hil/test-kit";
 import { SerialportLink } from "../src/links/serialport-link.js";
 import { PtyExposure } from "../src/virtual/pty-exposure.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
 import { startVirtualEsp32Fleet } from "../src/virtual/esp32/fleet.js";
-import { flashAndVerifyBothSizes, waitFor } from "./virtual-esp32-esptool.js";
+import { flashAndVerifyBothSizes } from "./virtual-esp32-esptool.js";
 import { ControlSocketReset } from "../src/runner/control-socket-reset.js";
 
 test("real esptool-js over node serialport on the PTY: no_reset after a control-API reset, 1 MiB + 4 MiB, read back", async () => {
@@ -43,7 +44,7 @@ test("the PTY survives a client closing and reopening it; ROM banner reaches the
       let text = "";
       port.on("data", (d: Buffer) => (text += d.toString("latin1")));
       board.reset("download");
-      await waitFor(() => text.includes("waiting for download"), "the download banner");
+      await waitUntil("the download banner", () => text.includes("waiting for download"));
       assert.match(text, /rst:0x1 \(POWERON_RESET\),boot:0x3 \(DOWNLOAD_BOOT\(UART0\/UART1\/SDIO_REI_REO_V2\)\)/);
       await new Promise<void>((res) => port.close(() => res()));
     }
@@ -72,7 +73,7 @@ test("control socket unplug: the serialport link ends with LINK_CLOSED and the P
     let closedWith: unknown = "open";
     link.onClose((err) => (closedWith = err));
     assert.is(await control(b.controlPath, "unplug"), "ok unplugged");
-    await waitFor(() => closedWith !== "open", "the link to close after unplug");
+    await waitUntil("the link to close after unplug", () => closedWith !== "open");
     assert.is((closedWith as { code?: string } | undefined)?.code, "LINK_CLOSED");
     assert.not.ok(existsSync(b.ptyPath));
     assert.is(await control(b.controlPath, "reset download"), "ok download");

@@ -1,9 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { waitUntil } from "@hil/test-kit";
 import { Rfc2217Link } from "../src/links/rfc2217/rfc2217-link.js";
 import { Rfc2217Server } from "../src/links/rfc2217/rfc2217-server.js";
 import { VirtualEsp32 } from "../src/virtual/esp32/virtual-esp32.js";
-import { connectEsptool, flashAndVerifyBothSizes, flashImage, randomImage, sameBytes, waitFor } from "./virtual-esp32-esptool.js";
+import { connectEsptool, flashAndVerifyBothSizes, flashImage, randomImage, sameBytes } from "./virtual-esp32-esptool.js";
 
 test("real esptool-js over RFC 2217: default_reset via DTR/RTS, 1 MiB + 4 MiB, read back", async () => {
   const board = new VirtualEsp32({ id: "rfc-0", mac: "a0:b0:11:22:33:02" });
@@ -63,7 +64,7 @@ test("unplug drops the RFC 2217 client with an error; reset brings the board bac
     let closedWith: unknown = "not closed";
     link.onClose((err) => (closedWith = err));
     board.unplug();
-    await waitFor(() => closedWith !== "not closed", "the link to close");
+    await waitUntil("the link to close", () => closedWith !== "not closed");
     assert.ok(closedWith instanceof Error, "an unplug is not a clean close");
     assert.is((closedWith as { code?: string }).code, "LINK_CLOSED");
     board.reset("download");

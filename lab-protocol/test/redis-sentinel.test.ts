@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { makeTempDir, type Spawned, spawnTracked, waitUntil } from "@hil/test-kit";
 import { createRedisClient, freePort, startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
-import { makeTempDir, spawnTracked, type Spawned } from "../src/testing/index.js";
 
 const PRIMARY_NAME = "lab-primary";
 let primary: PrivateRedis;
@@ -16,21 +16,6 @@ let sentinel: Spawned | undefined;
 let sentinelPort = 0;
 let tmp: { dir: string; remove(): Promise<void> };
 const clients: (Redis | RedisClient)[] = [];
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function direct(url: string): Redis {
   const c = new Redis(url, { maxRetriesPerRequest: 1 }).on("error", () => {});

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { makeTempDir, spawnTracked, type Spawned } from "@hil/test-kit";
 import { createRedisClient, freePort, type RedisClient } from "../src/redis/index.js";
-import { makeTempDir, spawnTracked, type Spawned } from "../src/testing/index.js";
 
 const run = promisify(execFile);
 let tmp: { dir: string; remove(): Promise<void> };

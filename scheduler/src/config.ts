@@ -157,7 +157,7 @@ export interface SchedulerConfig {
   readonly stopAfterClaim: boolean;
 }
 
-export const DEFAULT_SCHEDULER_PORT = 8081;
+export const DEFAULT_SCHEDULER_PORT = 8080;
 
 /** The bind address as a link's host: an unspecified address (all interfaces) is no place to open a link to. */
 function linkHost(host: string): string {

@@ -3,9 +3,9 @@
 // ownership of runs and bookings, scoped tokens, priority caps, rate limits, and the audit log.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { makeTempDir } from "@hil/test-kit";
 import { ROUTES, type RouteRule } from "../src/api/route-policy.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ADMIN, ALICE, BOB, asBooking, asRun, freshNamespace, startScheduler, type ApiResponse, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 

@@ -8,11 +8,11 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { labKeys, type AgentEvent, type LabKeys } from "@hil/contracts";
 import { EventWriter, parseLease } from "@hil/lab-protocol";
+import { makeTempDir, sleep, waitUntil } from "@hil/test-kit";
 import { CONSUMER_GROUP } from "../src/dispatch/event-consumer.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { agentToken, asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
-import { FakeAgent, sleep } from "./support/fake-agent.js";
+import { agentToken, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
+import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;
 let client: Redis;

@@ -5,8 +5,8 @@ import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { makeTempDir } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ALICE, ADMIN, asError, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 

@@ -4,8 +4,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import type { LogLine } from "@hil/contracts";
+import { makeTempDir } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ADMIN, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 

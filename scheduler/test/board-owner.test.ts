@@ -5,10 +5,10 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { BoardSchema, labKeys, type LabKeys } from "@hil/contracts";
+import { makeTempDir, sleep, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
-import { FakeAgent, sleep } from "./support/fake-agent.js";
+import { asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
+import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;
 let client: Redis;

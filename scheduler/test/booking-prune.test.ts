@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { pino } from "pino";
 import type { Booking } from "@hil/contracts";
+import { makeTempDir } from "@hil/test-kit";
 import { createSchedulerApp } from "../src/app.js";
 import { loadSchedulerConfig } from "../src/config.js";
 import type { SchedulerContext } from "../src/context.js";
@@ -12,7 +13,6 @@ import { Reaper } from "../src/dispatch/reaper.js";
 import { RunLifecycle } from "../src/dispatch/run-lifecycle.js";
 import { BookingStore } from "../src/store/booking-store.js";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ADMIN, freshNamespace, TEST_CATALOG } from "./support/harness.js";
 
 let redis: PrivateRedis;

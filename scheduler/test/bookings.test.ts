@@ -4,9 +4,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, ALICE, BOB, asBooking, asError, asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
+import { ADMIN, ALICE, BOB, asBooking, asError, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;

@@ -7,8 +7,8 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type Run } from "@hil/contracts";
+import { makeTempDir } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { suite } from "./support/harness.js";
 import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
 

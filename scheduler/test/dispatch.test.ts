@@ -6,11 +6,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { Job, LogLine } from "@hil/contracts";
+import { makeTempDir, sleep, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { LeaseStore, leaseTokenHash } from "../src/leases/lease-store.js";
-import { asRun, BOB, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
-import { FakeAgent, sleep, type Behaviour } from "./support/fake-agent.js";
+import { asRun, BOB, freshNamespace, startScheduler, type Running } from "./support/harness.js";
+import { FakeAgent, type Behaviour } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;
 let tmp: { dir: string; remove(): Promise<void> };

@@ -5,9 +5,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import type { Job } from "@hil/contracts";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { ALICE, asRun, BOB, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
+import { ALICE, asRun, BOB, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;

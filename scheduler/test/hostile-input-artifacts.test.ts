@@ -8,8 +8,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { makeTempDir } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ADMIN, asError, type ApiResponse, type Running } from "./support/harness.js";
 import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 

@@ -8,10 +8,10 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { labKeys, type LogLine } from "@hil/contracts";
+import { makeTempDir, sleep, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { ADMIN, asBooking, asError, asRun, freshNamespace, readResponse, startScheduler, waitUntil, type ApiResponse } from "./support/harness.js";
-import { FakeAgent, sleep } from "./support/fake-agent.js";
+import { ADMIN, asBooking, asError, asRun, freshNamespace, readResponse, startScheduler, type ApiResponse } from "./support/harness.js";
+import { FakeAgent } from "./support/fake-agent.js";
 import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 
 let redis: PrivateRedis;

@@ -5,10 +5,10 @@ import { test } from "uvu";
 import { Redis } from "ioredis";
 import { labKeys } from "@hil/contracts";
 import * as assert from "uvu/assert";
+import { makeTempDir, sleep, type Spawned, spawnHil, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis } from "../src/redis/index.js";
-import { makeTempDir, spawnHil, type Spawned } from "../src/testing/index.js";
-import { ADMIN, ALICE, BOB, agentTokens, apiClient, asRun, freshNamespace, waitUntil } from "./support/harness.js";
-import { FakeAgent, sleep, type Holding } from "./support/fake-agent.js";
+import { ADMIN, ALICE, BOB, agentTokens, apiClient, asRun, freshNamespace } from "./support/harness.js";
+import { FakeAgent, type Holding } from "./support/fake-agent.js";
 
 const RUNS = 90;
 

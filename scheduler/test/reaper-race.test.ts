@@ -6,10 +6,10 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
+import { makeTempDir } from "@hil/test-kit";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
 import { startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { suite } from "./support/harness.js";
 import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
 

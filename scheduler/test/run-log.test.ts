@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { LogLine, Run } from "@hil/contracts";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
-import { asError, asRun, freshNamespace, startScheduler, waitUntil, type Running } from "./support/harness.js";
+import { asError, asRun, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
 
 let redis: PrivateRedis;

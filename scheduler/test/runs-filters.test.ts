@@ -4,8 +4,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Run } from "@hil/contracts";
+import { makeTempDir } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
-import { makeTempDir } from "../src/testing/index.js";
 import { ALICE, asError, asRun, type Running } from "./support/harness.js";
 import { schedulerWithOfflineBoard } from "./support/offline-board.js";
 

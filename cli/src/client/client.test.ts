@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { withTempDir } from "@hil/scheduler/testing";
+import { withTempDir } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadClientConfig, parseEnvFile } from "./client-config.js";

@@ -1,8 +1,8 @@
-import { createAgentLogger, defaultCacheDir, parseAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
+import { createAgentLogger, loadAgentConfig, startConfiguredAgent } from "@hil/lab-agent";
 import { parseDuration, UsageError } from "@hil/contracts";
 import { Option, type Command } from "commander";
 import { parseLabels } from "../labels.js";
-import { checkRedisUrlFlag, readSecretFile } from "../secret-options.js";
+import { checkRedisUrlFlag } from "../secret-options.js";
 
 interface AgentOptions {
   redis?: string;
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option("--token-file <file>", "file holding the agent's token, role agent: artifact downloads and its Redis login (default: $HIL_TOKEN, or $HIL_TOKEN_FILE)")
     .addOption(new Option("--token <token>").hideHelp())
     .option("--artifact-dir <dir>", "the scheduler's artifact directory, when it is on this machine")
-    .option("--cache-dir <dir>", "local artifact cache")
+    .option("--cache-dir <dir>", "local artifact cache and log spill file (default: hil-agent-cache-NAME in the OS temp dir)")
     .option("--heartbeat <duration>", "heartbeat period", "2s")
     .option("--lease-ttl <duration>", "TTL the agent renews its leases to", "15s")
     .option("--labels <k=v,...>", "labels added to every board")
@@ -58,27 +58,14 @@ export function register(program: Command): void {
     .option("--max-run-log-lines <n>", "lines a run's log stores; then a truncation marker, the rest only in the board log (0: no cap)", "200000")
     .option("--metrics-listen <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics, unauthenticated (default: $HIL_METRICS_LISTEN; off when unset)")
     .action(async (opts: AgentOptions) => {
-      const env = process.env;
       if (opts.token !== undefined) throw new UsageError("--token is gone (a command line is visible to every local user): set HIL_TOKEN or pass --token-file FILE");
       if (opts.redis !== undefined && opts.redisUrlFile !== undefined) throw new UsageError("give --redis or --redis-url-file, not both");
-      const name = opts.name ?? env.HIL_AGENT_NAME;
-      const redisUrl =
-        opts.redis !== undefined ? checkRedisUrlFlag(opts.redis)
-        : opts.redisUrlFile !== undefined ? readSecretFile(opts.redisUrlFile, "the Redis URL")
-        : env.REDIS_URL || (env.REDIS_URL_FILE ? readSecretFile(env.REDIS_URL_FILE, "the Redis URL") : undefined);
-      if (!name) throw new UsageError("give the agent a --name (it names its job queue)");
-      if (!redisUrl) throw new UsageError("give --redis URL (or set REDIS_URL / REDIS_URL_FILE)");
       const { esp32: virtualEsp32, android: virtualAndroid } = parseVirtual(opts.virtual);
       const instantBoards =
         opts.instantBoards !== undefined ? parseCount(opts.instantBoards, "--instant-boards") : opts.instant ? Math.max(virtualEsp32, 1) : 0;
-      const token =
-        opts.tokenFile !== undefined ? readSecretFile(opts.tokenFile, "the agent's token")
-        : env.HIL_TOKEN || (env.HIL_TOKEN_FILE ? readSecretFile(env.HIL_TOKEN_FILE, "the agent's token") : undefined);
-      // an invalid configuration is an AgentConfigError, a UsageError: exit 64 naming the option
-      const config = parseAgentConfig({
-        redisUrl,
-        name,
-        namespace: opts.namespace ?? process.env.HIL_NAMESPACE ?? "hil",
+      // Flags only: the environment (REDIS_URL, HIL_AGENT_NAME, HIL_TOKEN, …) and every default are the
+      // agent's config module's. An invalid configuration is an AgentConfigError, a UsageError: exit 64.
+      const config = loadAgentConfig({
         heartbeatMs: opts.heartbeat,
         leaseTtlMs: opts.leaseTtl,
         labels: parseLabels(opts.labels ? [opts.labels] : []),
@@ -88,15 +75,18 @@ export function register(program: Command): void {
         virtualAndroid,
         pace: opts.pace ?? false,
         discover: opts.discover && instantBoards === 0,
-        cacheDir: opts.cacheDir ?? defaultCacheDir(name),
         maxRunLogLines: parseCount(opts.maxRunLogLines ?? "200000", "--max-run-log-lines"),
+        ...(opts.redis !== undefined ? { redisUrl: checkRedisUrlFlag(opts.redis) } : {}),
+        ...(opts.redisUrlFile !== undefined ? { redisUrlFile: opts.redisUrlFile } : {}),
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+        ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}),
+        ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
         ...(opts.scenario ? { scenario: opts.scenario } : {}),
         ...(opts.virtualControl ? { virtualControlDir: opts.virtualControl } : {}),
         ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
-        ...(token ? { token } : {}),
-        ...(env.HIL_REDIS_ACL ? { redisAcl: env.HIL_REDIS_ACL as "auto" | "off" } : {}),
         ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
-        ...((opts.metricsListen ?? env.HIL_METRICS_LISTEN) ? { metricsListen: opts.metricsListen ?? env.HIL_METRICS_LISTEN } : {}),
+        ...(opts.metricsListen !== undefined ? { metricsListen: opts.metricsListen } : {}),
       });
       const logger = createAgentLogger(config.name, opts.logLevel);
       // Listen before starting: a SIGTERM that lands during start-up still ends in a clean stop.

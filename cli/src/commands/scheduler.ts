@@ -21,7 +21,7 @@ export function register(program: Command): void {
   program
     .command("scheduler")
     .description("Run the scheduler service: REST API, dispatcher, bookings, live logs (until SIGINT/SIGTERM).")
-    .option("--port <n>", "HTTP port (0 = any free port; default HIL_PORT or 8081)")
+    .option("--port <n>", "HTTP port (0 = any free port; default HIL_PORT, LAB_PORT or 8080)")
     .option("--host <addr>", "bind address (default HIL_HOST or 127.0.0.1)")
     .option("--redis <url>", "Redis URL without a password (default REDIS_URL, or the URL in REDIS_URL_FILE)")
     .option("--redis-url-file <file>", "file holding the Redis URL (the way to give one with a password)")

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type { LogLine, Run } from "@hil/contracts";
 import { buildEsp32Image, ControlSocketReset } from "@hil/lab-agent";
 import { Redis } from "ioredis";
-import { ADMIN_TOKEN, CI_TOKEN, startLab, TERMINAL, waitUntil, type Lab } from "../lab-fixture.js";
+import { sleep, waitUntil } from "@hil/test-kit";
+import { ADMIN_TOKEN, CI_TOKEN, startLab, TERMINAL, type Lab } from "../lab-fixture.js";
 
 export const FAULT_KINDS = [
   "agent-kill-mid-flash",
@@ -435,10 +436,6 @@ async function checkLines(lab: Lab, followers: Follower[], report: SoakReport): 
       lastIndex = Math.max(lastIndex, at);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The report as the table the note carries. */

@@ -1,5 +1,3 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { AgentConfig } from "./config.js";
 import { InstantBoardProvider } from "./instant-boards.js";
 import { InstantExecutor } from "./instant-executor.js";
@@ -22,8 +20,4 @@ export async function startConfiguredAgent(config: AgentConfig, logger: AgentLog
   }
   const { startInventoryAgent } = await import("./inventory-agent.js");
   return startInventoryAgent(config, logger);
-}
-
-export function defaultCacheDir(agent: string): string {
-  return join(tmpdir(), `hil-agent-cache-${agent}`);
 }

@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentEventSchema, labKeys, type AgentEvent, type Job, type JobResult } from "@hil/contracts";
 import { leaseTokenHash, readEventFields } from "@hil/lab-protocol";
-import { startPrivateRedis, type PrivateRedis } from "@hil/lab-protocol/redis";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { parseAgentConfig } from "./config.js";
 import { InstantBoardProvider } from "./instant-boards.js";
 import type { JobContext, JobExecutor } from "./job-executor.js";
@@ -96,16 +96,6 @@ async function teardown(s: Setup | undefined): Promise<void> {
   await Promise.race([s.agent.stop(), new Promise((r) => setTimeout(r, 20_000))]).catch(() => undefined);
   await s.queue.close().catch(() => undefined);
   s.client.disconnect();
-}
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test("a lease the agent cannot renew (redis-server frozen) stops the run before it expires, reported as an infrastructure error", async () => {

@@ -5,7 +5,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LabError } from "@hil/contracts";
-import { withTempDir } from "@hil/lab-protocol/testing";
+import { withTempDir } from "@hil/test-kit";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ArtifactCache } from "./artifact-cache.js";

@@ -4,7 +4,6 @@
 // and a hold waits for a command already running on the board (a flash is never cut by a job).
 import { randomUUID } from "node:crypto";
 import { labKeys, type AgentCommand, type LogLine } from "@hil/contracts";
-import { startPrivateRedis, type PrivateRedis } from "@hil/lab-protocol/redis";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,6 +12,7 @@ import type { FlashImageFile, FlashOptions } from "../runner/board-target.js";
 import { BoardConsoles, type ConsoleTarget } from "./board-consoles.js";
 import { LogShipper } from "./log-shipper.js";
 import { silentLogger } from "./logger.js";
+import { startPrivateRedis, type PrivateRedis } from "@hil/test-kit";
 
 /** A flash on a fake target waits for this after its first progress report. */
 let flashGate: Promise<void> = Promise.resolve();

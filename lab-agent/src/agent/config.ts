@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEFAULT_NAMESPACE, parseDuration, UsageError } from "@hil/contracts";
 import { z } from "zod";
 import { RedisUrlSchema } from "@hil/lab-protocol/redis";
@@ -39,9 +42,10 @@ export const AgentConfigSchema = z
     /** The agent's own token (role agent): artifact downloads and, with `redisAcl` auto, its Redis password. */
     token: z.string().min(1).optional(),
     /** `auto`: log in to Redis as `hil-agent-<ns>-<name>` with the token when the URL carries no credentials; `off`: as the URL says. */
-    redisAcl: z.enum(["auto", "off"], { message: "auto or off (HIL_REDIS_ACL)" }).default("auto"),
+    redisAcl: z.enum(["auto", "off"], { message: "auto or off" }).default("auto"),
     /** The scheduler's artifact directory when it is on this machine (read directly, no HTTP). */
     artifactDir: z.string().min(1).optional(),
+    /** Local artifact cache and log spill file; defaultCacheDir(name) when not given. */
     cacheDir: z.string().min(1).optional(),
     /** Lines one run's log stream stores; then a truncation marker, and later lines are in the board logs only (0: no cap). */
     maxRunLogLines: z.number().int().nonnegative().default(200_000),
@@ -63,7 +67,7 @@ export const AgentConfigSchema = z
     metricsListen: ListenSchema.optional(),
   })
   .strict();
-export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;
+export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema> & { cacheDir: string }>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /** An agent configuration that cannot work: a UsageError (exit 64 from `hil agent`). */
@@ -71,12 +75,105 @@ export class AgentConfigError extends UsageError {
   override name = "AgentConfigError";
 }
 
+/** The one default for an agent's cache dir: the OS temp dir, one per agent name. */
+export function defaultCacheDir(agent: string): string {
+  return join(tmpdir(), `hil-agent-cache-${agent}`);
+}
+
 /** Reports every problem at once, naming the option. */
 export function parseAgentConfig(input: AgentConfigInput): AgentConfig {
+  return parseWithSources(input, {});
+}
+
+/**
+ * What `hil agent`'s flags say, as values (no defaults filled in): anything left out comes from the
+ * environment, then from the defaults above. Secrets come as files (`redisUrlFile`, `tokenFile`) or,
+ * for the Redis URL, as a URL without credentials (the command line checks that).
+ */
+export interface AgentFlags extends Partial<Omit<AgentConfigInput, "token">> {
+  redisUrlFile?: string;
+  tokenFile?: string;
+}
+
+/**
+ * The agent's configuration from its flags and environment; a flag wins over its variable.
+ *   REDIS_URL, REDIS_URL_FILE   Redis (flags: redisUrl, redisUrlFile)
+ *   HIL_AGENT_NAME              name
+ *   HIL_NAMESPACE               namespace (default hil)
+ *   HIL_TOKEN, HIL_TOKEN_FILE   the agent's token (flag: tokenFile)
+ *   HIL_REDIS_ACL               auto (default) or off
+ *   HIL_METRICS_LISTEN          metricsListen (off when unset)
+ * A bad value is an AgentConfigError naming the option and the variable it came from.
+ */
+export function loadAgentConfig(flags: AgentFlags = {}, env: Record<string, string | undefined> = process.env): AgentConfig {
+  const { redisUrlFile, tokenFile, ...values } = flags;
+  const sources: Record<string, string> = {};
+  const fromEnv = <K extends keyof AgentConfigInput>(key: K, variable: string, value: string | undefined): Partial<AgentConfigInput> => {
+    if (values[key as keyof typeof values] !== undefined || value === undefined || value === "") return {};
+    sources[key] = variable;
+    return { [key]: value };
+  };
+  const redisUrl =
+    values.redisUrl ?? (redisUrlFile !== undefined ? readSecretLine(redisUrlFile, "the Redis URL") : undefined) ?? envRedisUrl(env, sources);
+  const token = tokenFile !== undefined ? readSecretLine(tokenFile, "the agent's token") : envToken(env);
+  const name = values.name ?? (env.HIL_AGENT_NAME || undefined);
+  if (!name) throw new AgentConfigError("give the agent a --name (or set HIL_AGENT_NAME; it names its job queue)");
+  if (!redisUrl) throw new AgentConfigError("give --redis URL (or set REDIS_URL / REDIS_URL_FILE)");
+  if (values.name === undefined) sources["name"] = "HIL_AGENT_NAME";
+  return parseWithSources(
+    {
+      ...values,
+      ...fromEnv("namespace", "HIL_NAMESPACE", env.HIL_NAMESPACE),
+      ...fromEnv("redisAcl", "HIL_REDIS_ACL", env.HIL_REDIS_ACL),
+      ...fromEnv("metricsListen", "HIL_METRICS_LISTEN", env.HIL_METRICS_LISTEN),
+      name,
+      redisUrl,
+      ...(token !== undefined ? { token } : {}),
+    } as AgentConfigInput,
+    sources,
+  );
+}
+
+function envRedisUrl(env: Record<string, string | undefined>, sources: Record<string, string>): string | undefined {
+  if (env.REDIS_URL) {
+    sources["redisUrl"] = "REDIS_URL";
+    return env.REDIS_URL;
+  }
+  if (env.REDIS_URL_FILE) {
+    sources["redisUrl"] = "REDIS_URL_FILE";
+    return readSecretLine(env.REDIS_URL_FILE, "the Redis URL");
+  }
+  return undefined;
+}
+
+function envToken(env: Record<string, string | undefined>): string | undefined {
+  if (env.HIL_TOKEN) return env.HIL_TOKEN;
+  if (env.HIL_TOKEN_FILE) return readSecretLine(env.HIL_TOKEN_FILE, "the agent's token");
+  return undefined;
+}
+
+/** A secret kept in a file (token, Redis URL with a password): its first line, trimmed. */
+function readSecretLine(file: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new AgentConfigError(`cannot read ${what} from ${file}: ${(err as Error).message}`);
+  }
+  const value = text.split(/\r?\n/)[0]?.trim() ?? "";
+  if (value === "") throw new AgentConfigError(`${file} is empty; it should hold ${what}`);
+  return value;
+}
+
+function parseWithSources(input: AgentConfigInput, sources: Record<string, string>): AgentConfig {
   const parsed = AgentConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(config)"}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const field = i.path.join(".") || "(config)";
+      const source = sources[String(i.path[0])];
+      return `  ${field}${source ? ` (${source})` : ""}: ${i.message}`;
+    });
     throw new AgentConfigError(`agent configuration is invalid:\n${lines.join("\n")}`);
   }
-  return Object.freeze(parsed.data);
+  return Object.freeze({ ...parsed.data, cacheDir: parsed.data.cacheDir ?? defaultCacheDir(parsed.data.name) });
 }

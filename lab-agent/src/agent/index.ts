@@ -1,5 +1,5 @@
 export { LabAgent, AGENT_VERSION, type LabAgentDeps } from "./lab-agent.js";
-export { parseAgentConfig, AgentConfigSchema, AgentConfigError, type AgentConfig, type AgentConfigInput } from "./config.js";
+export { parseAgentConfig, loadAgentConfig, defaultCacheDir, AgentConfigSchema, AgentConfigError, type AgentConfig, type AgentConfigInput, type AgentFlags } from "./config.js";
 export { createAgentLogger, silentLogger, type AgentLogger } from "./logger.js";
 export type { BoardProvider } from "./board-provider.js";
 export { InstantBoardProvider } from "./instant-boards.js";
@@ -10,4 +10,4 @@ export { LogShipper } from "./log-shipper.js";
 export { AgentMetrics, type LogShipperMetrics } from "./agent-metrics.js";
 export { startMetricsServer, type MetricsServer, type ListenAddress } from "./metrics-server.js";
 export { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
-export { startConfiguredAgent, defaultCacheDir } from "./agent-factory.js";
+export { startConfiguredAgent } from "./agent-factory.js";

@@ -35,7 +35,7 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
       });
     }
     const cache = new ArtifactCache({
-      cacheDir: config.cacheDir ?? `.hil/agent-cache/${config.name}`,
+      cacheDir: config.cacheDir,
       ...(config.schedulerUrl ? { schedulerUrl: config.schedulerUrl } : {}),
       ...(config.token ? { token: config.token } : {}),
       ...(config.artifactDir ? { artifactDir: config.artifactDir } : {}),

@@ -4,11 +4,11 @@
 import { randomUUID } from "node:crypto";
 import { AgentEventSchema, labKeys, type AgentEvent, type Board, type Job, type JobResult, type LogLine } from "@hil/contracts";
 import { deriveEventKey, leaseTokenHash, readEventFields, verifyEventSignature } from "@hil/lab-protocol";
-import { startPrivateRedis, type PrivateRedis } from "@hil/lab-protocol/redis";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import type { BoardProvider } from "./board-provider.js";
 import { parseAgentConfig } from "./config.js";
 import { InstantBoardProvider } from "./instant-boards.js";
@@ -61,16 +61,6 @@ async function events(keys: ReturnType<typeof labKeys>): Promise<AgentEvent[]> {
     assert.ok(verifyEventSignature(deriveEventKey(tokenOf(ev.agent)), ev.agent, json ?? "", sig ?? ""), `entry ${id} is signed with ${ev.agent}'s token`);
     return ev;
   });
-}
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test("registers its boards and stays alive; a graceful stop marks them offline", async () => {

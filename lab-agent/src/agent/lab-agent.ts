@@ -1,4 +1,4 @@
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { LabError, labKeys, type AgentHello, type ArtifactRef, type Board, type LabKeys, UsageError } from "@hil/contracts";
 import { EventWriter } from "@hil/lab-protocol";
@@ -92,7 +92,7 @@ export class LabAgent {
     this.shipper = new LogShipper(this.redis, this.keys, (err) => this.logger.warn({ err: err.message }, "log batch not written"), this.metrics, {
       maxRunLogLines: config.maxRunLogLines,
       maxBufferedLines: config.logBufferLines,
-      spillFile: join(config.cacheDir ?? tmpdir(), `log-spool-${config.name}-${process.pid}.jsonl`),
+      spillFile: join(config.cacheDir, `log-spool-${config.name}-${process.pid}.jsonl`),
     });
     if (deps.consoles) {
       const consoles = new BoardConsoles({

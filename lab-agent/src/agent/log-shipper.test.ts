@@ -10,11 +10,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labKeys, type LogLine } from "@hil/contracts";
-import { startPrivateRedis, type PrivateRedis } from "@hil/lab-protocol/redis";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { LogShipper } from "./log-shipper.js";
+import { startPrivateRedis, type PrivateRedis } from "@hil/test-kit";
 
 let server: PrivateRedis;
 let redis: Redis;

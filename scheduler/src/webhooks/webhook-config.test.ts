@@ -19,7 +19,7 @@ test("lab webhooks need a secret; bad URLs and allow-list entries are named by t
 test("defaults: no lab webhooks, 8 attempts from 10 s, links to the scheduler's own address (loopback for all interfaces)", () => {
   const c = loadSchedulerConfig({ ...base, HIL_PORT: "9001", HIL_HOST: "0.0.0.0" });
   assert.equal([c.webhooks, c.webhookSecret, c.webhookAttempts, c.webhookBackoffMs, c.webhookTimeoutMs, c.publicUrl], [[], undefined, 8, 10_000, 10_000, "http://127.0.0.1:9001"]);
-  assert.is(loadSchedulerConfig({ ...base, HIL_HOST: "::1" }).publicUrl, "http://[::1]:8081");
+  assert.is(loadSchedulerConfig({ ...base, HIL_HOST: "::1" }).publicUrl, "http://[::1]:8080");
   const set = loadSchedulerConfig({
     ...base,
     HIL_WEBHOOKS: "https://a.example.com/h, http://10.0.0.5:8080/h",

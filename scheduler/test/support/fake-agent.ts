@@ -6,6 +6,7 @@ import { Worker, type Job as BullJob } from "bullmq";
 import { Redis } from "ioredis";
 import { labKeys, type AgentEvent, type Board, type Job, type JobResult, type LabKeys } from "@hil/contracts";
 import { claimBoards, EventWriter, LeaseStore, leaseTokenHash } from "@hil/lab-protocol";
+import { sleep } from "@hil/test-kit";
 import { agentToken } from "./harness.js";
 
 export interface FakeBoard {
@@ -25,7 +26,6 @@ export interface Holding {
 
 export type Behaviour = (job: Job, signal: AbortSignal) => Promise<Pick<JobResult, "outcome"> & Partial<JobResult>>;
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FakeAgent {
   readonly keys: LabKeys;

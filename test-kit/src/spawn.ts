@@ -1,13 +1,13 @@
-// Helpers for integration tests in every package: temp dirs, spawning the `hil` CLI from its
-// sources, and stopping what a test started by PID.
+// Spawning processes from tests: `hil` from its TypeScript sources, or any command, tracked by PID
+// with its output kept so a test can wait for a line and stop the process at the end.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stopChild } from "../redis/redis-server.js";
+import { stopChild } from "@hil/lab-protocol/redis";
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..", "..");
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository root: test-kit/src (sources) or test-kit/dist/src (built) sit below it. */
+export const REPO_ROOT = resolve(HERE, basename(dirname(HERE)) === "dist" ? "../../.." : "../..");
 
 /** The argv that runs `hil` from TypeScript sources (no build needed). */
 export function hilArgv(args: string[]): [string, string[]] {
@@ -80,20 +80,6 @@ export function spawnTracked(cmd: string, argv: string[], opts: SpawnOptions = {
       await stopChild(child, exited);
     },
   };
-}
-
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "hil-test-"));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-export async function makeTempDir(prefix = "hil-test-"): Promise<{ dir: string; remove(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 export function pidAlive(pid: number): boolean {

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { withTempDir } from "../testing/index.js";
-import { createRedisClient, explainRedisError, isCluster } from "./redis-client.js";
-import { parseRedisUrl, redisUrlHasCredentials, redisUrlProblem } from "./redis-url.js";
+import { withTempDir } from "@hil/test-kit";
+import { createRedisClient, explainRedisError, isCluster } from "../src/redis/redis-client.js";
+import { parseRedisUrl, redisUrlHasCredentials, redisUrlProblem } from "../src/redis/redis-url.js";
 
 test("a plain URL reaches ioredis unchanged, its credentials read for the login checks", () => {
   const t = parseRedisUrl("redis://:p%40ss@10.0.0.5:6380/2?family=6");
