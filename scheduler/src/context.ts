@@ -14,7 +14,7 @@ import type { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { BoardRegistry } from "./store/board-registry.js";
 import type { BookingStore } from "./store/booking-store.js";
-import type { BoardHealth } from "./health/board-health.js";
+import type { BoardHealthHooks } from "./health/health-hooks.js";
 import type { RunStore } from "./store/run-store.js";
 import type { WebhookOutbox } from "./webhooks/webhook-outbox.js";
 import type { WebhookStore } from "./webhooks/webhook-store.js";
@@ -46,7 +46,7 @@ export interface SchedulerContext {
   /** When Redis was last unresponsive (seen by the reaper): lost leases then are not the boards' fault. */
   readonly outages: RedisOutageWatch;
   /** Health checks, the recovery ladder and board history (docs/scheduler.md, "Board health"). */
-  readonly health?: BoardHealth;
+  readonly health?: BoardHealthHooks;
   /** Asks the dispatcher for a pass soon (coalesced); `refreshBoards` when boards, agents, bookings or quarantine changed. */
   wake(refreshBoards?: boolean): void;
 }

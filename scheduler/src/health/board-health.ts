@@ -16,6 +16,7 @@ import { publishChange } from "../store/change-publisher.js";
 import type { RunPlan } from "../store/run-store.js";
 import { findLabCommandAnswer, SWAP_FIELD } from "./lab-command-answers.js";
 import type { KnownGoodImages } from "./known-good-images.js";
+import type { BoardHealthHooks } from "./health-hooks.js";
 import { decideRecovery, type LadderDecision, type LadderEvent, type RecoveryStep } from "./recovery-ladder.js";
 
 /** How long a recovery step may take on the agent before the scheduler runs the check anyway. */
@@ -46,7 +47,7 @@ type HealthCtx = Pick<SchedulerContext, "redis" | "keys" | "boards" | "runs" | "
  * through the board command stream; the agent closes each with a board-log line the ladder waits for.
  * All state lives in Redis (the board hash, its history list), so any scheduler replica's tick carries on.
  */
-export class BoardHealth {
+export class BoardHealth implements BoardHealthHooks {
   readonly history: BoardHistory;
   private lastSchedule = 0;
   private lastTick = 0;
