@@ -42,18 +42,29 @@ export class BoardRegistry {
    */
   async register(boards: Board[]): Promise<string[]> {
     if (boards.length === 0) return [];
+    const before = new Map(boards.map((b) => [b.id, this.boards.get(b.id)]));
     const stamped = boards.map((b): Board => ({ ...b, agent: this.agent, updatedAt: Date.now() }));
     const refused = new Set(await claimBoards(this.redis, this.keys, this.agent, stamped));
+    // A job that started or ended during the claim's round trip changed the board here: that state is the
+    // live one. Keep it, and write it over the snapshot the claim stored.
+    const changed: Board[] = [];
     for (const board of stamped) {
       if (refused.has(board.id)) {
         this.waiting.set(board.id, board);
         continue;
       }
       this.waiting.delete(board.id);
-      this.boards.set(board.id, board);
+      const now = this.boards.get(board.id);
+      if (now !== undefined && now !== before.get(board.id)) changed.push(now);
+      else this.boards.set(board.id, board);
+    }
+    if (changed.length > 0) {
+      const pipe = this.redis.pipeline();
+      for (const b of changed) pipe.hset(this.keys.board(b.id), "json", JSON.stringify(b));
+      await pipe.exec();
     }
     for (const board of stamped) {
-      if (!refused.has(board.id)) await this.events.publish({ type: "board-changed", agent: this.agent, board });
+      if (!refused.has(board.id)) await this.events.publish({ type: "board-changed", agent: this.agent, board: this.boards.get(board.id) ?? board });
     }
     return [...refused];
   }
