@@ -198,4 +198,12 @@ test("after a reconnect the agent registers its boards again at once, with what 
   }
 });
 
+// Agents stopped while their Redis restarts have once (1 run in about 10, on a loaded machine) left a
+// connection retrying after every test had passed, which kept this process alive until the runner's
+// 10-minute limit. Exit once the tests are done, keeping their verdict; the leak is an open question
+// (docs/faults.md).
+test.after(() => {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
+});
+
 test.run();
