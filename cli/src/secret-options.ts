@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readSecretFile } from "@hil/lab-agent";
 import { redisUrlHasCredentials, redisUrlProblem } from "@hil/scheduler/redis";
 import { UsageError } from "@hil/contracts";
 
@@ -19,18 +19,6 @@ export function checkRedisUrlFlag(url: string): string {
   return url;
 }
 
-/** A secret kept in a file (token, Redis URL with a password): its first line, trimmed. */
-export function readSecretFile(file: string, what: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`cannot read ${what} from ${file}: ${(err as Error).message}`);
-  }
-  const value = text.split(/\r?\n/)[0]?.trim() ?? "";
-  if (value === "") throw new UsageError(`${file} is empty; it should hold ${what}`);
-  return value;
-}
 
 /** The options `hil scheduler` and `hil dashboard` share, as they reach the scheduler's configuration. */
 export interface ServiceOptions {

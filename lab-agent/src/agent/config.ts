@@ -114,8 +114,8 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Record<string, stri
     return { [key]: value };
   };
   const redisUrl =
-    values.redisUrl ?? (redisUrlFile !== undefined ? readSecretLine(redisUrlFile, "the Redis URL") : undefined) ?? envRedisUrl(env, sources);
-  const token = tokenFile !== undefined ? readSecretLine(tokenFile, "the agent's token") : envToken(env);
+    values.redisUrl ?? (redisUrlFile !== undefined ? readSecretFile(redisUrlFile, "the Redis URL", AgentConfigError) : undefined) ?? envRedisUrl(env, sources);
+  const token = tokenFile !== undefined ? readSecretFile(tokenFile, "the agent's token", AgentConfigError) : envToken(env);
   const name = values.name ?? (env.HIL_AGENT_NAME || undefined);
   if (!name) throw new AgentConfigError("give the agent a --name (or set HIL_AGENT_NAME; it names its job queue)");
   if (!redisUrl) throw new AgentConfigError("give --redis URL (or set REDIS_URL / REDIS_URL_FILE)");
@@ -141,27 +141,30 @@ function envRedisUrl(env: Record<string, string | undefined>, sources: Record<st
   }
   if (env.REDIS_URL_FILE) {
     sources["redisUrl"] = "REDIS_URL_FILE";
-    return readSecretLine(env.REDIS_URL_FILE, "the Redis URL");
+    return readSecretFile(env.REDIS_URL_FILE, "the Redis URL", AgentConfigError);
   }
   return undefined;
 }
 
 function envToken(env: Record<string, string | undefined>): string | undefined {
   if (env.HIL_TOKEN) return env.HIL_TOKEN;
-  if (env.HIL_TOKEN_FILE) return readSecretLine(env.HIL_TOKEN_FILE, "the agent's token");
+  if (env.HIL_TOKEN_FILE) return readSecretFile(env.HIL_TOKEN_FILE, "the agent's token", AgentConfigError);
   return undefined;
 }
 
-/** A secret kept in a file (token, Redis URL with a password): its first line, trimmed. */
-function readSecretLine(file: string, what: string): string {
+/**
+ * A secret kept in a file (token, Redis URL with a password): its first line, trimmed. The agent's config
+ * and `hil scheduler`'s flags both read theirs with it.
+ */
+export function readSecretFile(file: string, what: string, Failure: new (message: string) => UsageError = UsageError): string {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new AgentConfigError(`cannot read ${what} from ${file}: ${(err as Error).message}`);
+    throw new Failure(`cannot read ${what} from ${file}: ${(err as Error).message}`);
   }
   const value = text.split(/\r?\n/)[0]?.trim() ?? "";
-  if (value === "") throw new AgentConfigError(`${file} is empty; it should hold ${what}`);
+  if (value === "") throw new Failure(`${file} is empty; it should hold ${what}`);
   return value;
 }
 

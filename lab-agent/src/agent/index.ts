@@ -1,5 +1,5 @@
 export { LabAgent, AGENT_VERSION, type LabAgentDeps } from "./lab-agent.js";
-export { parseAgentConfig, loadAgentConfig, defaultCacheDir, AgentConfigSchema, AgentConfigError, type AgentConfig, type AgentConfigInput, type AgentFlags } from "./config.js";
+export { parseAgentConfig, loadAgentConfig, defaultCacheDir, readSecretFile, AgentConfigSchema, AgentConfigError, type AgentConfig, type AgentConfigInput, type AgentFlags } from "./config.js";
 export { createAgentLogger, silentLogger, type AgentLogger } from "./logger.js";
 export type { BoardProvider } from "./board-provider.js";
 export { InstantBoardProvider } from "./instant-boards.js";
