@@ -11,7 +11,7 @@ export const ADMIN_TOKEN = "admin-token-e2e";
 export const CI_TOKEN = "ci-token-e2e-0001";
 
 /** Agent names the lab's scheduler knows (config tokens `name:agent:…`): an agent signs its events with its token. */
-export const LAB_AGENTS: readonly string[] = ["b1", "c1", "fz", "k1", "k2", "lc", "lg", "q1", "r1", "t1", "t2", "tk", "v1", "x1", "db", "sr", "an", "o1", "o2", "h1", "h2", "rc", "m1", "m2", "cl", "s1", "s2", "pv"];
+export const LAB_AGENTS: readonly string[] = ["b1", "c1", "fz", "k1", "k2", "lc", "lg", "q1", "r1", "t1", "t2", "tk", "v1", "x1", "db", "sr", "an", "o1", "o2", "h1", "h2", "rc", "m1", "m2", "cl", "s1", "s2", "pv", "ot", "cp", "ab", "u1", "u2", "u3"];
 export const agentToken = (name: string) => `${name}-agent-token-e2e-0001`;
 
 export interface Lab {
