@@ -3,10 +3,12 @@
 // outcome never depends on timing. Real redis-server, real scripts.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { existsSync } from "node:fs";
+import { Redis } from "ioredis";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
-import { makeTempDir } from "@hil/test-kit";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
 import { startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
@@ -127,37 +129,94 @@ test("the reaper does not give up on a run whose lease is still held when it wri
   assert.is(s?.claim?.token, token);
 });
 
-test("a job-finished for an attempt the reaper already declared lost is ignored, also after the retry is leased", async () => {
+/** Attempt 2 of a run whose attempt 1 the reaper declared lost: leased on b1 to ag1 and reported running. */
+async function retryRunning({ ctx, lifecycle }: Bench, id: string): Promise<{ token: string; by: Reporter }> {
+  const now = Date.now();
+  const token = randomUUID();
+  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 2, token, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
+  assert.ok(out.ok);
+  await ctx.runs.update(id, (cur) => ({ run: { ...cur.run, state: "leased", boards: { dut: "b1" }, attempts: [...cur.run.attempts, { attempt: 2, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
+  const by = { agent: "ag1", leaseHash: leaseTokenHash(token) };
+  await lifecycle.started(id, 2, Date.now(), by);
+  return { token, by };
+}
+
+test("a pass the agent decided under its lease stands when it arrives after the reaper declared the attempt lost: the queued retry is withdrawn", async () => {
   const b = bench();
   const { ctx, lifecycle, reaper } = b;
   const { id, by } = await runningRun(b);
-  await ctx.redis.del(ctx.keys.lease("b1")); // the agent stopped renewing
+  await ctx.redis.del(ctx.keys.lease("b1")); // the lease lapsed while Redis was frozen; the agent finished meanwhile
   await reaper.sweep();
   let s = await ctx.runs.get(id);
   assert.is(s?.run.state, "queued");
   assert.is(s?.run.attempts[0]?.error?.code, "AGENT_LOST");
   assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0");
-  // the agent's report for attempt 1 arrives late
-  assert.is(await lifecycle.finished(passed(id, 1), { by }), false);
+  // the agent's report for attempt 1 arrives once Redis answers again (before: ignored, and the test ran twice)
+  assert.is(await lifecycle.finished(passed(id, 1), { by }), true);
   s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "passed");
+  assert.is(s?.run.attempts.length, 1, "no second attempt");
+  assert.is(s?.run.attempts[0]?.outcome, "pass");
+  assert.is(s?.run.attempts[0]?.error, undefined);
+  assert.equal(s?.run.boards, { dut: "b1" });
+  assert.is(s?.run.waitingFor, undefined);
+  assert.is(await ctx.redis.zscore(ctx.keys.pending(), id), null, "out of the queue");
+  assert.is(await ctx.redis.zscore(ctx.keys.activeRuns(), id), null);
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0", "the usage dropped once, with the lost attempt");
+  await lifecycle.drain();
+  assert.ok(existsSync(join(ctx.artifacts.runDir(id), "junit.xml")), "its files are written");
+  // said twice (the agent's retry of a write it could not confirm): nothing changes the second time
+  assert.is(await lifecycle.finished(passed(id, 1), { by }), false);
+});
+
+test("a late pass of a lost attempt stops the retry already running, and frees the retry's lease", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { id, by } = await runningRun(b);
+  await ctx.redis.del(ctx.keys.lease("b1"));
+  await reaper.sweep();
+  const retry = await retryRunning(b, id);
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "1");
+  const cancels: string[] = [];
+  const sub = new Redis(redis.url);
+  cleanups.push(async () => void sub.disconnect());
+  await sub.subscribe(ctx.keys.cancelChannel());
+  sub.on("message", (_c: string, runId: string) => cancels.push(runId));
+  assert.is(await lifecycle.finished(passed(id, 1), { by }), true);
+  const s = await ctx.runs.get(id);
+  assert.is(s?.run.state, "passed");
+  assert.is(s?.run.attempts[0]?.outcome, "pass");
+  assert.is(s?.run.attempts[1]?.outcome, "cancelled");
+  assert.match(s?.run.attempts[1]?.error?.message ?? "", /attempt 1's pass arrived after its leases lapsed/);
+  assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 0, "attempt 2's lease is released");
+  assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "0");
+  await waitUntil("the cancel to reach the retry's agent", async () => cancels.includes(id) || undefined, 5_000, 20);
+  // the retry's own report (it was stopped) changes nothing now
+  assert.is(await lifecycle.finished({ runId: id, attempt: 2, outcome: "cancelled", steps: [], cases: [], durationMs: 1 }, { by: retry.by }), false);
+  assert.is((await ctx.runs.get(id))?.run.state, "passed");
+});
+
+test("a lost attempt's late report counts only as a test outcome and only under the lost claim's own lease token", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { id, by } = await runningRun(b);
+  await ctx.redis.del(ctx.keys.lease("b1"));
+  await reaper.sweep();
+  // another token, or an error (the agent stopped at its lease deadline): the retry stays queued
+  assert.is(await lifecycle.finished(passed(id, 1), { by: { agent: "ag1", leaseHash: leaseTokenHash(randomUUID()) } }), false);
+  assert.is(await lifecycle.finished({ ...passed(id, 1), outcome: "error", error: { code: "LEASE_LOST", message: "stopped" } }, { by }), false);
+  let s = await ctx.runs.get(id);
   assert.is(s?.run.state, "queued");
-  assert.is(s?.run.attempts[0]?.outcome, "error");
-  // attempt 2 is leased and running; attempt 1's report still changes nothing
-  const now = Date.now();
-  const token2 = randomUUID();
-  const by2 = { agent: "ag1", leaseHash: leaseTokenHash(token2) };
-  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 2, token: token2, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
-  assert.ok(out.ok);
-  await ctx.runs.update(id, (cur) => ({ run: { ...cur.run, state: "leased", boards: { dut: "b1" }, attempts: [...cur.run.attempts, { attempt: 2, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
-  await lifecycle.started(id, 2, Date.now(), by2);
+  assert.ok((await ctx.redis.zscore(ctx.keys.pending(), id)) !== null);
+  // the retry runs and passes; attempt 1's pass arriving after that is too late to count
+  const retry = await retryRunning(b, id);
+  assert.is(await lifecycle.finished(passed(id, 2), { by: retry.by }), true);
   assert.is(await lifecycle.finished(passed(id, 1), { by }), false);
-  s = await ctx.runs.get(id);
-  assert.is(s?.run.state, "running");
-  assert.is(await ctx.redis.exists(ctx.keys.lease("b1")), 1, "attempt 2 keeps its lease");
-  assert.is(await lifecycle.finished(passed(id, 2), { by: by2 }), true);
   s = await ctx.runs.get(id);
   assert.is(s?.run.state, "passed");
   assert.is(s?.run.attempts.length, 2);
+  assert.is(s?.run.attempts[0]?.outcome, "error");
+  assert.is(s?.run.attempts[1]?.outcome, "pass");
 });
 
 test("a late step-finished for an attempt declared lost leaves the run pending (a Redis stall used to strand it)", async () => {

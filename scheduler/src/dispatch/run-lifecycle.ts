@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES, toJUnitXml, type JobResult, type LogLine, type Run } from "@hil/contracts";
 import type { SchedulerContext } from "../context.js";
-import { leaseTokenHash } from "../leases/lease-store.js";
+import { leaseTokenHash, type Claim } from "../leases/lease-store.js";
 import { RunLogArchive } from "../logs/run-log-archive.js";
 import { markLogGaps } from "../logs/run-log-gaps.js";
 import { decodeLogLine } from "../logs/run-log-pages.js";
@@ -18,7 +18,10 @@ export interface Reporter {
 
 /** True when the report comes from the run's current claim: same attempt, same agent, same lease token. */
 function fromClaim(s: StoredRun, attempt: number, by: Reporter): boolean {
-  const c = s.claim;
+  return madeUnder(s.claim, attempt, by);
+}
+
+function madeUnder(c: Claim | undefined, attempt: number, by: Reporter): boolean {
   return c !== undefined && c.attempt === attempt && c.agent === by.agent && leaseTokenHash(c.token) === by.leaseHash;
 }
 
@@ -206,7 +209,7 @@ export class RunLifecycle {
     };
     const res = await this.ctx.runs.update(result.runId, decide);
     if (foreign && opts.by) this.refused("job-finished", result.runId, result.attempt, opts.by);
-    if (!res) return false;
+    if (!res) return opts.by ? this.lateOutcome(result, opts.by) : false;
     const before = res.before;
     const boardIds = Object.values(CURRENT(before)?.boards ?? {});
     // Free the boards first: a waiting run should not wait for health bookkeeping or file writes.
@@ -232,6 +235,59 @@ export class RunLifecycle {
     }
     if ((result.outcome === "pass" || result.outcome === "fail") && charged) await this.ctx.boards.recordCleanRun(boardIds);
     if (!retry) this.afterEnd(res.after);
+    return true;
+  }
+
+  /**
+   * A pass or fail for an attempt the reaper declared lost (AGENT_LOST): its leases lapsed while the agent could
+   * not reach Redis (a stall, a partition), and the report arrives once it can. The agent sends a test outcome only
+   * if it was decided before its own lease deadline (later ones become LEASE_LOST), so the test ran on boards held
+   * under that claim: the result stands. The run ends with it, and the retry the reaper queued is withdrawn, or
+   * stopped if it already runs, instead of executing the test a second time. Checked against the lost claim
+   * (agent and lease token), never against a later one. Returns whether the run changed.
+   */
+  private async lateOutcome(result: JobResult, by: Reporter): Promise<boolean> {
+    if (result.outcome !== "pass" && result.outcome !== "fail") return false;
+    const now = Date.now();
+    let superseded: Claim | undefined;
+    const res = await this.ctx.runs.update(result.runId, (cur) => {
+      superseded = undefined;
+      if (isTerminal(cur.run.state) || !madeUnder(cur.lostClaim, result.attempt, by)) return null;
+      const lost = cur.run.attempts.find((a) => a.attempt === result.attempt);
+      if (lost?.error?.code !== "AGENT_LOST") return null;
+      const retryRuns = cur.run.state === "leased" || cur.run.state === "running";
+      const c = cur.claim;
+      if (retryRuns && c && c.attempt > result.attempt) superseded = c;
+      const attempts = cur.run.attempts.map((a) => {
+        if (a.attempt === result.attempt) {
+          const { error: _lost, ...rest } = a;
+          return { ...rest, endedAt: a.endedAt ?? now, outcome: result.outcome };
+        }
+        if (a.attempt > result.attempt && a.outcome === undefined) {
+          const message = `stopped: attempt ${result.attempt}'s ${result.outcome} arrived after its leases lapsed while Redis was out of reach, and stands`;
+          return { ...a, endedAt: now, outcome: "cancelled" as const, error: { code: "CANCELLED", message } };
+        }
+        return a;
+      });
+      const run: Run = { ...cur.run, state: result.outcome === "pass" ? "passed" : "failed", endedAt: now, boards: lost.boards, attempts, steps: result.steps, cases: result.cases };
+      delete run.waitingFor;
+      delete run.error;
+      const change: RunChange = { run, pending: null, active: "inactive" };
+      if (superseded) change.leases = { mode: "release", boardIds: Object.values(superseded.boards), token: superseded.token, submitter: cur.run.submitter };
+      return change;
+    });
+    if (!res) return false;
+    this.ctx.log.warn(
+      { run: result.runId, attempt: result.attempt, agent: by.agent, stopped: superseded?.attempt },
+      "a lost attempt's outcome arrived late and stands: the run ends with it and its retry is withdrawn",
+    );
+    if (superseded) {
+      await this.ctx.redis.publish(this.ctx.keys.cancelChannel(), result.runId);
+      await this.ctx.queues.remove(superseded.agent, `${result.runId}-a${superseded.attempt}`);
+    }
+    this.ctx.wake();
+    if (res.before.run.purpose !== "health-check") await this.ctx.boards.recordCleanRun(Object.values(res.after.boards));
+    this.afterEnd(res.after);
     return true;
   }
 

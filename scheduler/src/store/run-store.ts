@@ -34,7 +34,7 @@ export type RunPlan = z.infer<typeof RunPlanSchema>;
  * KEYS[8] files-pending zset (a run that ends is added with its final state: its files are owed from then on) ·
  * KEYS[9..] the claim's lease keys (optional lease handling in the same step):
  * [9] "" | "release" (delete the leases still holding the token, after the write) | "lost" (write only if
- * none of them holds the token any more) | "usage" (leave the leases; only the usage drops) · [10] the claim's plaintext token (leases hold its SHA-1, `tokenHash`) ·
+ * none of them holds the token any more; the claim is kept as `lostClaim`, so the agent's late report can be recognised) | "usage" (leave the leases; only the usage drops) · [10] the claim's plaintext token (leases hold its SHA-1, `tokenHash`) ·
  * [11] submitter whose usage drops by one, or "" ·
  * [12] the run's submitter (member of KEYS[7]) · [13] "1" when the new state is final (the run joins KEYS[8]).
  * Returns 1 when written, 0 when someone else changed the run first, 2 when "lost" found a live lease.
@@ -51,6 +51,10 @@ if mode == 'lost' then
   end
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'ver', tostring(tonumber(ARGV[1]) + 1), 'na', ARGV[7])
+if mode == 'lost' then
+  local c = redis.call('HGET', KEYS[1], 'claim')
+  if c then redis.call('HSET', KEYS[1], 'lostClaim', c) end
+end
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'exclude', ARGV[8]) end
 if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
@@ -82,6 +86,8 @@ export interface StoredRun {
   run: Run;
   version: number;
   claim?: Claim;
+  /** The last claim the reaper declared lost (its leases lapsed unseen): whose late report may still stand. */
+  lostClaim?: Claim;
   exclude: string[];
 }
 
@@ -150,13 +156,14 @@ export class RunStore {
   }
 
   async get(id: string): Promise<StoredRun | undefined> {
-    const [json, ver, claim, exclude] = await this.redis.hmget(this.keys.run(id), "json", "ver", "claim", "exclude");
+    const [json, ver, claim, exclude, lostClaim] = await this.redis.hmget(this.keys.run(id), "json", "ver", "claim", "exclude", "lostClaim");
     if (json === null || json === undefined) return undefined;
     return {
       // written only by this store after validation at submit: a cast, not a re-parse, on this hot path
       run: JSON.parse(json) as Run,
       version: Number(ver ?? "0"),
       claim: claim === null || claim === undefined ? undefined : (JSON.parse(claim) as Claim),
+      ...(lostClaim ? { lostClaim: JSON.parse(lostClaim) as Claim } : {}),
       exclude: exclude === null || exclude === undefined ? [] : (JSON.parse(exclude) as string[]),
     };
   }
