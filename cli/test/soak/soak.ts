@@ -4,7 +4,7 @@
 // long; cli/test/lab-soak.test.ts runs one round of every fault.
 import { randomUUID } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { LogLine, Run } from "@hil/contracts";
 import { buildEsp32Image, ControlSocketReset } from "@hil/lab-agent";
@@ -42,6 +42,8 @@ export interface SoakOptions {
   /** Stop injecting after one round of `faults` (the short suite in `npm test`). */
   oneRound?: boolean;
   say?: (line: string) => void;
+  /** Where to write what a failed invariant needs to be read: the agents' records, the runs involved, the lines followers saw. */
+  dumpDir?: string;
 }
 
 export interface SoakReport {
@@ -64,6 +66,8 @@ export interface SoakReport {
   linesMissing: number;
   linesDuplicated: number;
   linesOutOfOrder: number;
+  /** Lines missing, by run (the run's id → how many), to find the runs to read. */
+  missingByRun: Record<string, number>;
   /** Boards still leased after the drain. */
   leasedBoards: string[];
 }
@@ -98,6 +102,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     linesMissing: 0,
     linesDuplicated: 0,
     linesOutOfOrder: 0,
+    missingByRun: {},
     leasedBoards: [],
   };
   const agentOutput: string[] = [];
@@ -181,6 +186,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await sleep(1_000);
     for (const f of followers) f.stop();
     await checkLines(lab, followers, report);
+    if (opts.dumpDir) await dump(lab, opts.dumpDir, report, agentOutput, followers);
     return report;
   } finally {
     submitting = false;
@@ -435,6 +441,7 @@ async function checkLines(lab: Lab, followers: Follower[], report: SoakReport): 
       const n = count.get(key(l)) ?? 0;
       if (n === 0) {
         report.linesMissing++;
+        report.missingByRun[run] = (report.missingByRun[run] ?? 0) + 1;
         continue;
       }
       if (n > 1) report.linesDuplicated++;
@@ -442,6 +449,18 @@ async function checkLines(lab: Lab, followers: Follower[], report: SoakReport): 
       if (at < lastIndex) report.linesOutOfOrder++;
       lastIndex = Math.max(lastIndex, at);
     }
+  }
+}
+
+async function dump(lab: Lab, dir: string, report: SoakReport, agentOutput: string[], followers: Follower[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "agents.log"), agentOutput.join("\n"));
+  await writeFile(join(dir, "scheduler.log"), lab.scheduler.output());
+  for (const id of new Set([...report.executedTwice, ...Object.keys(report.missingByRun)])) {
+    const run = await lab.getRun(id).catch(() => undefined);
+    const log = await lab.api<LogLine[]>("GET", `/api/v1/runs/${id}/log?format=json`);
+    const seen = followers.flatMap((f) => f.seen.filter((l) => l.run === id));
+    await writeFile(join(dir, `run-${id}.json`), JSON.stringify({ run, stored: log.body, seen }, null, 1));
   }
 }
 
