@@ -56,6 +56,20 @@ export const AndroidInstrumentStepSchema = z
     /** e.g. com.example.test/androidx.test.runner.AndroidJUnitRunner */
     runner: z.string().regex(/^[\w.]+\/[\w.$]+$/, "must be <package>/<runner class>"),
     args: z.record(z.string(), z.string()).default({}),
+    /**
+     * Declared failures (a compatibility matrix, e.g. an old app against new firmware): each named test must
+     * fail, and then counts as passed; one that passes, or does not run, fails the step. Others must pass.
+     */
+    expectFailures: z
+      .array(
+        z
+          .object({
+            test: z.string().regex(/^[\w.$]+#[\w$]+$/, "a test as <class>#<method>, e.g. com.example.CompatTest#talksToBoard"),
+            reason: z.string().min(1),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 export const AndroidShellStepSchema = z
@@ -70,6 +84,29 @@ export const FastbootFlashStepSchema = z
     ...onRole,
     partition: z.string().regex(/^[a-z0-9_]+$/),
     artifact: z.string().min(1),
+  })
+  .strict();
+export const AbImageSchema = z
+  .object({
+    /** Without a slot suffix: the step adds the inactive slot's (boot → boot_b). */
+    partition: z
+      .string()
+      .regex(/^[a-z0-9_]+$/, "a partition name, e.g. boot")
+      .refine((p) => !/_[ab]$/.test(p), "give the partition without its slot suffix (boot, not boot_b); the step flashes the inactive slot"),
+    artifact: z.string().min(1),
+  })
+  .strict();
+/**
+ * An A/B update from the bootloader (docs/android.md): flash the slot that is not running, make it
+ * active, reboot, and check which slot came up.
+ */
+export const AndroidAbUpdateStepSchema = z
+  .object({
+    type: z.literal("android.ab-update"),
+    ...onRole,
+    images: z.array(AbImageSchema).min(1),
+    /** "new-slot": the device boots the updated slot and marks it successful; "fallback": the update cannot boot, the bootloader gives it up and the old slot runs again. */
+    expect: z.enum(["new-slot", "fallback"]).default("new-slot"),
   })
   .strict();
 
@@ -104,9 +141,12 @@ export const OtaTriggerStepSchema = z
   .object({
     type: z.literal("ota.trigger"),
     ...onRole,
-    /** "command": type `command` into the console; "poll": the app polls the manifest URL itself. */
-    via: z.enum(["command", "poll"]).default("command"),
-    /** Console command, `${name}` replaced by published values; default `ota ${<server>.url}`. */
+    /**
+     * "command": type `command` into the console; "poll": the app polls the manifest URL itself. Absent: the
+     * profile's `ota.trigger` (command, http or poll; docs/ota.md), else the command `ota ${<server>.url}`.
+     */
+    via: z.enum(["command", "poll"]).optional(),
+    /** Console command, `${name}` replaced by published values; overrides the profile's trigger. */
     command: z.string().min(1).optional(),
     /** Which ota.serve to watch (its `as`). */
     server: VarNameSchema.default("ota"),
@@ -151,6 +191,7 @@ export const StepSchema = z.discriminatedUnion("type", [
   AndroidShellStepSchema,
   AndroidPushStepSchema,
   FastbootFlashStepSchema,
+  AndroidAbUpdateStepSchema,
   OtaServeStepSchema,
   OtaTriggerStepSchema,
   ExpectBootStepSchema,

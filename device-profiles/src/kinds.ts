@@ -40,6 +40,8 @@ export const STEP_CAPABILITY: Readonly<Record<StepType, Capability | undefined>>
   "android.shell": "shell",
   "android.push": "push",
   "fastboot.flash": "fastboot",
+  // A/B is read from the bootloader at run time (slot-count); the step needs only a reachable bootloader.
+  "android.ab-update": "fastboot",
   // OTA (docs/ota.md): serving is the agent's own work, so any board's suite may use it; the device
   // side is told and watched through its console, which every ESP32 profile has.
   "ota.serve": undefined,

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { STEP_TYPES } from "@hil/contracts";
-import { formatProblem, loadProfiles, packageDirOf, yamlFilesIn, type DeviceProfile, type Problem } from "@hil/device-profiles";
+import { STEP_TYPES, SuiteSchema } from "@hil/contracts";
+import { DeviceProfileSchema, formatProblem, loadProfiles, packageDirOf, yamlFilesIn, type DeviceProfile, type Problem } from "@hil/device-profiles";
 import {
   checkRoleProfile,
   checkSuiteFiles,
@@ -17,7 +17,7 @@ import {
   testSuiteJsonSchema,
 } from "../src/index.js";
 
-const SHIPPED = ["android-health", "android-instrumentation", "esp32-console", "esp32-health", "esp32-ota", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
+const SHIPPED = ["android-ab-update", "android-health", "android-instrumentation", "coupled-app-firmware-update", "esp32-console", "esp32-health", "esp32-ota", "esp32-ota-bad-image", "esp32-ota-happy", "esp32-ota-interrupted", "esp32-ota-rollback", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
 
 let tmp = "";
 let profiles = new Map<string, DeviceProfile>();
@@ -55,7 +55,8 @@ steps:
 
 test("every shipped suite is valid, with a JSON Schema modeline", async () => {
   const files = await yamlFilesIn(SUITES_DIR);
-  assert.equal(files.map((f) => basename(f, ".yaml")), SHIPPED);
+  // files sort by file name ("esp32-ota-happy.yaml" before "esp32-ota.yaml"), suites by name
+  assert.equal(files.map((f) => basename(f, ".yaml")).sort(), SHIPPED);
   assert.equal((await checkSuiteFiles(files)).map(formatProblem), []);
   for (const f of files) {
     assert.match(await readFile(f, "utf8"), /^# yaml-language-server: \$schema=\.\.\/schema\/test-suite\.schema\.json\n/, f);
@@ -223,6 +224,38 @@ steps:
   assert.match(problems[1]?.message ?? "", /\$\{v2\.vers\} is not set by an earlier step: ota\.serve as: v2 publishes v2\.url, v2\.manifest, v2\.version/);
   assert.match(problems[2]?.message ?? "", /\$\{v3\.version\} is not set by an earlier step: no earlier ota\.serve has as: v3/);
   assert.equal(await check("ota-ok.yaml", ota.replace("  - type: ota.trigger\n    server: v2\n  - type: ota.serve", "  - type: ota.serve").replace("v2.vers}", "v2.version}").replace("v3.version", "v2.version")), []);
+});
+
+test("android.instrument expectFailures: each entry names a test as class#method and gives a reason", async () => {
+  const text = `${TWO_BOARDS}  - type: android.instrument
+    role: phone
+    runner: com.example.app.test/androidx.test.runner.AndroidJUnitRunner
+    expectFailures:
+      - test: talksToBoard
+        reason: protocol 1 only
+      - test: com.example.LinkTest#readsVersion
+`;
+  const problems = await check("expect-failures.yaml", text);
+  assert.equal(problems.map((p) => [p.line, p.path]), [
+    [21, "steps[3].expectFailures[0].test"],
+    [23, "steps[3].expectFailures[1].reason"],
+  ]);
+  assert.match(problems[0]?.message ?? "", /a test as <class>#<method>/);
+  assert.equal(await check("expect-failures-ok.yaml", text.replace("test: talksToBoard", "test: com.example.LinkTest#talksToBoard").replace("#readsVersion\n", "#readsVersion\n        reason: not in 1.x\n")), []);
+});
+
+test("a profile whose device polls a fixed manifest URL needs the suite's ota.serve there; a step's own command needs nothing", async () => {
+  const polls = DeviceProfileSchema.parse({ id: "polls", name: "Polls", kind: "esp32", chip: "esp32", virtual: true, ota: { trigger: { via: "poll", manifestUrl: "http://10.0.0.2:8070/manifest.json" } } });
+  const happy = await findSuite("esp32-ota-happy");
+  assert.ok(happy);
+  const trigger = happy.steps.findIndex((s) => s.type === "ota.trigger");
+  const serve = happy.steps.findIndex((s) => s.type === "ota.serve" && s.as === "v2");
+  const problems = checkRoleProfile(happy, "dut", polls);
+  assert.equal(problems.map((p) => p.path), [["steps", trigger]]);
+  assert.is(problems[0]?.message, `profile polls (role dut) polls http://10.0.0.2:8070/manifest.json for updates; the ota.serve as: v2 (steps[${serve}]) must serve there: give it host: 10.0.0.2 and port: 8070`);
+  const there = SuiteSchema.parse({ ...happy, steps: happy.steps.map((s) => (s.type === "ota.serve" && s.as === "v2" ? { ...s, host: "10.0.0.2", port: 8070 } : s)) });
+  assert.equal(checkRoleProfile(there, "dut", polls), []);
+  assert.equal(checkRoleProfile((await findSuite("esp32-ota"))!, "dut", polls), [], "esp32-ota types its own commands");
 });
 
 test("loadSuiteFile throws SUITE_INVALID with every problem", async () => {

@@ -167,6 +167,12 @@ async function waitForRun(client: HilClient, runId: string, opts: RunOptions): P
       process.stdout.write(`  ${c.outcome === "error" ? "error" : "FAIL"} ${c.group ? `${c.group}#` : ""}${c.name}${why ? `: ${why}` : ""}\n`);
     }
     if (failed.length > 20) process.stdout.write(`  … and ${failed.length - 20} more (see the JUnit)\n`);
+    // A step with no cases of its own (a flash, an A/B update) that failed is named the same way.
+    if (failed.length === 0) {
+      for (const st of run.steps.filter((x) => x.outcome === "fail" || (x.outcome === "error" && !run.error))) {
+        process.stdout.write(`  ${st.outcome === "error" ? "error" : "FAIL"} ${st.name}${st.message ? `: ${st.message.split("\n")[0]}` : ""}\n`);
+      }
+    }
     if (failed.length === 0 && run.error && run.state !== "passed") process.stdout.write(`  ${run.error.code}: ${run.error.message}\n`);
     return exitCodeForRun(run.state);
   } catch (err) {

@@ -18,6 +18,7 @@ import { runAndroidInstrumentStep } from "./steps/android-instrument-step.js";
 import { runAndroidPushStep } from "./steps/android-push-step.js";
 import { runAndroidShellStep } from "./steps/android-shell-step.js";
 import { runFastbootFlashStep } from "./steps/fastboot-flash-step.js";
+import { runAndroidAbUpdateStep } from "./steps/android-ab-update-step.js";
 import { runExpectBootStep } from "./steps/expect-boot-step.js";
 import { runExpectRollbackStep } from "./steps/expect-rollback-step.js";
 import { runOtaServeStep } from "./steps/ota-serve-step.js";
@@ -43,6 +44,7 @@ export const KIND_STEPS: { readonly [K in BoardKind]: Executors } = {
     "android.shell": runAndroidShellStep,
     "android.push": runAndroidPushStep,
     "fastboot.flash": runFastbootFlashStep,
+    "android.ab-update": runAndroidAbUpdateStep,
   },
 };
 

@@ -84,6 +84,8 @@ export function stepDisplayName(step: Step): string {
       return `expect-boot${step.version ? ` ${step.version}` : ""}${step.partition ? ` on ${step.partition}` : ""}`;
     case "expect-rollback":
       return `expect-rollback to ${step.version}${step.mode === "refuse" ? " (image refused)" : ""}`;
+    case "android.ab-update":
+      return `android.ab-update ${step.images.map((i) => i.partition).join(", ")}${step.expect === "fallback" ? " (expect fallback)" : ""}`;
     default:
       return step.type;
   }

@@ -8,6 +8,7 @@ const ACCEPTS: Partial<Record<Suite["steps"][number]["type"], readonly ArtifactK
   flash: ["esp32-app", "esp32-bin", "esp-idf-build", "file"],
   "android.install": ["apk", "file"],
   "fastboot.flash": ["android-image", "file"],
+  "android.ab-update": ["android-image", "file"],
   "ota.serve": ["esp32-app", "esp32-bin", "file"],
 };
 
@@ -18,7 +19,7 @@ export function checkArtifactKinds(suite: Suite): FitProblem[] {
     const accepts = ACCEPTS[step.type];
     if (!accepts) return;
     const uses: { name: string; path: (string | number)[] }[] =
-      step.type === "flash"
+      step.type === "flash" || step.type === "android.ab-update"
         ? step.images.map((img, j) => ({ name: img.artifact, path: ["steps", i, "images", j, "artifact"] }))
         : "artifact" in step
           ? [{ name: step.artifact, path: ["steps", i, "artifact"] }]

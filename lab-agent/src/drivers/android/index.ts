@@ -4,3 +4,4 @@ export * from "./instrumentation-parser.js";
 export * from "./instrumentation-run-error.js";
 export * from "./run-tool.js";
 export * from "./adb-server.js";
+export * from "./fastboot-slots.js";

@@ -5,7 +5,7 @@ import type { StepContext, StepOutcome } from "../step-context.js";
 import { artifactFile, requireAndroid } from "./android-step-support.js";
 
 /** Polls `fastboot getvar product` until the bootloader answers. */
-async function waitForBootloader(adb: AdbClient, deadline: number, signal: AbortSignal): Promise<void> {
+export async function waitForBootloader(adb: AdbClient, deadline: number, signal: AbortSignal): Promise<void> {
   let last = "";
   while (Date.now() < deadline) {
     if (signal.aborted) throw new LabError("CANCELLED", "the run was cancelled while waiting for the bootloader");

@@ -2,8 +2,8 @@ import { LineCommandSocket } from "../board-control-socket.js";
 import type { VirtualAndroid } from "./virtual-android.js";
 
 export const ANDROID_CONTROL_HELP =
-  "status | offline | unauthorized | online | disconnect | disconnect-after <bytes> | boot-hang on|off | " +
-  "install-fail <INSTALL_FAILED_…>|off | reboot [bootloader] | unplug | replug | setprop <key> <value> | instrumentation <test-package> <json>";
+  "status | offline | unauthorized | online | disconnect | disconnect-after <bytes> | unplug-after <bytes> | boot-hang on|off | " +
+  "install-fail <INSTALL_FAILED_…>|off | slot-fail a|b|off | reboot [bootloader] | unplug | replug | setprop <key> <value> | instrumentation <test-package> <json>";
 
 /**
  * Faults and state changes on demand, one command per line, answered `ok …` or `error …`.
@@ -29,7 +29,16 @@ export async function executeAndroidControl(dev: VirtualAndroid, line: string): 
       const n = Number(args[0]);
       if (!Number.isInteger(n) || n < 0) return "error usage: disconnect-after <bytes>";
       dev.faults.disconnectAfterBytes = n;
+      dev.faults.unplugWhenCut = false;
       return `ok disconnect after ${n} bytes`;
+    }
+    case "unplug-after": {
+      // the cable pulled mid-transfer: the device is gone (not just the connection) until `replug`
+      const n = Number(args[0]);
+      if (!Number.isInteger(n) || n < 0) return "error usage: unplug-after <bytes>";
+      dev.faults.disconnectAfterBytes = n;
+      dev.faults.unplugWhenCut = true;
+      return `ok unplug after ${n} bytes`;
     }
     case "boot-hang":
       if (args[0] !== "on" && args[0] !== "off") return "error usage: boot-hang on|off";
@@ -42,6 +51,14 @@ export async function executeAndroidControl(dev: VirtualAndroid, line: string): 
       else if (code && /^INSTALL_(FAILED|PARSE_FAILED)_[A-Z_]+/.test(code)) dev.state.packages.pendingFailure = args.join(" ");
       else return "error usage: install-fail INSTALL_FAILED_<REASON> [detail] | off";
       return `ok install-fail ${code}`;
+    }
+    case "slot-fail": {
+      // Every boot of that slot fails until `off` (A/B fallback without a broken image: docs/android.md).
+      const slot = args[0];
+      if (slot === "off") dev.fastboot.failingSlots.clear();
+      else if (slot === "a" || slot === "b") dev.fastboot.failingSlots.add(slot);
+      else return "error usage: slot-fail a|b|off";
+      return `ok slot-fail ${slot}`;
     }
     case "reboot":
       await dev.reboot(args[0] === "bootloader" ? "bootloader" : "");

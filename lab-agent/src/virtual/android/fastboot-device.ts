@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { BootControl, isSlot, SLOTS, type Slot } from "./boot-control.js";
 
 /** A partition the bootloader knows; A/B ones exist as `<name>_a` and `<name>_b`. */
 export interface PartitionSpec {
@@ -36,6 +37,14 @@ export interface FastbootReply {
   after?: FastbootAfter;
 }
 
+/**
+ * The virtual board's rule for a broken build: a slot whose flashed images carry this text in their
+ * first 64 KiB never finishes booting (a kernel that panics, a watchdog reset), as a suite's
+ * deliberately bad update image would on hardware.
+ */
+export const UNBOOTABLE_MARKER = "HIL-UNBOOTABLE";
+const MARKER_WINDOW = 64 * 1024;
+
 export interface FastbootIdentity {
   product: string;
   serial: string;
@@ -45,7 +54,10 @@ export interface FastbootIdentity {
 export class FastbootDevice {
   readonly partitions = new Map<string, PartitionSpec>();
   readonly images = new Map<string, FlashedImage>();
-  currentSlot: "a" | "b" = "a";
+  /** A/B slot metadata; survives reboots like the bootloader's `misc` partition. */
+  readonly bootControl = new BootControl();
+  /** Slots whose every boot fails whatever their images (the control socket's `slot-fail`). */
+  readonly failingSlots = new Set<Slot>();
   unlocked = true;
   maxDownloadSize = 512 * 1024 * 1024;
   private download: Buffer | null = null;
@@ -55,6 +67,21 @@ export class FastbootDevice {
     partitions: PartitionSpec[] = DEFAULT_PARTITIONS,
   ) {
     for (const p of partitions) this.partitions.set(p.name, p);
+  }
+
+  /** The slot the bootloader boots next. */
+  get currentSlot(): Slot {
+    return this.bootControl.active;
+  }
+
+  /** Whether a boot of `slot` would complete: no fault on it and no image of it marked broken. */
+  slotBootsFine(slot: Slot): boolean {
+    if (this.failingSlots.has(slot)) return false;
+    for (const [name, image] of this.images) {
+      if (!name.endsWith(`_${slot}`)) continue;
+      if (image.data.subarray(0, MARKER_WINDOW).includes(UNBOOTABLE_MARKER)) return false;
+    }
+    return true;
   }
 
   /** `boot` → `boot_a` on the current slot for A/B partitions; null if unknown. */
@@ -78,12 +105,8 @@ export class FastbootDevice {
       ["unlocked", this.unlocked ? "yes" : "no"],
       ["is-userspace", "no"],
       ["max-download-size", `0x${this.maxDownloadSize.toString(16)}`],
-      ["current-slot", this.currentSlot],
-      ["slot-count", "2"],
+      ...this.bootControl.variables(),
     ];
-    for (const s of ["a", "b"]) {
-      vars.push([`slot-successful:${s}`, s === this.currentSlot ? "yes" : "no"], [`slot-unbootable:${s}`, "no"], [`slot-retry-count:${s}`, "7"]);
-    }
     for (const p of this.partitions.values()) {
       const names = p.abSlotted ? [`${p.name}_a`, `${p.name}_b`] : [p.name];
       vars.push([`has-slot:${p.name}`, p.abSlotted ? "yes" : "no"]);
@@ -144,8 +167,8 @@ export class FastbootDevice {
       }
       case "set_active": {
         const slot = arg.replace(/^_/, "");
-        if (slot !== "a" && slot !== "b") return { responses: [`FAILinvalid slot ${arg}`] };
-        this.currentSlot = slot;
+        if (!isSlot(slot)) return { responses: [`FAILinvalid slot ${arg}; this device has slots ${SLOTS.join(", ")}`] };
+        this.bootControl.setActive(slot);
         return { responses: ["OKAY"] };
       }
       case "reboot":

@@ -1,6 +1,7 @@
 export { VirtualAndroid, DEFAULT_ADB_FEATURES, type VirtualAndroidOptions, type AndroidMode, type AndroidFaults } from "./virtual-android.js";
 export { AndroidDeviceState, type AndroidIdentity, type RebootTarget } from "./device-state.js";
-export { FastbootDevice, DEFAULT_PARTITIONS, type PartitionSpec, type FlashedImage } from "./fastboot-device.js";
+export { FastbootDevice, DEFAULT_PARTITIONS, UNBOOTABLE_MARKER, type PartitionSpec, type FlashedImage } from "./fastboot-device.js";
+export { BootControl, MAX_TRIES, otherSlot, isSlot, type Slot, type SlotMetadata, type SlotChoice } from "./boot-control.js";
 export { InstrumentationScriptSchema, ScriptedTestSchema, type InstrumentationScript, type ScriptedTest } from "./instrumentation.js";
 export { readApkManifest, ApkParseError, type ApkManifest } from "./apk-manifest.js";
 export { pickFreePort } from "./tcp-endpoint.js";

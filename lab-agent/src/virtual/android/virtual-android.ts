@@ -4,6 +4,7 @@ import { MAX_PAYLOAD_V1 } from "./adb-message.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { AdbConnection, type AdbGreeting } from "./adb-connection.js";
 import type { AdbStream } from "./adb-stream.js";
+import type { Slot } from "./boot-control.js";
 import { AndroidDeviceState, type AndroidIdentity, type RebootTarget } from "./device-state.js";
 import { FastbootConnection } from "./fastboot-connection.js";
 import { FastbootDevice } from "./fastboot-device.js";
@@ -53,6 +54,8 @@ export interface AndroidFaults {
   bootHangs: boolean;
   /** Drop every connection after this many more payload bytes (adb WRTE or fastboot download). */
   disconnectAfterBytes: number | null;
+  /** When that count runs out, pull the cable (`unplug`) instead of only dropping the connections. */
+  unplugWhenCut: boolean;
 }
 
 /**
@@ -63,7 +66,7 @@ export class VirtualAndroid {
   readonly id: string;
   readonly state: AndroidDeviceState;
   readonly fastboot: FastbootDevice;
-  readonly faults: AndroidFaults = { greeting: "device", bootHangs: false, disconnectAfterBytes: null };
+  readonly faults: AndroidFaults = { greeting: "device", bootHangs: false, disconnectAfterBytes: null, unplugWhenCut: false };
   private readonly adb: TcpEndpoint;
   private readonly fb: TcpEndpoint;
   private readonly adbConnections = new Set<AdbConnection>();
@@ -74,6 +77,8 @@ export class VirtualAndroid {
   /** Why the last self-started reboot failed, if it did. */
   lastError: string | null = null;
   private bootTimer: NodeJS.Timeout | undefined;
+  /** The A/B slot Android is running from (null while no slot could boot). */
+  private bootedSlot: Slot | null = null;
   private transitions: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: VirtualAndroidOptions = {}) {
@@ -208,20 +213,35 @@ export class VirtualAndroid {
   }
 
   private async bootAndroid(): Promise<void> {
+    // The bootloader picks a slot first (A/B fallback included: boot-control.ts); with none left it stays in fastboot.
+    const choice = this.fastboot.bootControl.chooseBootSlot((slot) => this.fastboot.slotBootsFine(slot));
+    const s = this.state;
+    for (const a of choice.attempts.filter((x) => !x.booted)) s.log("bootloader", `slot ${a.slot} failed to boot (${a.triesLeft} tries left)`, 5, "system", 1);
+    for (const slot of choice.markedUnbootable) s.log("bootloader", `slot ${slot} marked unbootable`, 5, "system", 1);
+    this.bootedSlot = choice.slot;
+    if (choice.slot === null) {
+      s.log("bootloader", "no bootable slot; staying in fastboot", 6, "system", 1);
+      await this.enterBootloader();
+      return;
+    }
     this.currentMode = "booting";
     this.state.resetProperties();
-    this.state.props.set("ro.boot.slot_suffix", `_${this.fastboot.currentSlot}`);
-    const s = this.state;
+    this.state.props.set("ro.boot.slot_suffix", `_${choice.slot}`);
     s.log("init", "init first stage started!", 4, "main", 1);
     s.log("Zygote", "System zygote ready", 4, "main", 600);
     s.log("SystemServer", "Entered the Android system server!", 4, "system", 800);
-    s.log("ActivityManager", `Slot ${this.fastboot.currentSlot} booted`, 4, "system", 800);
+    s.log("ActivityManager", `Slot ${choice.slot} booted`, 4, "system", 800);
     await this.adb.open();
     if (!this.faults.bootHangs) this.bootTimer = setTimeout(() => this.completeBoot(), this.bootDelayMs);
   }
 
   private completeBoot(): void {
     if (this.faults.bootHangs || this.currentMode !== "booting") return;
+    if (this.bootedSlot !== null) {
+      // update_verifier's job on a real device: a completed boot proves the slot.
+      this.fastboot.bootControl.markSuccessful(this.bootedSlot);
+      this.state.log("update_verifier", `Marked slot ${this.bootedSlot} as booted successfully.`, 4, "main", 500);
+    }
     this.state.markBootCompleted();
     this.currentMode = "device";
   }
@@ -236,7 +256,9 @@ export class VirtualAndroid {
     this.faults.disconnectAfterBytes -= bytes;
     if (this.faults.disconnectAfterBytes <= 0) {
       this.faults.disconnectAfterBytes = null;
-      setImmediate(() => this.dropConnections());
+      const unplug = this.faults.unplugWhenCut;
+      this.faults.unplugWhenCut = false;
+      setImmediate(() => (unplug ? void this.unplug() : this.dropConnections()));
     }
   }
 
