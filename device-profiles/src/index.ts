@@ -1,5 +1,6 @@
 export * from "./schema/byte-size.js";
 export * from "./schema/device-profile-schema.js";
+export * from "./schema/ota-trigger.js";
 export * from "./schema/json-schema.js";
 export * from "./reset/reset-sequence.js";
 export * from "./yaml/problem.js";

@@ -164,6 +164,25 @@ test("a profile cannot claim a capability its kind's driver does not provide; fa
   assert.equal(p.match, { model: "Pixel 8", minSdk: 33 });
 });
 
+test("ota.trigger: a console command, an HTTP request or a polled manifest; a bad field is named at its line", async () => {
+  const file = join(tmp, "ota.yaml");
+  await writeFile(file, ESP32 + "ota:\n  trigger:\n    via: http\n    url: 'http://192.168.4.1/ota'\n    body: '{url}'\n");
+  assert.equal(esp32(await loadProfileFile(file)).ota?.trigger, { via: "http", url: "http://192.168.4.1/ota", method: "POST", body: "{url}" });
+  assert.equal(esp32((await loadProfiles()).get("esp32-virtual")).ota?.trigger, { via: "command", command: "ota {url}" });
+  const placeholder = await check("ota-placeholder.yaml", ESP32 + "ota:\n  trigger:\n    via: command\n    command: 'ota {uri}'\n");
+  assert.equal(placeholder.map((p) => [p.line, p.path]), [[26, "ota.trigger.command"]]);
+  assert.match(placeholder[0]?.message ?? "", /\{uri\} is not a placeholder; use \{url\}, \{manifest\}, \{version\}/);
+  const via = await check("ota-via.yaml", ESP32 + "ota:\n  trigger:\n    via: mqtt\n    command: 'ota {url}'\n");
+  assert.equal(via.map((p) => p.path), ["ota.trigger.via"]);
+  assert.match(via[0]?.message ?? "", /command|http|poll/);
+  const get = await check("ota-get.yaml", ESP32 + "ota:\n  trigger:\n    via: http\n    url: 'http://192.168.4.1/ota?u={url}'\n    method: GET\n    body: x\n");
+  assert.equal(get.map((p) => p.path), ["ota.trigger.body"]);
+  const field = await check("ota-field.yaml", ESP32 + "ota:\n  trigger:\n    via: poll\n    command: 'ota {url}'\n");
+  assert.equal(field.map((p) => [p.path, p.message]), [["ota.trigger.command", "unknown field"]]);
+  const phone = await check("ota-phone.yaml", "id: phone\nname: Phone\nkind: android\nvirtual: true\nota:\n  trigger: { via: poll }\n");
+  assert.equal(phone.map((p) => p.path), ["ota"], "an android profile has no ota section");
+});
+
 test("a regex that does not compile, a bad reset token and a bad size are each one problem at their line", async () => {
   const text = ESP32.replace("appStartMarker: app_main", "appStartMarker: 'app_main('").replace("run: D0|R1|W100|R0", "run: D0|R1|X100|R0").replace("size: 2MB", "size: 2 megs");
   const problems = await check("bad-values.yaml", text);

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ResetSequenceSchema } from "../reset/reset-sequence.js";
 import { capabilitiesOf } from "../kinds.js";
 import { ByteSizeSchema, OffsetSchema } from "./byte-size.js";
+import { OtaSettingsSchema } from "./ota-trigger.js";
 
 const hex4 = (what: string) => z.string().regex(/^[0-9a-fA-F]{4}$/, `${what} must be 4 hex digits, e.g. 10c4`);
 
@@ -96,8 +97,15 @@ export const AndroidMatchSchema = z
     device: z.string().min(1).optional(),
     /** ro.build.version.sdk, at least */
     minSdk: z.number().int().min(1).optional(),
+    /** ro.build.version.sdk, at most */
+    maxSdk: z.number().int().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.minSdk !== undefined && m.maxSdk !== undefined && m.maxSdk < m.minSdk) {
+      ctx.addIssue({ code: "custom", path: ["maxSdk"], message: `maxSdk ${m.maxSdk} is below minSdk ${m.minSdk}: no device could match` });
+    }
+  });
 
 export const ProfileIdSchema = z
   .string()
@@ -134,6 +142,8 @@ export const Esp32ProfileSchema = z
     capabilities: CapabilityListSchema.default([...capabilitiesOf("esp32")]),
     /** The suite that tells whether a board of this type is healthy: flash the lab's known-good image, boot to app_main. */
     healthCheck: HealthCheckSchema.default("esp32-health"),
+    /** How the app on this board type is told to update over the air (docs/ota.md); absent: the console command `ota {url}`. */
+    ota: OtaSettingsSchema.optional(),
   })
   .strict()
   .transform((p) => ({
@@ -146,6 +156,10 @@ export const AndroidProfileSchema = z
     ...common,
     kind: z.literal("android"),
     android: AndroidSettingsSchema.prefault({}),
+    /**
+     * Which devices the agent's adb discovery registers as this profile. Absent: none (the profile is only used for
+     * boards named explicitly); `{}`: any device. The most specific matching profile wins.
+     */
     match: AndroidMatchSchema.optional(),
     /** What this board type can do; default: everything the Android driver provides (fastboot only when android.fastboot). */
     capabilities: CapabilityListSchema.optional(),

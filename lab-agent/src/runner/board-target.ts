@@ -1,4 +1,4 @@
-import type { BoardKind, Chip } from "@hil/device-profiles";
+import type { BoardKind, Chip, OtaTrigger } from "@hil/device-profiles";
 import type { ConsoleCapture } from "../console/console-capture.js";
 
 /** One file to write to a board's flash. */
@@ -44,6 +44,8 @@ export interface Esp32BoardTarget extends BoardTarget {
   /** The profile's chip and flash size (an ESP-IDF build is checked against them before anything is written). */
   readonly chip: Chip;
   readonly flashSize: number;
+  /** How the profile says this board's app is told to update (ota.trigger without a command uses it). */
+  readonly otaTrigger?: OtaTrigger | undefined;
   /** Writes the images and leaves the board running the new firmware. */
   flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
   reset(mode: "run" | "download"): Promise<void>;

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { LabError } from "@hil/contracts";
-import type { Chip, DeviceProfile, Esp32Profile } from "@hil/device-profiles";
+import type { Chip, DeviceProfile, Esp32Profile, OtaTrigger } from "@hil/device-profiles";
 import { ConsoleCapture } from "../console/console-capture.js";
 import { ConsoleYieldingLink } from "../console/console-yielding-link.js";
 import { Esp32FlashDriver, type FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
@@ -41,6 +41,7 @@ export class Esp32Target implements Esp32BoardTarget {
   readonly panicPattern: RegExp;
   readonly chip: Chip;
   readonly flashSize: number;
+  readonly otaTrigger: OtaTrigger | undefined;
   /** The last flash's report (chip, MAC, skipped images). */
   lastFlash: FlashReport | undefined;
   private readonly driver: Esp32FlashDriver;
@@ -54,6 +55,7 @@ export class Esp32Target implements Esp32BoardTarget {
     this.appOffset = opts.profile.flash.appOffset;
     this.chip = opts.profile.chip;
     this.flashSize = opts.profile.flash.size;
+    this.otaTrigger = opts.profile.ota?.trigger;
     this.panicPattern = new RegExp(opts.profile.console.panicPattern);
     this.console = new ConsoleCapture(opts.link, {
       boardId: opts.boardId,

@@ -1,5 +1,6 @@
 import type { Step, Suite } from "@hil/contracts";
 import { STEP_CAPABILITY, type DeviceProfile } from "@hil/device-profiles";
+import { checkOtaTriggerFit } from "./ota-trigger-fit.js";
 
 /** The capability each step type needs: one table, in the board-kind registry. */
 export { STEP_CAPABILITY };
@@ -44,6 +45,7 @@ export function checkRoleProfile(suite: Suite, role: string, profile: DeviceProf
       });
     }
   });
+  problems.push(...checkOtaTriggerFit(suite, role, profile));
   return problems;
 }
 

@@ -48,7 +48,8 @@ export async function runAndroidInstrumentStep(ctx: StepContext<InstrumentStep>)
     const e = toLabError(err);
     return { outcome: "fail", errorCode: e.code, message: e.message, cases: [] };
   }
-  const { cases } = summary;
+  const declared = applyDeclaredFailures(summary.cases, ctx.step.expectFailures);
+  const { cases } = declared;
   const count = (o: CaseResult["outcome"]) => cases.filter((c) => c.outcome === o).length;
   const bad = cases.filter((c) => c.outcome === "fail" || c.outcome === "error");
   const counts = `${cases.length} tests: ${count("pass")} passed, ${count("fail")} failed, ${count("error")} errors, ${count("skip")} skipped`;
@@ -67,9 +68,35 @@ export async function runAndroidInstrumentStep(ctx: StepContext<InstrumentStep>)
     }
     return { outcome: "error", errorCode: "LINK_CLOSED", message: `${cut}; the connection to the device was probably cut`, cases: markCut(cases, "the connection was cut") };
   }
-  if (bad.length > 0) return { outcome: "fail", errorCode: "TEST_FAILED", message: `${counts}; failed: ${bad.map(caseName).join(", ")}`, cases };
+  const asDeclared = declared.matched > 0 ? `, ${declared.matched} of them failed as declared` : "";
+  if (declared.missing.length > 0) {
+    return { outcome: "fail", errorCode: "TEST_FAILED", message: `${counts}${asDeclared}; declared to fail but did not run: ${declared.missing.join(", ")} (check expectFailures against the runner's tests)`, cases };
+  }
+  if (bad.length > 0) return { outcome: "fail", errorCode: "TEST_FAILED", message: `${counts}${asDeclared}; failed: ${bad.map(caseName).join(", ")}`, cases };
   if (cases.length === 0) return { outcome: "fail", errorCode: "TEST_FAILED", message: `${ctx.step.runner} ran no tests; check the runner's arguments (class filters)`, cases };
-  return { outcome: "pass", message: counts, cases };
+  return { outcome: "pass", message: `${counts}${asDeclared}`, cases };
+}
+
+/**
+ * The step's compatibility matrix: a declared test that failed counts as passed (its message says it
+ * failed as declared, and why); one that passed is a failure, since the declaration no longer holds.
+ */
+export function applyDeclaredFailures(cases: CaseResult[], declared: InstrumentStep["expectFailures"]): { cases: CaseResult[]; matched: number; missing: string[] } {
+  if (declared.length === 0) return { cases, matched: 0, missing: [] };
+  const reasons = new Map(declared.map((d) => [d.test, d.reason]));
+  let matched = 0;
+  const out = cases.map((c): CaseResult => {
+    const reason = reasons.get(caseName(c));
+    if (reason === undefined) return c;
+    if (c.outcome === "fail") {
+      matched++;
+      return { ...c, outcome: "pass", message: `failed as declared (${reason}): ${c.message ?? "no message"}` };
+    }
+    if (c.outcome === "pass") return { ...c, outcome: "fail", message: `declared to fail (${reason}) but passed: the expected incompatibility is gone; update expectFailures` };
+    return c;
+  });
+  const ran = new Set(cases.map(caseName));
+  return { cases: out, matched, missing: declared.map((d) => d.test).filter((t) => !ran.has(t)) };
 }
 
 /** The test the cut stopped says why it did not finish. */

@@ -1,4 +1,5 @@
 import { LabError, type Step } from "@hil/contracts";
+import { fillOtaTemplate, type OtaTrigger } from "@hil/device-profiles";
 import type { Esp32BoardTarget } from "../board-target.js";
 import { requireEsp32, sleep, type StepContext, type StepOutcome } from "../step-context.js";
 import type { OtaHttpServer, OtaRequestRecord } from "./ota-http-server.js";
@@ -6,31 +7,102 @@ import { otaServerKey } from "./ota-serve-step.js";
 
 type OtaTriggerStep = Extract<Step, { type: "ota.trigger" }>;
 
+/** How this step tells the device, and who decided it (the step, the board's profile, or the default). */
+type Trigger =
+  | { via: "command"; command: string; from: "step" | "profile" | "default" }
+  | { via: "http"; method: string; url: string; body: string | undefined; from: "profile" }
+  | { via: "poll"; from: "step" | "profile" };
+
+const HTTP_TRIGGER_TIMEOUT_MS = 10_000;
+
 /**
- * Tells the device to update (a console command, or nothing when it polls the manifest) and waits
- * until it has fetched the image from the run's OTA server: all of it, or as much as the server's
- * fault let through. What happens on the device next is for expect-boot / expect-rollback.
+ * Tells the device to update (a console command, an HTTP request to the device, or nothing when it
+ * polls the manifest) and waits until it has fetched the image from the run's OTA server: all of it,
+ * or as much as the server's fault let through. What happens on the device next is for expect-boot /
+ * expect-rollback. The step's own `command` or `via` wins; otherwise the profile's `ota.trigger` says how.
  */
 export async function runOtaTriggerStep(ctx: StepContext<OtaTriggerStep>): Promise<StepOutcome> {
   const target = requireEsp32(ctx);
   const step = ctx.step;
   const server = ctx.scope.get<OtaHttpServer>(otaServerKey(step.server));
   if (!server) throw new LabError("SUITE_INVALID", `ota.trigger: no OTA server "${step.server}" is running; add an ota.serve step with as: ${step.server} before it`);
-  const since = step.via === "poll" ? 0 : server.requests.length;
+  const trigger = chooseTrigger(ctx, target.otaTrigger, server);
+  const since = trigger.via === "poll" ? 0 : server.requests.length;
   // What the board printed before belongs to the old firmware: later steps look at what follows.
   target.console.skipToEnd();
-  let command: string | undefined;
-  if (step.via === "command") {
-    command = ctx.scope.expand(step.command ?? `ota \${${step.server}.url}`, "ota.trigger command");
-    await target.send(`${command}\n`);
+  let told: string;
+  if (trigger.via === "command") {
+    await target.send(`${trigger.command}\n`);
+    told = `sent "${trigger.command}"`;
+  } else if (trigger.via === "http") {
+    told = await requestUpdate(trigger, ctx.signal);
+  } else {
+    told = "the device polled the manifest";
   }
   const fetched = await fetchedOrGaveUp(target, server, since, ctx);
   const how = fetched.end === "done" ? "fetched all" : fetched.end === "cut" ? "was cut off after" : "dropped the connection after";
   return {
     outcome: "pass",
-    message: `${command !== undefined ? `sent "${command}"; ` : "the device polled the manifest; "}the device ${how} ${fetched.bytesSent} of ${fetched.total} bytes from ${server.url}`,
-    details: { via: step.via, command: command ?? null, url: server.url, bytesSent: fetched.bytesSent, total: fetched.total, end: fetched.end ?? null, from: fetched.from },
+    message: `${told}${trigger.from === "profile" ? " (the profile's trigger)" : ""}; the device ${how} ${fetched.bytesSent} of ${fetched.total} bytes from ${server.url}`,
+    details: {
+      via: trigger.via,
+      trigger: trigger.from,
+      command: trigger.via === "command" ? trigger.command : null,
+      ...(trigger.via === "http" ? { request: `${trigger.method} ${trigger.url}` } : {}),
+      url: server.url,
+      bytesSent: fetched.bytesSent,
+      total: fetched.total,
+      end: fetched.end ?? null,
+      from: fetched.from,
+    },
   };
+}
+
+function chooseTrigger(ctx: StepContext<OtaTriggerStep>, profile: OtaTrigger | undefined, server: OtaHttpServer): Trigger {
+  const step = ctx.step;
+  if (step.command !== undefined) return { via: "command", command: ctx.scope.expand(step.command, "ota.trigger command"), from: "step" };
+  if (step.via === "poll") return { via: "poll", from: "step" };
+  const fill = (template: string, field: string): string => {
+    if (template.includes("{version}") && server.version === undefined) {
+      throw new LabError("SUITE_INVALID", `the profile's ${field} names {version}, but the image ota.serve as: ${step.server} serves has no app version`);
+    }
+    return fillOtaTemplate(template, { url: server.url, manifest: server.manifestUrl, ...(server.version !== undefined ? { version: server.version } : {}) });
+  };
+  if (profile?.via === "command") return { via: "command", command: fill(profile.command, "ota.trigger.command"), from: "profile" };
+  // No trigger in the profile, or the step asked for a console command and gave none: the default command.
+  if (step.via === "command" || profile === undefined) return { via: "command", command: `ota ${server.url}`, from: "default" };
+  if (profile.via === "http") {
+    return { via: "http", method: profile.method, url: fill(profile.url, "ota.trigger.url"), body: profile.body === undefined ? undefined : fill(profile.body, "ota.trigger.body"), from: "profile" };
+  }
+  if (profile.manifestUrl !== undefined && new URL(profile.manifestUrl).href !== new URL(server.manifestUrl).href) {
+    const where = new URL(profile.manifestUrl);
+    throw new LabError(
+      "SUITE_INVALID",
+      `the profile says the device polls ${profile.manifestUrl}, but ota.serve as: ${step.server} serves ${server.manifestUrl}; give that ota.serve host: ${where.hostname} and port: ${where.port || 80}`,
+    );
+  }
+  return { via: "poll", from: "profile" };
+}
+
+/** The profile's HTTP trigger: the device must answer 2xx, or the update never started. */
+async function requestUpdate(trigger: Extract<Trigger, { via: "http" }>, signal: AbortSignal): Promise<string> {
+  const what = `${trigger.method} ${trigger.url}`;
+  let res: Response;
+  try {
+    res = await fetch(trigger.url, {
+      method: trigger.method,
+      ...(trigger.body !== undefined ? { body: trigger.body, headers: { "content-type": "text/plain" } } : {}),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(HTTP_TRIGGER_TIMEOUT_MS)]),
+    });
+  } catch (err) {
+    if (signal.aborted) throw err;
+    // fetch wraps the socket's error ("connect ECONNREFUSED …") as its cause
+    const why = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+    throw new LabError("TEST_FAILED", `${what} (the profile's ota.trigger) got no answer from the device: ${why}`, { cause: err });
+  }
+  const text = (await res.text()).trim().slice(0, 200);
+  if (!res.ok) throw new LabError("TEST_FAILED", `${what} (the profile's ota.trigger): the device answered ${res.status}${text ? ` "${text}"` : ""}`);
+  return `${what} answered ${res.status}`;
 }
 
 /** What an app prints when it gives up on an update (the virtual app; ESP-IDF's examples print alike). */

@@ -16,6 +16,20 @@ export const ProvisionActionSchema = z.object({
   scanMs: z.number().int().min(0).max(120_000).default(10_000),
 });
 
+/**
+ * A companion app's test that talks to a device on the bench's air (docs/ota.md, "Coupled updates"): it
+ * scans for `servicePrefix`…, says which protocol versions the app speaks, and passes only if the device's
+ * firmware speaks one of them.
+ */
+export const TalkActionSchema = z
+  .object({
+    servicePrefix: z.string().min(1).default("DEV_"),
+    minProtocol: z.number().int().min(0),
+    maxProtocol: z.number().int().min(0),
+    scanMs: z.number().int().min(0).max(120_000).default(10_000),
+  })
+  .refine((t) => t.minProtocol <= t.maxProtocol, { path: ["maxProtocol"], message: "maxProtocol must be at least minProtocol" });
+
 export const ScriptedTestSchema = z.object({
   class: z.string().min(1),
   name: z.string().min(1),
@@ -27,6 +41,8 @@ export const ScriptedTestSchema = z.object({
   log: z.array(z.string()).default([]),
   /** What the test does on the air; its outcome then decides the test's (a `pass` test fails if the device refuses). */
   provision: ProvisionActionSchema.optional(),
+  /** Connects to a device's companion service; its answer decides the test's outcome as for `provision`. */
+  talk: TalkActionSchema.optional(),
 });
 export type ScriptedTest = z.infer<typeof ScriptedTestSchema>;
 
@@ -111,6 +127,18 @@ export async function runInstrumentation(script: InstrumentationScript, run: Ins
       if (failure !== undefined && result === "pass") {
         result = "fail";
         stack = `java.lang.AssertionError: ${failure}\n\tat ${t.class}.${t.name}(${simple}.java:57)`;
+      }
+    }
+    if (t.talk) {
+      const k = t.talk;
+      const app = run.component.split("/")[0] ?? "";
+      run.log(simple, `scanning for ${k.servicePrefix}* (${k.scanMs} ms)`, 4);
+      const answer = await benchAir.request(k.servicePrefix, { app, minProtocol: String(k.minProtocol), maxProtocol: String(k.maxProtocol) }, k.scanMs);
+      const failure = answer === undefined ? `no device advertising ${k.servicePrefix}* found in ${k.scanMs} ms` : answer.reply.ok ? undefined : `${answer.service} refused: ${answer.reply.message}`;
+      if (answer?.reply.ok) run.log(simple, `talking to ${answer.service}: ${answer.reply.message}`, 4);
+      if (failure !== undefined && result === "pass") {
+        result = "fail";
+        stack = `java.lang.AssertionError: ${failure}\n\tat ${t.class}.${t.name}(${simple}.java:63)`;
       }
     }
     switch (result) {

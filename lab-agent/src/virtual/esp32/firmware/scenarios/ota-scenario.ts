@@ -4,6 +4,8 @@ import { SW_CPU_RESET, type ScenarioEnv, type ScenarioRunner } from "../firmware
 import { bootStateOf } from "../ota-boot-select.js";
 import type { ScenarioSpec } from "../scenario-spec.js";
 import { startConsole } from "./console-scenario.js";
+import { advertiseCompanion } from "./ota-companion.js";
+import { serveUpdateEndpoint } from "./ota-http-endpoint.js";
 import { runOtaUpdate } from "./ota-update.js";
 
 type OtaSpec = Extract<ScenarioSpec, { kind: "ota" }>;
@@ -32,6 +34,14 @@ export function startOta(spec: OtaSpec, env: ScenarioEnv): ScenarioRunner {
     });
   };
   if (spec.manifestUrl !== undefined) pollManifest(spec, spec.manifestUrl, env, () => updating, (url) => update(url, () => undefined));
+  if (spec.httpTrigger !== undefined) {
+    serveUpdateEndpoint({ ...spec.httpTrigger, tag: spec.tag }, env, (url) => {
+      if (updating) return "busy";
+      update(url, () => undefined);
+      return "started";
+    });
+  }
+  if (spec.companion !== undefined) advertiseCompanion(spec.companion, env);
   return startConsole(spec, env, {
     ota: {
       usage: "ota  <url>",
