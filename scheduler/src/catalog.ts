@@ -1,5 +1,5 @@
 import type { Suite } from "@hil/contracts";
-import { loadProfiles } from "@hil/device-profiles";
+import { loadProfiles, type DeviceProfile } from "@hil/device-profiles";
 import { loadSuites } from "@hil/test-suites";
 
 /** The little the scheduler needs from a device profile. */
@@ -10,6 +10,8 @@ export interface ProfileInfo {
   healthCheck?: string;
   /** ESP32: where an app image goes (the recovery ladder's reflash). */
   appOffset?: number;
+  /** The whole profile, when the catalog has it: a run is then checked against its capabilities at submit. */
+  profile?: DeviceProfile;
 }
 
 /** Where suites and profiles come from (the shipped YAML by default; tests pass their own). */
@@ -28,7 +30,7 @@ export function defaultCatalog(): Catalog {
       (profiles ??= loadProfiles().then(
         (all) =>
           new Map(
-            [...all].map(([id, p]) => [id, { id, kind: p.kind, healthCheck: p.healthCheck, ...(p.kind === "esp32" ? { appOffset: p.flash.appOffset } : {}) }]),
+            [...all].map(([id, p]) => [id, { id, kind: p.kind, healthCheck: p.healthCheck, profile: p, ...(p.kind === "esp32" ? { appOffset: p.flash.appOffset } : {}) }]),
           ),
       )),
   };

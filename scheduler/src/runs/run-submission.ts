@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ArtifactRef, Run, RunRequest } from "@hil/contracts";
+import { checkRoleProfile } from "@hil/test-suites";
 import { ArtifactFetchError, type ArtifactFetcher } from "../artifacts/artifact-fetcher.js";
 import type { FsArtifactStore } from "../artifacts/fs-artifact-store.js";
 import type { Catalog } from "../catalog.js";
@@ -59,6 +60,9 @@ export async function planRun(
     if (suiteProfile && suiteProfile.kind !== want.kind) {
       throw unprocessable(`suite ${suite.name} role ${role} needs a ${suiteProfile.kind} board; profile ${profile} is ${want.kind}`, field ? `${field}.profile` : "profile");
     }
+    // the same capability table the agent's runner and `hil suites check` read: no run is queued for a step its board cannot do
+    const misfit = want.profile ? checkRoleProfile(suite, role, want.profile)[0] : undefined;
+    if (misfit) throw unprocessable(`suite ${suite.name} cannot run on profile ${profile}: ${misfit.path.join(".")}: ${misfit.message}`, field ? `${field}.profile` : "profile");
     roles[role] = { profile, labels: { ...(base.labels ?? {}), ...(over.labels ?? {}) }, ...(over.board !== undefined ? { board: over.board } : {}) };
   });
 
