@@ -66,6 +66,8 @@ export interface LabKeys {
   filesPending(): string;
   /** Scheduler-owned hash: run id → the last entry of its log stream copied to the run's archive file (long runs). */
   runLogArchived(): string;
+  /** Scheduler-owned hash: board id → the last entry of its log stream copied to the board's archive files, before the stream's cap trims it. */
+  boardLogArchived(): string;
   /** Scheduler-owned hash: webhook id → registration (owner, URL, secret) made with `POST /webhooks`. */
   webhooks(): string;
   /** Scheduler-owned zset: webhook delivery id → when it is next tried (a claimed delivery is pushed past its send timeout). */
@@ -117,6 +119,7 @@ export function labKeys(namespace: string = DEFAULT_NAMESPACE): LabKeys {
     queueChecks: () => `${p}:runs:queue-checks`,
     filesPending: () => `${p}:runs:files-pending`,
     runLogArchived: () => `${p}:runs:log-archived`,
+    boardLogArchived: () => `${p}:boards:log-archived`,
     webhooks: () => `${p}:webhooks`,
     webhookDue: () => `${p}:webhooks:due`,
     webhookDelivery: (id) => `${p}:webhooks:delivery:${id}`,

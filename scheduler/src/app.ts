@@ -30,6 +30,7 @@ import { EventConsumer } from "./dispatch/event-consumer.js";
 import { Reaper } from "./dispatch/reaper.js";
 import { RedisOutageWatch } from "./dispatch/redis-outage-watch.js";
 import { RunLifecycle } from "./dispatch/run-lifecycle.js";
+import { BoardLogArchive } from "./logs/board-log-archive.js";
 import { LeaseStore } from "./leases/lease-store.js";
 import { SchedulerMetrics } from "./metrics.js";
 import { webhooksRoutes } from "./api/webhooks-routes.js";
@@ -107,6 +108,7 @@ export function createSchedulerApp(config: SchedulerConfig, deps: SchedulerDeps 
     users: new UserStore(redis, keys),
     audit: new AuditLog(redis, keys, config.auditMax, (err) => log.error({ err: err.message }, "audit entry not written")),
     log,
+    boardLogs: new BoardLogArchive(redis, keys, (id) => artifacts.boardDir(id), { retentionMs: config.retentionMs, warn: (f, m) => log.warn(f, m) }),
     // a Redis answer slower than a third of a lease is an outage; leases expire up to one TTL after it ends
     outages: new RedisOutageWatch(Math.max(1000, config.leaseTtlMs / 3), 2 * config.leaseTtlMs + config.tickMs),
     wake: (refreshBoards) => dispatcher?.wake(refreshBoards),

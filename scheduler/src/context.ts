@@ -3,6 +3,7 @@ import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { Logger } from "pino";
 import type { LabKeys } from "@hil/contracts";
 import type { FsArtifactStore } from "./artifacts/fs-artifact-store.js";
+import type { BoardLogArchive } from "./logs/board-log-archive.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { RedisAclSync } from "./auth/redis-acl.js";
 import type { RateLimiter } from "./auth/rate-limiter.js";
@@ -43,6 +44,8 @@ export interface SchedulerContext {
   /** Redis ACL users that follow agent tokens (it listens to `tokens` itself). */
   readonly redisAcl: RedisAclSync;
   readonly log: Logger;
+  /** Board log streams copied to files before their cap trims them; read when a reader resumes below the stream. */
+  readonly boardLogs: BoardLogArchive;
   /** When Redis was last unresponsive (seen by the reaper): lost leases then are not the boards' fault. */
   readonly outages: RedisOutageWatch;
   /** Health checks, the recovery ladder and board history (docs/scheduler.md, "Board health"). */

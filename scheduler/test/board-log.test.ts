@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import type { LogLine } from "@hil/contracts";
-import { makeTempDir } from "@hil/test-kit";
+import { makeTempDir, waitUntil } from "@hil/test-kit";
 import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { ADMIN, freshNamespace, startScheduler, type Running } from "./support/harness.js";
 import { FakeAgent } from "./support/fake-agent.js";
@@ -91,6 +91,29 @@ test("follow delivers new lines; a reconnect with Last-Event-ID resumes with no 
   // the client saw up to 55 only (say), and reconnects
   const again = await readEvents("/api/v1/boards/dk1/log?follow=1&since=0", 6, { "last-event-id": "55" }, () => writeLines(61, 61));
   assert.equal(again.map((e) => e.id), [56, 57, 58, 59, 60, 61]);
+});
+
+test("lines the stream's cap trimmed come from the board's archive to a reader resuming below the stream: once and in order", async () => {
+  const { redis: r, keys } = s.svc.context;
+  await writeLines(62, 300);
+  // the reaper copies the stream to the board's day files every couple of seconds
+  await waitUntil("the archive to reach line 300", async () => (await r.hget(keys.boardLogArchived(), "dk1")) === "300-0" || undefined, 30_000, 100);
+  await r.xtrim(keys.boardLog("dk1"), "MAXLEN", 20); // what the agent's cap does to a busy board
+  await writeLines(301, 310);
+  const resumed = await readEvents("/api/v1/boards/dk1/log?since=100", 1000);
+  assert.equal(
+    resumed.map((e) => e.id),
+    Array.from({ length: 210 }, (_, i) => 101 + i),
+    "101–280 from the archive, 281–310 from the stream (before: only 281–310)",
+  );
+  assert.is(resumed[0]?.line.text, "line 101");
+  // without a cursor: the stream as it is (the dashboard's tail)
+  const tail = await readEvents("/api/v1/boards/dk1/log", 1000);
+  assert.equal(tail.map((e) => e.id), Array.from({ length: 30 }, (_, i) => 281 + i));
+  // from the very start: everything archived, then the stream
+  const all = await readEvents("/api/v1/boards/dk1/log?since=0", 1000);
+  assert.is(all.length, 310);
+  assert.equal(new Set(all.map((e) => e.id)).size, 310);
 });
 
 test("unknown board: 404; bad since: 400", async () => {

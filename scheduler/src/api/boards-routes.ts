@@ -79,7 +79,7 @@ export function boardsRoutes(ctx: SchedulerContext): Router {
     if ((await ctx.redis.sismember(ctx.keys.boards(), id)) !== 1 && (await ctx.redis.exists(ctx.keys.boardLog(id))) !== 1) {
       throw new HttpError(404, `no board ${id}`);
     }
-    await streamBoardLog(ctx.redis, ctx.keys, id, resume, q.follow, req, res);
+    await streamBoardLog(ctx.redis, ctx.keys, id, resume, q.follow, req, res, ctx.boardLogs);
   });
 
   return r;

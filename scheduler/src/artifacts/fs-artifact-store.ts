@@ -127,6 +127,11 @@ export class FsArtifactStore {
     return createReadStream(this.pathOf(sha256));
   }
 
+  /** Where a board's archived log files go (see BoardLogArchive). */
+  boardDir(boardId: string): string {
+    return join(this.dir, "boards", boardId);
+  }
+
   /** Where a run's JUnit XML and log files go. */
   runDir(runId: string): string {
     return join(this.dir, "runs", runId);

@@ -39,6 +39,7 @@ export class Reaper {
     const ids = await redis.zrange(keys.activeRuns(), "0", "999");
     if (ids.length === 0) {
       this.ctx.outages.waited(began, Date.now());
+      await this.ctx.boardLogs.sweep(now);
       return this.lifecycle.resumeFiles(now);
     }
     // one round trip for the runs, one for their leases; the CAS in RunLifecycle re-checks before acting
@@ -64,6 +65,7 @@ export class Reaper {
     this.ctx.outages.waited(began, Date.now());
     // disk work after the measurement: a slow disk is no Redis outage
     await this.lifecycle.archiveLogs(seen.filter((s) => s.run.state === "running").map((s) => s.id));
+    await this.ctx.boardLogs.sweep(now);
     await this.lifecycle.resumeFiles(now);
     let k = 0;
     for (const { id, run, claim, timeoutMs } of seen) {
