@@ -68,6 +68,8 @@ export interface SoakReport {
   linesOutOfOrder: number;
   /** Lines missing, by run (the run's id → how many), to find the runs to read. */
   missingByRun: Record<string, number>;
+  /** The first missing lines themselves. */
+  missingSamples: LogLine[];
   /** Boards still leased after the drain. */
   leasedBoards: string[];
 }
@@ -103,6 +105,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     linesDuplicated: 0,
     linesOutOfOrder: 0,
     missingByRun: {},
+    missingSamples: [],
     leasedBoards: [],
   };
   const agentOutput: string[] = [];
@@ -417,10 +420,14 @@ async function checkLines(lab: Lab, followers: Follower[], report: SoakReport): 
   const byRun = new Map<string, LogLine[]>();
   for (const f of followers) {
     report.linesAcked += f.seen.length;
-    const stored = new Set((await lab.redis.xrange(f.key, "-", "+")).map(([id]) => id));
+    // the board's log as the lab serves it from the start: its archive (what the stream's cap trimmed), then the stream
+    const stored = new Set((await boardLogIds(lab, f.key.split(":").pop() ?? "")).map((seq) => `${seq}-0`));
     for (const line of f.seen) {
       if (line.run !== null) byRun.set(line.run, [...(byRun.get(line.run) ?? []), line]);
-      else if (!stored.has(`${line.seq}-0`)) report.linesMissing++;
+      else if (!stored.has(`${line.seq}-0`)) {
+        report.linesMissing++;
+        if (report.missingSamples.length < 200) report.missingSamples.push(line);
+      }
     }
   }
   for (const [run, seen] of byRun) {
@@ -442,6 +449,7 @@ async function checkLines(lab: Lab, followers: Follower[], report: SoakReport): 
       if (n === 0) {
         report.linesMissing++;
         report.missingByRun[run] = (report.missingByRun[run] ?? 0) + 1;
+        if (report.missingSamples.length < 200) report.missingSamples.push(l);
         continue;
       }
       if (n > 1) report.linesDuplicated++;
@@ -456,12 +464,24 @@ async function dump(lab: Lab, dir: string, report: SoakReport, agentOutput: stri
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "agents.log"), agentOutput.join("\n"));
   await writeFile(join(dir, "scheduler.log"), lab.scheduler.output());
+  await writeFile(join(dir, "missing.json"), JSON.stringify(report.missingSamples, null, 1));
+  for (const f of followers) {
+    const stored = await lab.redis.xrange(f.key, "-", "+");
+    await writeFile(join(dir, `board-${f.key.split(":").pop()}.json`), JSON.stringify({ seen: f.seen.map((l) => [l.seq, l.run, l.text.slice(0, 60)]), stored: stored.map(([id]) => id) }));
+  }
   for (const id of new Set([...report.executedTwice, ...Object.keys(report.missingByRun)])) {
     const run = await lab.getRun(id).catch(() => undefined);
     const log = await lab.api<LogLine[]>("GET", `/api/v1/runs/${id}/log?format=json`);
     const seen = followers.flatMap((f) => f.seen.filter((l) => l.run === id));
     await writeFile(join(dir, `run-${id}.json`), JSON.stringify({ run, stored: log.body, seen }, null, 1));
   }
+}
+
+/** The line numbers `GET /boards/:id/log?since=0` serves (Server-Sent Events, ended since it does not follow). */
+async function boardLogIds(lab: Lab, board: string): Promise<number[]> {
+  const res = await fetch(`${lab.url}/api/v1/boards/${board}/log?since=0`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (!res.ok) throw new Error(`board log of ${board}: HTTP ${res.status}`);
+  return [...(await res.text()).matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
 }
 
 /** The report as the table the note carries. */
