@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
 import { makeTempDir, waitUntil } from "@hil/test-kit";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
+import { CONSUMER_GROUP } from "../src/dispatch/event-consumer.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
 import { startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
 import { suite } from "./support/harness.js";
@@ -36,8 +37,8 @@ type Bench = SchedulerParts;
 /** The scheduler's parts without its loops: nothing runs unless the test calls it. */
 const bench = (): Bench => schedulerParts(redis.url, (ns) => join(tmp.dir, ns), cleanups);
 
-/** A run leased on board b1 of agent ag1 and reported running; returns its id, lease token and ag1 as its reporter. */
-async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; token: string; by: Reporter }> {
+/** A run leased on `board` (b1) of agent ag1 and reported running; returns its id, lease token and ag1 as its reporter. */
+async function runningRun({ ctx, lifecycle }: Bench, board = "b1"): Promise<{ id: string; token: string; by: Reporter }> {
   const { redis: r, keys } = ctx;
   const now = Date.now();
   const id = `r-${randomUUID()}`;
@@ -51,13 +52,13 @@ async function runningRun({ ctx, lifecycle }: Bench): Promise<{ id: string; toke
     timeoutMs: 120_000,
     maxAttempts: 3,
   });
-  await r.hset(keys.board("b1"), { json: JSON.stringify({ id: "b1", state: "idle" }), agent: "ag1" });
+  await r.hset(keys.board(board), { json: JSON.stringify({ id: board, state: "idle" }), agent: "ag1" });
   await r.set(keys.agent("ag1"), "{}", "PX", 60_000);
-  await r.hset(keys.boardOwners(), "b1", "ag1"); // what a verified board-changed from ag1 records
+  await r.hset(keys.boardOwners(), board, "ag1"); // what a verified board-changed from ag1 records
   const token = randomUUID();
-  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 1, token, boards: { dut: "b1" }, now, until: now + 120_000, ttlMs: 60_000 });
+  const out = await ctx.leases.acquire({ runId: id, submitter: "alice", agent: "ag1", attempt: 1, token, boards: { dut: board }, now, until: now + 120_000, ttlMs: 60_000 });
   assert.ok(out.ok, "the lease script grants the free board");
-  await ctx.runs.update(id, (s) => ({ run: { ...s.run, state: "leased", boards: { dut: "b1" }, attempts: [{ attempt: 1, boards: { dut: "b1" }, agent: "ag1" }] }, pending: null }));
+  await ctx.runs.update(id, (s) => ({ run: { ...s.run, state: "leased", boards: { dut: board }, attempts: [{ attempt: 1, boards: { dut: board }, agent: "ag1" }] }, pending: null }));
   const by = { agent: "ag1", leaseHash: leaseTokenHash(token) };
   await lifecycle.started(id, 1, Date.now(), by);
   return { id, token, by };
@@ -217,6 +218,39 @@ test("a lost attempt's late report counts only as a test outcome and only under 
   assert.is(s?.run.attempts.length, 2);
   assert.is(s?.run.attempts[0]?.outcome, "error");
   assert.is(s?.run.attempts[1]?.outcome, "pass");
+});
+
+test("a job-finished waiting in the event stream keeps the reaper from declaring its attempt lost: held by a dead scheduler, or not read yet", async () => {
+  const b = bench();
+  const { ctx, lifecycle, reaper } = b;
+  const { redis: r, keys } = ctx;
+  await r.xgroup("CREATE", keys.events(), CONSUMER_GROUP, "0", "MKSTREAM").catch(() => undefined);
+  const held = await runningRun(b);
+  const unread = await runningRun(b, "b2");
+  const event = (id: string, by: Reporter) => JSON.stringify({ type: "job-finished", agent: by.agent, leaseHash: by.leaseHash, result: passed(id, 1) });
+  // one scheduler read the first run's job-finished and died before applying it; the second run's is not read at all
+  await r.xadd(keys.events(), "*", "json", event(held.id, held.by));
+  await r.xreadgroup("GROUP", CONSUMER_GROUP, "a-dead-scheduler", "COUNT", 10, "STREAMS", keys.events(), ">");
+  await r.xadd(keys.events(), "*", "json", event(unread.id, unread.by));
+  // the agents stopped renewing once their jobs ended: the leases lapse before any scheduler applies the events
+  await r.del(keys.lease("b1"), keys.lease("b2"));
+  await reaper.sweep();
+  for (const { id } of [held, unread]) {
+    const s = await ctx.runs.get(id);
+    assert.is(s?.run.state, "running", "not declared lost (before: queued again with AGENT_LOST, and the test ran twice)");
+    assert.is(s?.run.attempts.length, 1);
+  }
+  // once the events are applied, the runs end with their outcome
+  for (const { id, by } of [held, unread]) assert.is(await lifecycle.finished(passed(id, 1), { by }), true);
+  assert.is((await ctx.runs.get(held.id))?.run.state, "passed");
+  // the check names runs, it does not stop the reaper: a run with no event waiting is still declared lost
+  const pend = (await r.xpending(keys.events(), CONSUMER_GROUP, "-", "+", 10)) as [string][];
+  await r.xack(keys.events(), CONSUMER_GROUP, ...pend.map(([id]) => id));
+  await r.xreadgroup("GROUP", CONSUMER_GROUP, "a-live-scheduler", "COUNT", 10, "STREAMS", keys.events(), ">");
+  const silent = await runningRun(b, "b3");
+  await r.del(keys.lease("b3"));
+  await reaper.sweep();
+  assert.is((await ctx.runs.get(silent.id))?.run.state, "queued");
 });
 
 test("a late step-finished for an attempt declared lost leaves the run pending (a Redis stall used to strand it)", async () => {

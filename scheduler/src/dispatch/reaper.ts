@@ -3,6 +3,8 @@ import { leaseTokenHash, parseLease, type Claim } from "../leases/lease-store.js
 import type { SchedulerContext } from "../context.js";
 import { isTerminal } from "../store/run-store.js";
 import { ClaimSweep } from "./claim-sweep.js";
+import { CONSUMER_GROUP } from "./event-consumer.js";
+import { runsWithUnappliedEvents } from "./unapplied-events.js";
 import { QueueTimeouts } from "./queue-timeouts.js";
 import type { RunLifecycle } from "./run-lifecycle.js";
 
@@ -68,6 +70,7 @@ export class Reaper {
     await this.ctx.boardLogs.sweep(now);
     await this.lifecycle.resumeFiles(now);
     let k = 0;
+    let unapplied: Set<string> | "all" | undefined;
     for (const { id, run, claim, timeoutMs } of seen) {
       const boardIds = Object.values(claim.boards);
       const mine = raws.slice(k, k + boardIds.length);
@@ -79,6 +82,10 @@ export class Reaper {
       const hash = leaseTokenHash(claim.token);
       const held = mine.some((r) => parseLease(r)?.tokenHash === hash);
       if (held) continue;
+      // an event of this run still waiting in the stream (a scheduler died holding it, or this one just started)
+      // may be its job-finished: the run may have ended, so nothing is declared lost until it is applied
+      unapplied ??= await runsWithUnappliedEvents(redis, keys, CONSUMER_GROUP);
+      if (unapplied === "all" || unapplied.has(id)) continue;
       // The reads above are only a filter: the decision is made again in one step with the write
       // (`onlyIfLost`), so a replica that ends the run cleanly in between always wins.
       const lost = await this.lifecycle.finished(
