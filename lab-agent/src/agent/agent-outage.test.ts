@@ -4,6 +4,7 @@
 // registers the boards again at once with what the agent is doing on them.
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentEventSchema, labKeys, type AgentEvent, type Job, type JobResult } from "@hil/contracts";
@@ -196,6 +197,34 @@ test("after a reconnect the agent registers its boards again at once, with what 
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("an agent stopped while its Redis is gone for good still stops, and leaves no connection retrying", async () => {
+  const server = await startPrivateRedis();
+  const s = await setup(server, { heartbeatMs: 200, leaseTtlMs: 2000 });
+  const port = server.port;
+  // the test's own clients go first: only the agent's may be left to reconnect
+  await s.queue.close();
+  s.client.disconnect();
+  await server.stop();
+  // before: the stop waited on Redis for ever (marking its boards offline), and its clients kept reconnecting
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([s.agent.stop().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 90_000)))]);
+  clearTimeout(timer);
+  assert.ok(stopped, "the stop ended");
+  // a client still retrying would connect to whatever listens on Redis's port now
+  let connections = 0;
+  const listener = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => listener.listen(port, "127.0.0.1", () => r()));
+  try {
+    await new Promise((r) => setTimeout(r, 5000));
+  } finally {
+    await new Promise((r) => listener.close(() => r(undefined)));
+  }
+  assert.is(connections, 0, "nothing of the stopped agent reconnects");
 });
 
 // Agents stopped while their Redis restarts have once (1 run in about 10, on a loaded machine) left a

@@ -311,14 +311,14 @@ export class LabAgent {
         await this.worker.abandon(new LabError("AGENT_LOST", "agent stopped while Redis refused its login"));
         return;
       }
-      await this.commands?.stop();
-      // consoles first: a job handed back below then leaves its boards closed instead of reopening them
-      await this.consoles?.closeAll();
-      await this.worker.stop();
-      if (!(await this.shipper.flush(10_000))) this.logger.warn({ lines: this.shipper.waitingLines }, "stopping with log lines Redis did not take");
-      await this.registry.markAllOffline();
-      await this.redis.del(this.keys.agent(this.config.name));
-      this.logger.info({}, "agent stopped");
+      // Handing back waits on Redis; one that is gone for good (or does not come back in time) must not hold the
+      // stop for ever, nor leave connections retrying in a process that is meant to end.
+      const handedBack = await within(this.handBack().then(() => true), STOP_PATIENCE_MS, false);
+      if (handedBack) this.logger.info({}, "agent stopped");
+      else {
+        this.logger.warn({ waitedMs: STOP_PATIENCE_MS }, "stopping without handing everything back: Redis did not answer in time (the scheduler's reaper retries the runs)");
+        await within(this.worker.abandon(new LabError("AGENT_LOST", "agent stopped while Redis did not answer")).catch(() => undefined), 2_000, undefined);
+      }
     } finally {
       this.shipper.close();
       await this.metricsServer?.close();
@@ -326,8 +326,33 @@ export class LabAgent {
       await this.deps.boards.close();
       this.subscriber.disconnect();
       this.bullConnection.disconnect();
-      if (lockedOut) this.redis.disconnect();
-      else await this.redis.quit().catch(() => this.redis.disconnect());
+      const quitted = !lockedOut && (await within(this.redis.quit().then(() => true, () => false), 2_000, false));
+      if (!quitted) this.redis.disconnect();
     }
+  }
+
+  /** The graceful half of a stop: no new jobs, running ones handed back as infra errors, lines flushed, boards offline. */
+  private async handBack(): Promise<void> {
+    await this.commands?.stop();
+    // consoles first: a job handed back below then leaves its boards closed instead of reopening them
+    await this.consoles?.closeAll();
+    await this.worker.stop();
+    if (!(await this.shipper.flush(10_000))) this.logger.warn({ lines: this.shipper.waitingLines }, "stopping with log lines Redis did not take");
+    await this.registry.markAllOffline();
+    await this.redis.del(this.keys.agent(this.config.name));
+  }
+}
+
+/** How long a stop waits for Redis to take what the agent hands back. */
+const STOP_PATIENCE_MS = 20_000;
+
+/** `p`'s value, or `timedOut` when it has not settled within `ms` (it is left to settle on its own); rejects with `p`. */
+async function within<T>(p: Promise<T>, ms: number, timedOut: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(timedOut), ms)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
