@@ -9,6 +9,8 @@ export const AgentHelloSchema = z
     version: z.string(),
     startedAt: z.number().int(),
     boards: z.array(BoardSchema),
+    /** Devices this agent sees but registers no board for (an Android device no profile's `match` fits, or one not authorized yet), and why. */
+    unmatched: z.array(z.object({ serial: z.string(), state: z.string(), reason: z.string() }).strict()).optional(),
   })
   .strict();
 export type AgentHello = z.infer<typeof AgentHelloSchema>;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 
-export const BoardStateSchema = z.enum(["idle", "leased", "booked", "flashing", "running", "offline", "quarantined"]);
+/** `unauthorized`: an Android device that refuses this agent's adb key (accept it on the device); like `offline`, never dispatched to. */
+export const BoardStateSchema = z.enum(["idle", "leased", "booked", "flashing", "running", "offline", "unauthorized", "quarantined"]);
 export type BoardState = z.infer<typeof BoardStateSchema>;
 
 const hex4 = z.string().regex(/^[0-9a-fA-F]{4}$/, "must be 4 hex digits, e.g. 10c4");
@@ -17,6 +18,9 @@ export const BoardIdentitySchema = z
       .regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, "must be a lowercase MAC like a0:b0:11:22:33:44")
       .optional(),
     adbSerial: z.string().min(1).optional(),
+    /** Android: ro.product.model and ro.product.name as registered; re-checked before each run. */
+    model: z.string().min(1).optional(),
+    product: z.string().min(1).optional(),
   })
   .strict();
 export type BoardIdentity = z.infer<typeof BoardIdentitySchema>;

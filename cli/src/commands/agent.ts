@@ -11,6 +11,7 @@ interface AgentOptions {
   namespace?: string;
   virtual?: string;
   virtualControl?: string;
+  adbConnect?: string;
   scenario?: string;
   pace?: boolean;
   discover: boolean;
@@ -41,7 +42,8 @@ export function register(program: Command): void {
     .option("--virtual <spec>", "host virtual boards, e.g. esp32=2,android=1")
     .option("--scenario <name>", "firmware scenario of the virtual boards")
     .option("--pace", "pace virtual links at their baud rate")
-    .option("--virtual-control <dir>", "a control socket per virtual ESP32 in DIR (<board>.ctl: reset run|download, power-cycle, unplug, status)")
+    .option("--virtual-control <dir>", "a control socket per virtual board in DIR (<board>.ctl; ESP32: reset run|download, power-cycle, unplug, status; Android: the lines of hil virtual android's sockets)")
+    .option("--adb-connect <host:port,...>", "Android devices on the network to keep connected to the agent's adb server (default: $HIL_ADB_CONNECT)")
     .option("--no-discover", "do not look for USB boards")
     .option("--scheduler-url <url>", "scheduler to fetch artifacts from")
     .option("--token-file <file>", "file holding the agent's token, role agent: artifact downloads and its Redis login (default: $HIL_TOKEN, or $HIL_TOKEN_FILE)")
@@ -84,6 +86,7 @@ export function register(program: Command): void {
         ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
         ...(opts.scenario ? { scenario: opts.scenario } : {}),
         ...(opts.virtualControl ? { virtualControlDir: opts.virtualControl } : {}),
+        ...(opts.adbConnect !== undefined ? { adbConnect: opts.adbConnect.split(",").map((s) => s.trim()).filter(Boolean) } : {}),
         ...(opts.schedulerUrl ? { schedulerUrl: opts.schedulerUrl } : {}),
         ...(opts.artifactDir ? { artifactDir: opts.artifactDir } : {}),
         ...(opts.metricsListen !== undefined ? { metricsListen: opts.metricsListen } : {}),

@@ -13,5 +13,9 @@ export interface BoardProvider {
   onAdded(listener: (board: Board) => void): Disposable;
   /** A board left (unplugged, virtual board stopped). */
   onRemoved(listener: (boardId: string, reason: string) => void): Disposable;
+  /** A board still known here became unusable (an Android device offline, unauthorized or gone from adb); it returns through onAdded. */
+  onStateChanged?(listener: (boardId: string, state: "offline" | "unauthorized", reason: string) => void): Disposable;
+  /** Devices seen but registered as no board, and why (shown in the agent's heartbeat). */
+  unmatched?(): { serial: string; state: string; reason: string }[];
   close(): Promise<void>;
 }

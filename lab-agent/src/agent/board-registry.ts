@@ -125,7 +125,7 @@ export class BoardRegistry {
   jobEnded(ids: string[]): void {
     for (const id of ids) {
       const board = this.boards.get(id);
-      if (!board || board.state === "offline") continue;
+      if (!board || board.state === "offline" || board.state === "unauthorized") continue;
       const next: Board = { ...board, state: "idle", updatedAt: Date.now() };
       delete next.currentRun;
       this.boards.set(id, next);
@@ -148,6 +148,16 @@ export class BoardRegistry {
     const results = (await pipe.exec()) ?? [];
     const failed = results.find(([err]) => err !== null);
     if (failed?.[0]) throw failed[0];
+  }
+
+  /**
+   * A board still on this machine that nothing can use now (an Android device that refuses the agent's adb key):
+   * that state in the registry and a board-changed, so the scheduler keeps it as this agent's but dispatches nothing.
+   */
+  async unusable(id: string, state: BoardState): Promise<void> {
+    await this.setState([id], state);
+    const board = this.boards.get(id);
+    if (board) await this.events.publish({ type: "board-changed", agent: this.agent, board });
   }
 
   /** A board left this machine: offline in the registry, and the scheduler is told why. */

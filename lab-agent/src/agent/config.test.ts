@@ -86,6 +86,14 @@ test("a bad value is named with the variable it came from, every problem at once
   assert.match(errorOf(() => loadAgentConfig({ metricsListen: "here:port" }, ENV)).message, /\n {2}metricsListen: "here:port"/);
 });
 
+test("Android devices on the network: --adb-connect over HIL_ADB_CONNECT (comma-separated); a bad address names the field and its source", () => {
+  assert.equal(loadAgentConfig({}, ENV).adbConnect, []);
+  assert.equal(loadAgentConfig({}, { ...ENV, HIL_ADB_CONNECT: "192.168.1.40:5555, phone.lab:5556" }).adbConnect, ["192.168.1.40:5555", "phone.lab:5556"]);
+  assert.equal(loadAgentConfig({ adbConnect: ["[fe80::1]:5555"] }, { ...ENV, HIL_ADB_CONNECT: "192.168.1.40:5555" }).adbConnect, ["[fe80::1]:5555"]);
+  assert.match(errorOf(() => loadAgentConfig({}, { ...ENV, HIL_ADB_CONNECT: "192.168.1.40" })).message, /adbConnect\.0 \(HIL_ADB_CONNECT\): host:port of an Android device/);
+  assert.match(errorOf(() => loadAgentConfig({ adbConnect: ["ok.lab:5555", "no port"] }, ENV)).message, /\n {2}adbConnect\.1: host:port/);
+});
+
 test("one cache-dir default, whichever way the config is made", () => {
   assert.is(parseAgentConfig({ redisUrl: ENV.REDIS_URL, name: "a2" }).cacheDir, defaultCacheDir("a2"));
   assert.is(loadAgentConfig({ name: "a2" }, ENV).cacheDir, defaultCacheDir("a2"));

@@ -27,6 +27,9 @@ const ListenSchema = z.string().transform((v, ctx) => {
   return { host: m[1] ?? m[2] ?? "127.0.0.1", port };
 });
 
+/** `host:port` of an Android device on the network (adb over TCP); the port is not optional, so nothing guesses 5555. */
+const AdbAddressSchema = z.string().regex(/^(?:[a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\]):\d{1,5}$/, "host:port of an Android device with adb over TCP, e.g. 192.168.1.40:5555");
+
 /** Everything `hil agent` (or a test) decides about one agent process; parsed once, frozen. */
 export const AgentConfigSchema = z
   .object({
@@ -59,7 +62,9 @@ export const AgentConfigSchema = z
     virtualEsp32: z.number().int().nonnegative().default(0),
     virtualAndroid: z.number().int().nonnegative().default(0),
     scenario: z.string().min(1).optional(),
-    /** Directory for the virtual ESP32s' control sockets (`<board id>.ctl`); none when absent. */
+    /** Android devices on the network the agent's adb server keeps connected (`adb connect`), matched to profiles like USB ones. */
+    adbConnect: z.array(AdbAddressSchema).default([]),
+    /** Directory for the virtual boards' control sockets (`<board id>.ctl`); none when absent. */
     virtualControlDir: z.string().min(1).optional(),
     pace: z.boolean().default(false),
     discover: z.boolean().default(true),
@@ -103,6 +108,7 @@ export interface AgentFlags extends Partial<Omit<AgentConfigInput, "token">> {
  *   HIL_TOKEN, HIL_TOKEN_FILE   the agent's token (flag: tokenFile)
  *   HIL_REDIS_ACL               auto (default) or off
  *   HIL_METRICS_LISTEN          metricsListen (off when unset)
+ *   HIL_ADB_CONNECT             adbConnect: host:port[,host:port…] of Android devices on the network
  * A bad value is an AgentConfigError naming the option and the variable it came from.
  */
 export function loadAgentConfig(flags: AgentFlags = {}, env: Record<string, string | undefined> = process.env): AgentConfig {
@@ -126,12 +132,19 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Record<string, stri
       ...fromEnv("namespace", "HIL_NAMESPACE", env.HIL_NAMESPACE),
       ...fromEnv("redisAcl", "HIL_REDIS_ACL", env.HIL_REDIS_ACL),
       ...fromEnv("metricsListen", "HIL_METRICS_LISTEN", env.HIL_METRICS_LISTEN),
+      ...envAdbConnect(values.adbConnect, env.HIL_ADB_CONNECT, sources),
       name,
       redisUrl,
       ...(token !== undefined ? { token } : {}),
     } as AgentConfigInput,
     sources,
   );
+}
+
+function envAdbConnect(flag: readonly string[] | undefined, value: string | undefined, sources: Record<string, string>): Partial<AgentConfigInput> {
+  if (flag !== undefined || value === undefined || value.trim() === "") return {};
+  sources["adbConnect"] = "HIL_ADB_CONNECT";
+  return { adbConnect: value.split(",").map((s) => s.trim()).filter(Boolean) };
 }
 
 function envRedisUrl(env: Record<string, string | undefined>, sources: Record<string, string>): string | undefined {

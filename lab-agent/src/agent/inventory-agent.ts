@@ -21,11 +21,15 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
     agent: config.name,
     profiles,
     discover: config.discover,
+    discoverAndroid: config.discover,
+    adbConnect: config.adbConnect,
     log: (msg) => logger.info({}, msg),
     ...(metrics ? { onFlashed: (_board: string, profile: string, report: FlashReport) => metrics.flashed(profile, report) } : {}),
   });
   try {
-    if (config.virtualAndroid > 0) await inventory.addVirtualAndroid({ count: config.virtualAndroid });
+    if (config.virtualAndroid > 0) {
+      await inventory.addVirtualAndroid({ count: config.virtualAndroid, ...(config.virtualControlDir ? { controlDir: config.virtualControlDir } : {}) });
+    }
     if (config.virtualEsp32 > 0) {
       await inventory.addVirtualEsp32({
         count: config.virtualEsp32,

@@ -193,6 +193,11 @@ export class LabAgent {
       this.deps.boards.onAdded((board) => void this.boardAdded(board)),
       this.deps.boards.onRemoved((id, reason) => void this.boardRemoved(id, reason)),
     );
+    const stateChanges = this.deps.boards.onStateChanged?.((id, state, reason) => void this.boardUnusable(id, state, reason));
+    if (stateChanges) this.subscriptions.push(stateChanges);
+    // boards found while the agent was starting (adb discovery reports as devices answer): registered now
+    const known = new Set([...this.registry.ids, ...this.registry.waitingIds]);
+    for (const b of this.deps.boards.list()) if (!known.has(b.id) && b.state === "idle") void this.boardAdded(b);
     this.heartbeatTimer = setInterval(() => void this.tick(), this.config.heartbeatMs);
     this.logger.info({ boards: boards.length, queue: this.keys.agentQueue(this.config.name) }, "agent ready");
   }
@@ -238,6 +243,8 @@ export class LabAgent {
       startedAt: this.startedAt,
       boards: this.registry.all(),
     };
+    const unmatched = this.deps.boards.unmatched?.() ?? [];
+    if (unmatched.length > 0) hello.unmatched = unmatched;
     await this.redis
       .multi()
       .set(this.keys.agent(this.config.name), JSON.stringify(hello), "PX", 3 * this.config.heartbeatMs)
@@ -281,6 +288,36 @@ export class LabAgent {
       this.logger.warn({ board: id, reason }, "board offline");
     } catch (err) {
       this.logger.error({ board: id, err: (err as Error).message }, "could not mark a board offline");
+    }
+  }
+
+  /**
+   * A board still here that nothing can use (an Android device offline, unauthorized, or gone from adb): its state
+   * is written first (a job ending now then leaves it so), its idle console closes; it returns through boardAdded.
+   */
+  private async boardUnusable(id: string, state: "offline" | "unauthorized", reason: string): Promise<void> {
+    if (this.registry.get(id) === undefined && !this.registry.waitingIds.includes(id)) return;
+    this.worker.abortOnBoard(id, new LabError("BOARD_VANISHED", `board ${id} went ${state} during the run (${reason})`));
+    const write = () => (state === "offline" ? this.registry.gone(id, reason) : this.registry.unusable(id, state));
+    // started before the console closes (that may wait), awaited and retried below
+    let pending: Promise<void> | undefined = write();
+    pending.catch(() => undefined);
+    await this.consoles?.remove(id);
+    const once = (): Promise<void> => {
+      const p = pending ?? write();
+      pending = undefined;
+      return p;
+    };
+    try {
+      await retryUntilAcked(`board ${state}`, once, {
+        logger: this.logger,
+        context: { board: id },
+        giveUp: () => this.stopped !== undefined,
+      });
+      this.worker.concurrency = Math.max(1, this.registry.all().filter((b) => b.state !== "offline" && b.state !== "unauthorized").length);
+      this.logger.warn({ board: id, state, reason }, `board ${state}`);
+    } catch (err) {
+      this.logger.error({ board: id, err: (err as Error).message }, `could not mark a board ${state}`);
     }
   }
 

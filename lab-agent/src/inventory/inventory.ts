@@ -1,4 +1,4 @@
-import { LabError, type Board } from "@hil/contracts";
+import { LabError, UsageError, type Board } from "@hil/contracts";
 import type { DeviceProfile } from "@hil/device-profiles";
 import { discoverSerialBoards, type DiscoveryOptions } from "../discovery/serial-discovery.js";
 import type { DiscoveredBoard } from "../discovery/usb-fingerprint.js";
@@ -8,15 +8,14 @@ import { join } from "node:path";
 import { createLink } from "../links/open-link.js";
 import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
 import type { Disposable } from "../links/serial-link.js";
-import { AdbClient } from "../drivers/android/adb-client.js";
-import { AdbServer } from "../drivers/android/adb-server.js";
 import type { FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
-import { AndroidTarget } from "../runner/android-target.js";
+import type { AndroidTarget } from "../runner/android-target.js";
 import { createEsp32Target, type Esp32Target } from "../runner/esp32-target.js";
-import { VirtualAndroid } from "../virtual/android/virtual-android.js";
+import type { VirtualAndroid } from "../virtual/android/virtual-android.js";
 import { BoardControlSocket } from "../virtual/board-control-socket.js";
 import type { ScenarioSpec } from "../virtual/esp32/firmware/scenario-spec.js";
 import { VirtualEsp32 } from "../virtual/esp32/virtual-esp32.js";
+import { AndroidBoards, type UnmatchedDevice, type UnusableState, type VirtualAndroidBoardsRequest } from "./android-boards.js";
 
 export interface InventoryOptions {
   /** The agent's name: part of virtual board ids, so two agents' virtual boards never collide. */
@@ -25,6 +24,10 @@ export interface InventoryOptions {
   log?: (msg: string) => void;
   /** Scan serial ports now and follow USB attach/detach; default false. */
   discover?: boolean;
+  /** Start the agent's adb server now and register the Android devices it lists on USB; default false. */
+  discoverAndroid?: boolean;
+  /** Android devices on the network (`host:port`) the agent's adb server keeps connected. */
+  adbConnect?: readonly string[];
   discovery?: DiscoveryOptions;
   /** After each successful ESP32 flash (the agent's flash metrics). */
   onFlashed?: (boardId: string, profile: string, report: FlashReport) => void;
@@ -53,19 +56,12 @@ export interface OpenTargetOptions {
   consoleBuffer?: number;
 }
 
-export interface VirtualAndroidRequest {
-  count: number;
-  /** Default android-virtual. */
-  profile?: string;
-  /** How long a boot takes until sys.boot_completed (default: the virtual device's). */
-  bootDelayMs?: number;
-}
+export type VirtualAndroidRequest = VirtualAndroidBoardsRequest;
 
 interface Entry {
   board: Board;
   profile: DeviceProfile;
   virtual?: { device: VirtualEsp32; server: Rfc2217Server; control?: BoardControlSocket };
-  android?: { device: VirtualAndroid; adbSerial: string; fastbootSerial: string };
 }
 
 // USB events come in bursts (a hub, a board with two interfaces): rescan once after they settle.
@@ -80,13 +76,13 @@ export class Inventory {
   private readonly entries = new Map<string, Entry>();
   private readonly added = new Set<(b: Board) => void>();
   private readonly removed = new Set<(id: string, reason: string) => void>();
+  private readonly unusable = new Set<(id: string, state: UnusableState, reason: string) => void>();
   private readonly log: (msg: string) => void;
   private usbWatch: Disposable | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private rescanning: Promise<void> | undefined;
   private virtualCount = 0;
-  private androidCount = 0;
-  private adbServer: AdbServer | undefined;
+  private android: AndroidBoards | undefined;
   private closed = false;
 
   private constructor(private readonly opts: InventoryOptions) {
@@ -95,23 +91,44 @@ export class Inventory {
 
   static async create(opts: InventoryOptions): Promise<Inventory> {
     const inv = new Inventory(opts);
-    if (opts.discover) {
-      await inv.rescan();
-      inv.usbWatch = await watchUsb(() => inv.scheduleRescan(), inv.log);
+    try {
+      if (opts.discover) {
+        await inv.rescan();
+        inv.usbWatch = await watchUsb(() => inv.scheduleRescan(), inv.log);
+      }
+      const connect = opts.adbConnect ?? [];
+      if (opts.discoverAndroid || connect.length > 0) {
+        const android = await inv.startAndroid().catch((err: Error) => {
+          // without adb this machine has no Android boards; --adb-connect cannot be honoured
+          if (connect.length > 0) throw new UsageError(`--adb-connect needs the adb server (Debian's adb at /usr/bin/adb): ${err.message}`);
+          inv.log(`no Android discovery: ${err.message}`);
+          return undefined;
+        });
+        inv.android = android;
+        for (const hostPort of connect) await android?.connect(hostPort);
+      }
+    } catch (err) {
+      await inv.close();
+      throw err;
     }
     return inv;
   }
 
   list(): Board[] {
-    return [...this.entries.values()].map((e) => ({ ...e.board, updatedAt: Date.now() }));
+    return [...[...this.entries.values()].map((e) => ({ ...e.board, updatedAt: Date.now() })), ...(this.android?.list() ?? [])];
   }
 
   get(boardId: string): Board | undefined {
-    return this.entries.get(boardId)?.board;
+    return this.entries.get(boardId)?.board ?? this.android?.get(boardId);
   }
 
   profileOf(boardId: string): DeviceProfile | undefined {
-    return this.entries.get(boardId)?.profile;
+    return this.entries.get(boardId)?.profile ?? this.android?.profileOf(boardId);
+  }
+
+  /** Devices seen but not registered (no profile's `match` fits, not authorized), and why. */
+  unmatched(): UnmatchedDevice[] {
+    return this.android?.unmatched() ?? [];
   }
 
   /** The in-process virtual board behind an id (tests and the control API use it). */
@@ -127,6 +144,12 @@ export class Inventory {
   onRemoved(listener: (id: string, reason: string) => void): Disposable {
     this.removed.add(listener);
     return { dispose: () => this.removed.delete(listener) };
+  }
+
+  /** An Android board's device went offline, unauthorized or away; it comes back through onAdded. */
+  onStateChanged(listener: (id: string, state: UnusableState, reason: string) => void): Disposable {
+    this.unusable.add(listener);
+    return { dispose: () => this.unusable.delete(listener) };
   }
 
   async addVirtualEsp32(req: VirtualEsp32Request): Promise<Board[]> {
@@ -175,41 +198,12 @@ export class Inventory {
 
   /**
    * Virtual Android devices hosted in this process, on loopback adb and fastboot ports that the agent's
-   * own adb server connects to, as it would to a device on the bench network.
+   * own adb server connects to, as it would to a device on the bench network; matched to a profile by
+   * their properties like any device (android-virtual's `match`).
    */
   async addVirtualAndroid(req: VirtualAndroidRequest): Promise<Board[]> {
-    const profileId = req.profile ?? "android-virtual";
-    const profile = this.opts.profiles.get(profileId);
-    if (!profile || profile.kind !== "android") {
-      throw new LabError("PROFILE_INVALID", `no Android profile "${profileId}" is loaded; virtual Android boards need one (shipped: android-virtual)`);
-    }
-    this.adbServer ??= await AdbServer.start(this.log);
-    const boards: Board[] = [];
-    for (let i = 0; i < req.count; i++) {
-      const id = `${this.opts.agent}-vandroid-${this.androidCount++}`;
-      const device = new VirtualAndroid({ id, ...(req.bootDelayMs !== undefined ? { bootDelayMs: req.bootDelayMs } : {}) });
-      await device.start();
-      const adbSerial = `127.0.0.1:${device.adbPort}`;
-      const fastbootSerial = `tcp:127.0.0.1:${device.fastbootPort}`;
-      await this.adbServer.connect(adbSerial);
-      const board: Board = {
-        id,
-        profile: profileId,
-        agent: this.opts.agent,
-        identity: { adbSerial },
-        state: "idle",
-        labels: { ...profile.labels },
-        endpoint: `adb:${adbSerial}`,
-        virtual: true,
-        health: 100,
-        updatedAt: Date.now(),
-      };
-      this.entries.set(id, { board, profile, android: { device, adbSerial, fastbootSerial } });
-      boards.push(board);
-      this.emitAdded(board);
-      this.log(`virtual Android ${id} on adb ${adbSerial}, fastboot ${fastbootSerial}`);
-    }
-    return boards;
+    this.android ??= await this.startAndroid();
+    return this.android.addVirtual(req);
   }
 
   /**
@@ -218,41 +212,24 @@ export class Inventory {
    * needs hub port power control, which this agent does not have (no `usb` package): STEP_UNSUPPORTED.
    */
   async powerCycle(boardId: string): Promise<string> {
+    if (this.android?.has(boardId)) return this.android.powerCycle(boardId);
     const entry = this.entries.get(boardId);
     if (!entry) throw new LabError("BOARD_VANISHED", `board ${boardId} is not on this agent (any more)`);
     if (entry.virtual) {
       entry.virtual.device.powerCycle();
       return "virtual board power-cycled";
     }
-    if (entry.android) {
-      const dev = entry.android.device;
-      if (dev.mode === "unplugged") await dev.replug();
-      else await dev.reboot("");
-      return "virtual device power-cycled (rebooted)";
-    }
     throw new LabError("STEP_UNSUPPORTED", `board ${boardId}: this agent has no USB hub port power control (the usb package is not installed)`);
   }
 
   /** The in-process virtual Android behind an id (tests use it). */
   virtualAndroid(boardId: string): VirtualAndroid | undefined {
-    return this.entries.get(boardId)?.android?.device;
+    return this.android?.virtualDevice(boardId);
   }
 
   /** Opens any board for a job: an ESP32's link, console and flash driver, or an Android's adb client and logcat. */
   async openTarget(boardId: string, opts: OpenTargetOptions = {}): Promise<Esp32Target | AndroidTarget> {
-    const entry = this.entries.get(boardId);
-    if (entry?.android && entry.profile.kind === "android") {
-      const server = this.adbServer;
-      if (!server) throw new LabError("LINK_OPEN_FAILED", "the agent's adb server is not running");
-      const adb = new AdbClient({ serial: entry.android.adbSerial, serverPort: server.port, env: server.env, fastbootSerial: entry.android.fastbootSerial });
-      return AndroidTarget.open({
-        boardId,
-        capabilities: entry.profile.capabilities,
-        adb,
-        ...(opts.startSeq !== undefined ? { startSeq: opts.startSeq } : {}),
-        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
-      });
-    }
+    if (this.android?.has(boardId)) return this.android.openTarget(boardId, opts);
     return this.openEsp32(boardId, opts);
   }
 
@@ -306,7 +283,6 @@ export class Inventory {
     if (this.rescanTimer) clearTimeout(this.rescanTimer);
     this.usbWatch?.dispose();
     for (const [id, e] of this.entries) {
-      if (e.android) await e.android.device.stop().catch(() => undefined);
       if (!e.virtual) continue;
       await e.virtual.control?.close().catch(() => undefined);
       await e.virtual.server.close().catch(() => undefined);
@@ -314,8 +290,21 @@ export class Inventory {
       this.entries.delete(id);
     }
     this.entries.clear();
-    await this.adbServer?.stop();
-    this.adbServer = undefined;
+    await this.android?.close();
+    this.android = undefined;
+  }
+
+  private startAndroid(): Promise<AndroidBoards> {
+    return AndroidBoards.start({
+      agent: this.opts.agent,
+      profiles: this.opts.profiles,
+      log: this.log,
+      usb: this.opts.discoverAndroid === true,
+      onAdded: (board) => this.emitAdded(board),
+      onUnusable: (id, state, reason) => {
+        for (const l of [...this.unusable]) l(id, state, reason);
+      },
+    });
   }
 
   private scheduleRescan(): void {

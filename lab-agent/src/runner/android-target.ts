@@ -24,6 +24,8 @@ export interface AndroidTargetOptions {
   startSeq?: number;
   /** Pause before following logcat again after it ended (the device rebooted or dropped); default 500 ms. */
   logcatRetryMs?: number;
+  /** Called once when the target is closed (the inventory counts the runs that hold a device). */
+  onClose?: () => void;
 }
 
 /** Bytes from the `adb logcat` child into a MemoryLink, so logcat lines go through the same ConsoleCapture as a serial console. */
@@ -58,9 +60,11 @@ export class AndroidTarget implements AndroidBoardTarget {
   private logcat: LogcatStream | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly onClose: (() => void) | undefined;
 
   private constructor(opts: AndroidTargetOptions) {
     this.boardId = opts.boardId;
+    this.onClose = opts.onClose;
     this.capabilities = opts.capabilities;
     this.adb = opts.adb;
     this.logcatRetryMs = opts.logcatRetryMs ?? 500;
@@ -77,11 +81,11 @@ export class AndroidTarget implements AndroidBoardTarget {
    * Attaches to the device (connecting a TCP one), waits for it to have booted, clears its log
    * buffer so the run's log starts with the run, and follows logcat.
    */
-  static async open(opts: AndroidTargetOptions & { bootDeadline?: number }): Promise<AndroidTarget> {
+  static async open(opts: AndroidTargetOptions & { bootDeadline?: number; signal?: AbortSignal }): Promise<AndroidTarget> {
     const target = new AndroidTarget(opts);
     await target.link.open();
     try {
-      await opts.adb.waitForBoot(opts.bootDeadline ?? Date.now() + 60_000);
+      await opts.adb.waitForBoot(opts.bootDeadline ?? Date.now() + 60_000, opts.signal);
       await opts.adb.shell("logcat -c", { timeoutMs: 10_000 });
     } catch (err) {
       await target.close();
@@ -98,7 +102,11 @@ export class AndroidTarget implements AndroidBoardTarget {
     this.logcat?.stop();
     this.logcat = undefined;
     this.console.dispose();
-    await this.link.close();
+    try {
+      await this.link.close();
+    } finally {
+      this.onClose?.();
+    }
   }
 
   private followLogcat(): void {

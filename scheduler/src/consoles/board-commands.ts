@@ -65,6 +65,7 @@ export class BoardCommands {
     if (!view) throw new HttpError(404, `no board ${boardId}; see GET /api/v1/boards`);
     const state = derivedState(view, now);
     if (state === "offline") throw new HttpError(409, `board ${boardId} is offline (its agent is not running or does not own it); nothing can reach it`);
+    if (state === "unauthorized") throw new HttpError(409, `board ${boardId} refuses its agent's adb key; accept the key on the device first`);
     if (view.lease) throw new HttpError(409, `board ${boardId} is ${state} for run ${view.lease.runId}; try again when the run has finished`);
     return view.owner ?? view.agent;
   }

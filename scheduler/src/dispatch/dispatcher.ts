@@ -260,7 +260,7 @@ export class Dispatcher {
   /** The agent-reported busy states may be a second old in the cache; the lease script checks the live one. */
   private usable(v: BoardView): boolean {
     // a quarantined board is free only for its own health check (see pick)
-    return (!v.quarantined || v.checkRun !== undefined) && v.agentAlive && !v.lease && v.board.state !== "offline" && v.disowned === undefined;
+    return (!v.quarantined || v.checkRun !== undefined) && v.agentAlive && !v.lease && v.board.state !== "offline" && v.board.state !== "unauthorized" && v.disowned === undefined;
   }
 
   /** Another holder's booking overlapping [now, now + timeout) keeps the run off the board. */

@@ -47,10 +47,12 @@ export function matches(view: BoardView, req: RoleRequirement): boolean {
   return true;
 }
 
-/** quarantined > offline > running/flashing > leased > booked > idle (see docs/scheduler.md). */
+/** quarantined > offline > unauthorized > running/flashing > leased > booked > idle (see docs/scheduler.md). */
 export function derivedState(view: BoardView, now: number): BoardState {
   if (view.quarantined) return "quarantined";
   if (!view.agentAlive || view.board.state === "offline" || view.disowned !== undefined) return "offline";
+  // an Android device that refuses the agent's adb key: its agent still owns it, nothing can use it
+  if (view.board.state === "unauthorized") return "unauthorized";
   if (view.lease && (view.board.state === "running" || view.board.state === "flashing")) return view.board.state;
   if (view.lease) return "leased";
   if (view.bookings.some((b) => bookingState(b, now) === "active")) return "booked";

@@ -71,15 +71,25 @@ export class AdbClient {
     this.fastbootPath = opts.fastbootPath ?? "/usr/bin/fastboot";
   }
 
-  /** Runs `adb -P port -s serial …args`; throws only if adb cannot be started. */
+  /**
+   * `-H 127.0.0.1 -P port`: naming the host keeps the client from starting a daemon of its own on the agent's port
+   * when the server is away (adb 29 starts one only for a "local" spec, `localhost` or none; it says "cannot
+   * start server on remote host" and "cannot connect to daemon", LINK_OPEN_FAILED), so only the agent's restart
+   * of its own server ever owns that port.
+   */
+  private get serverArgs(): string[] {
+    return ["-H", "127.0.0.1", "-P", String(this.serverPort)];
+  }
+
+  /** Runs `adb -H 127.0.0.1 -P port -s serial …args`; throws only if adb cannot be started. */
   adb(args: readonly string[], opts: ShellOptions): Promise<ToolResult> {
-    return runTool(this.adbPath, ["-P", String(this.serverPort), "-s", this.serial, ...args], { env: this.env, ...opts });
+    return runTool(this.adbPath, [...this.serverArgs, "-s", this.serial, ...args], { env: this.env, ...opts });
   }
 
   /** For a TCP device: (re)attach it to the adb server. A USB device needs nothing. */
   async connect(timeoutMs = 15_000): Promise<void> {
     if (!TCP_SERIAL.test(this.serial)) return;
-    const r = await runTool(this.adbPath, ["-P", String(this.serverPort), "connect", this.serial], { env: this.env, timeoutMs });
+    const r = await runTool(this.adbPath, [...this.serverArgs, "connect", this.serial], { env: this.env, timeoutMs });
     if (/^(connected to|already connected to)/m.test(r.stdout)) return;
     throw new LabError("BOARD_VANISHED", `adb connect ${this.serial} failed: ${firstLine(r.stdout + r.stderr)}; check that the device is powered and on the network`);
   }
@@ -87,7 +97,7 @@ export class AdbClient {
   /** Detaches a TCP device, so the next connect starts a fresh transport (after a reboot). */
   async disconnect(): Promise<void> {
     if (!TCP_SERIAL.test(this.serial)) return;
-    await runTool(this.adbPath, ["-P", String(this.serverPort), "disconnect", this.serial], { env: this.env, timeoutMs: 10_000 });
+    await runTool(this.adbPath, [...this.serverArgs, "disconnect", this.serial], { env: this.env, timeoutMs: 10_000 });
   }
 
   /** Runs `cmd` in the device's shell and returns its output and real exit status. */
@@ -190,7 +200,7 @@ export class AdbClient {
 
   /** Follows `adb logcat -v threadtime`; the caller restarts it if it ends (the device rebooted). */
   logcat(onData: (chunk: Uint8Array) => void, onEnd: (code: number | null) => void): LogcatStream {
-    const child: ChildProcess = spawn(this.adbPath, ["-P", String(this.serverPort), "-s", this.serial, "logcat", "-v", "threadtime"], { env: this.env, stdio: ["ignore", "pipe", "ignore"] });
+    const child: ChildProcess = spawn(this.adbPath, [...this.serverArgs, "-s", this.serial, "logcat", "-v", "threadtime"], { env: this.env, stdio: ["ignore", "pipe", "ignore"] });
     child.stdout?.on("data", (b: Buffer) => onData(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
     child.on("error", () => undefined);
     child.on("close", (code) => onEnd(code));

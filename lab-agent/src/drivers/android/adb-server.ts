@@ -69,10 +69,10 @@ export class AdbServer {
     const deadline = Date.now() + timeoutMs;
     let last = "";
     while (Date.now() < deadline) {
-      const r = await runTool(ADB, ["-P", String(this.port), "connect", hostPort], { env: this.env, timeoutMs: 10_000 });
+      const r = await runTool(ADB, ["-H", "127.0.0.1", "-P", String(this.port), "connect", hostPort], { env: this.env, timeoutMs: 10_000 });
       last = `${r.stdout}${r.stderr}`.trim();
       if (/connected to/.test(last)) {
-        const devices = await runTool(ADB, ["-P", String(this.port), "devices"], { env: this.env, timeoutMs: 10_000 });
+        const devices = await runTool(ADB, ["-H", "127.0.0.1", "-P", String(this.port), "devices"], { env: this.env, timeoutMs: 10_000 });
         if (devices.stdout.split("\n").some((l) => l.trim() === `${hostPort}\tdevice`)) return;
       }
       await new Promise((r) => setTimeout(r, 250));
