@@ -14,7 +14,7 @@ export const SYSTEM_DEPS = [
   { program: "socat", pkg: "socat", why: "PTY pairs for virtual serial boards", for: ["lab", "test"] },
   { program: "udevadm", pkg: "udev", why: "SerialPort.list() reads USB identity through udevadm", for: ["lab", "test"] },
   { program: "chromium", pkg: "chromium", why: "dashboard end-to-end tests", for: ["test"] },
-  { program: "aapt", pkg: "aapt", why: "builds a real APK for the virtual Android install tests", for: ["test"] },
+  { program: "aapt", pkg: "aapt", why: "builds real APKs: `hil examples artifacts` for the Android suites, and the virtual Android install tests", for: ["lab", "test"] },
   ...["rich_click:python3-rich-click", "click:python3-click", "bitstring:python3-bitstring", "yaml:python3-yaml", "intelhex:python3-intelhex", "cryptography:python3-cryptography"].map((spec) => {
     const [module, pkg] = spec.split(":");
     return {

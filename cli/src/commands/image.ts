@@ -1,8 +1,23 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { buildEsp32Image, CHIP_IDS, formatImageInfo, isChipName, loadScenario, partitionUsage, readEsp32Image, readPartitionTable, validateImageForFlash, type ChipName } from "@hil/lab-agent";
+import { buildEsp32Image, buildPartitionTable, CHIP_IDS, formatImageInfo, isChipName, OTA_ONLY_TABLE, partitionUsage, readEsp32Image, readPartitionTable, SINGLE_APP_TABLE, TWO_OTA_TABLE, validateImageForFlash, type ChipName, type PartitionEntryInput } from "@hil/lab-agent";
 import { EXIT } from "../exit-codes.js";
 import { UsageError } from "@hil/contracts";
+import { scenarioWithSettings } from "./image-scenario.js";
+
+/** `hil image partition-table --layout`: ESP-IDF's stock tables (menuconfig's "Partition Table" choices, and the OTA table the suites use). */
+const LAYOUTS: Record<string, { table: PartitionEntryInput[]; about: string }> = {
+  ota: { table: OTA_ONLY_TABLE, about: "nvs, otadata, phy_init, ota_0 at 0x10000, ota_1 at 0x190000 (1.5 MiB each, no factory app): what the esp32-ota-* suites flash" },
+  "factory-ota": { table: TWO_OTA_TABLE, about: "ESP-IDF's partitions_two_ota.csv: nvs, otadata, phy_init, factory at 0x10000, ota_0, ota_1 (1 MiB each)" },
+  "single-app": { table: SINGLE_APP_TABLE, about: "ESP-IDF's partitions_singleapp.csv: nvs, phy_init, factory at 0x10000" },
+};
+
+function parseLayout(value: string): string {
+  if (!(value in LAYOUTS)) throw new UsageError(`--layout "${value}" is not a layout; use one of ${Object.keys(LAYOUTS).join(", ")}`);
+  return value;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 const CHIPS = Object.keys(CHIP_IDS).join(", ");
 
@@ -62,17 +77,20 @@ export function register(program: Command): void {
     .option("--app-version <version>", "app version in esp_app_desc_t", "1.0.0")
     .option("--idf <version>", "ESP-IDF version in esp_app_desc_t", "v5.2.1")
     .option("--chip <chip>", `target chip (${CHIPS})`, parseChip, "esp32" as ChipName)
-    .option("--scenario <name|file>", "scenario the virtual firmware runs (idle, logger, console, unity, panic, hang, bootloop, or a JSON/YAML file)")
+    .option("--scenario <name|file>", "scenario the virtual firmware runs (idle, logger, console, unity, panic, hang, bootloop, ota, provisioning, or a JSON/YAML file)")
+    .option("--scenario-set <key=value>", "set one field of the scenario, VALUE read as YAML (repeatable), e.g. markValid=false, companion.protocol=2", collect, [])
     .option("--pad-to <size>", "make the image exactly this long (multiple of 16), e.g. 1M", parseSize)
     .option("--no-hash", "do not append the SHA-256 validation hash")
-    .action(async (opts: { output: string; project: string; appVersion: string; idf: string; chip: ChipName; scenario?: string; padTo?: number; hash: boolean }) => {
+    .action(async (opts: { output: string; project: string; appVersion: string; idf: string; chip: ChipName; scenario?: string; scenarioSet: string[]; padTo?: number; hash: boolean }) => {
+      if (opts.scenarioSet.length > 0 && !opts.scenario) throw new UsageError("--scenario-set needs --scenario (e.g. --scenario ota --scenario-set markValid=false)");
+      const scenario = opts.scenario ? scenarioWithSettings(opts.scenario, opts.scenarioSet) : undefined;
       let bytes: Uint8Array;
       try {
         bytes = buildEsp32Image({
           chip: opts.chip,
           appDesc: { projectName: opts.project, version: opts.appVersion, idfVersion: opts.idf },
           appendHash: opts.hash,
-          ...(opts.scenario ? { scenario: loadScenario(opts.scenario) } : {}),
+          ...(scenario ? { scenario } : {}),
           ...(opts.padTo !== undefined ? { padTo: opts.padTo } : {}),
         });
       } catch (err) {
@@ -80,7 +98,19 @@ export function register(program: Command): void {
       }
       await writeFile(opts.output, bytes);
       const info = readEsp32Image(bytes);
-      process.stdout.write(`wrote ${opts.output}: ${bytes.length} bytes, ${info.segmentCount} segments, ${opts.project} ${opts.appVersion} for ${opts.chip}\nsha256 ${info.sha256}\n`);
+      process.stdout.write(`wrote ${opts.output}: ${bytes.length} bytes, ${info.segmentCount} segments, ${opts.project} ${opts.appVersion} for ${opts.chip}${scenario ? `, scenario ${scenario.kind}` : ""}\nsha256 ${info.sha256}\n`);
+    });
+
+  image
+    .command("partition-table")
+    .description("write an ESP-IDF partition table binary (flash it at 0x8000), e.g. the OTA table with otadata, ota_0 and ota_1")
+    .requiredOption("-o, --output <file>", "where to write the table")
+    .option("--layout <layout>", `${Object.entries(LAYOUTS).map(([name, l]) => `${name}: ${l.about}`).join("; ")}`, parseLayout, "ota")
+    .action(async (opts: { output: string; layout: string }) => {
+      const bytes = buildPartitionTable(LAYOUTS[opts.layout]!.table);
+      await writeFile(opts.output, bytes);
+      const labels = readPartitionTable(bytes).entries.map((p) => `${p.label}@0x${p.offset.toString(16)}`);
+      process.stdout.write(`wrote ${opts.output}: ${opts.layout} table (${labels.join(", ")}); flash it at 0x8000\n`);
     });
 
   image

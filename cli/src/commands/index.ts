@@ -10,6 +10,7 @@ import { register as registerSuites } from "./suites.js";
 import { register as registerScheduler } from "./scheduler.js";
 import { register as registerVirtual } from "./virtual.js";
 import { register as registerImage } from "./image.js";
+import { register as registerExamples } from "./examples.js";
 import { register as registerTest } from "./test.js";
 import { register as registerFlash } from "./flash.js";
 import { register as registerAccess } from "./access.js";
@@ -40,6 +41,7 @@ export function registerCommands(program: Command): void {
   registerDashboard(program);
   registerVirtual(program);
   registerImage(program);
+  registerExamples(program);
   registerFlash(program);
   registerTest(program);
   registerCompletion(program);

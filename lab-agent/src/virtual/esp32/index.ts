@@ -6,4 +6,5 @@ export type { FirmwareContext, RunningFirmware } from "./firmware-bridge.js";
 export { PtyExposure, exposePty, type PtyHandle } from "../pty-exposure.js";
 export { BoardControlSocket, type BoardControl } from "../board-control-socket.js";
 export { parseFlashSize } from "./flash-size.js";
-export { loadScenario, loadScenarioManifest } from "./firmware/index.js";
+export { loadScenario, loadScenarioManifest, parseScenarioText, ScenarioSpecSchema, BUILTIN_SCENARIOS } from "./firmware/index.js";
+export type { ScenarioSpec, ScenarioSpecInput } from "./firmware/index.js";
