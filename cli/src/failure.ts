@@ -25,6 +25,7 @@ export const FAILURES: Record<LabErrorCode, Entry> = {
   BOARD_VANISHED: infra("the board disappeared (unplugged, hub reset): the run is retried on another board"),
   AGENT_LOST: infra("the agent hosting the board stopped answering: see hil boards for its state; the run is retried"),
   LEASE_LOST: infra("the run's hold on its board lapsed (a Redis outage or a stalled agent): the run is retried"),
+  JOB_UNREADABLE: infra("the agent could not read the job the scheduler sent (their versions differ): upgrade the agent to the scheduler's version; the run is retried on another agent"),
   IMAGE_INVALID: usage("the firmware image is not valid for this board: check it with `hil image info FILE`"),
   PROFILE_INVALID: usage("the device profile is invalid: check it with `hil profiles check FILE`"),
   SUITE_INVALID: usage("the suite is invalid: check it with `hil suites check FILE`"),

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   BOARD_VANISHED: { infra: true, retryable: true },
   AGENT_LOST: { infra: true, retryable: true },
   LEASE_LOST: { infra: true, retryable: true },
+  /** The agent cannot read the job the scheduler gave it (an agent older or newer than the scheduler). */
+  JOB_UNREADABLE: { infra: true, retryable: true },
   IMAGE_INVALID: { infra: false, retryable: false },
   PROFILE_INVALID: { infra: false, retryable: false },
   SUITE_INVALID: { infra: false, retryable: false },

@@ -1,6 +1,7 @@
 import { JobSchema, LabError, toLabError, type Job, type JobResult, type LabKeys } from "@hil/contracts";
 import { leaseTokenHash, type EventWriter } from "@hil/lab-protocol";
 import { Worker, type Job as BullJob } from "bullmq";
+import { z } from "zod";
 import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { BoardConsoles } from "./board-consoles.js";
 import type { BoardRegistry } from "./board-registry.js";
@@ -133,7 +134,9 @@ export class JobWorker {
     const { logger, leases, registry } = this.deps;
     const parsed = JobSchema.safeParse(bullJob.data);
     if (!parsed.success) {
-      logger.error({ jobId: bullJob.id, issues: parsed.error.issues.length }, "job data is not a Job; dropped");
+      const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(job)"}: ${i.message}`);
+      logger.error({ jobId: bullJob.id, issues }, "job data is not a Job this agent can read; dropped");
+      await this.reportUnreadable(bullJob.data, issues);
       return { dropped: "invalid job data" };
     }
     const job = parsed.data;
@@ -209,6 +212,26 @@ export class JobWorker {
     }
   }
 
+  /**
+   * A job this agent cannot read (the scheduler is another version, its contract grew a field): said at once as an
+   * infrastructure error of the attempt, naming the fields, so the run is retried elsewhere with the reason, instead
+   * of its lease lapsing unexplained (AGENT_LOST) on every agent that has not been upgraded. Only the holder of the
+   * job's lease reports, and only when the job's head (run, attempt, boards, lease token) can be read.
+   */
+  private async reportUnreadable(data: unknown, issues: string[]): Promise<void> {
+    const head = JobHeadSchema.safeParse(data);
+    if (!head.success) return;
+    const { runId, attempt, boards, leaseToken } = head.data;
+    try {
+      if (!(await this.deps.leases.holds(Object.values(boards), leaseToken))) return;
+      const message = `agent ${this.deps.agent} cannot read this job (${issues.join("; ")}): it runs another version than the scheduler; upgrade it`;
+      const result: JobResult = { runId, attempt, outcome: "error", steps: [], cases: [], error: { code: "JOB_UNREADABLE", message }, durationMs: 0 };
+      await this.deps.events.publish({ type: "job-finished", agent: this.deps.agent, leaseHash: leaseTokenHash(leaseToken), result });
+    } catch (err) {
+      this.deps.logger.warn({ runId, err: (err as Error).message }, "could not report an unreadable job; its lease will lapse instead");
+    }
+  }
+
   /** The run's lines before its job-finished, however long Redis is away; a stopping agent waits a little only. */
   private async flushLogs(): Promise<void> {
     const started = Date.now();
@@ -263,3 +286,5 @@ function errorResult(job: Job, err: LabError, durationMs: number): JobResult {
   };
 }
 
+/** The part of a job any version of the contract has: enough to report on the attempt. */
+const JobHeadSchema = z.object({ runId: z.string(), attempt: z.number().int().positive(), boards: z.record(z.string(), z.string()), leaseToken: z.string() });

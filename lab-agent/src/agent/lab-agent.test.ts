@@ -113,6 +113,38 @@ test("runs a job whose lease it holds and reports started then finished; drops o
   }
 });
 
+test("a job it cannot read (a scheduler of another version) is reported at once as JOB_UNREADABLE naming the field, only by the lease's holder", async () => {
+  const { keys, name, config, provider, queue } = setup(2);
+  const agent = await LabAgent.start(config, { boards: provider, executor: new InstantExecutor() });
+  try {
+    const board = `${name}-instant-0`;
+    await lease(keys, board, "r1", "tok1");
+    // what a newer scheduler sends: a field this agent's contract does not have
+    const newer = { ...job("r1", board, "tok1"), priorityClass: "gold" };
+    await queue.add("run", newer, { jobId: "r1-a1" });
+    // and one whose lease is not this agent's: it must say nothing about that run
+    await queue.add("run", { ...job("r2", `${name}-instant-1`, "tok2"), priorityClass: "gold" }, { jobId: "r2-a1" });
+    const finished = await waitUntil("job-finished of r1 (before: nothing, the lease lapsed and the run was retried as AGENT_LOST)", async () =>
+      (await events(keys)).find((e) => e.type === "job-finished"),
+    );
+    assert.ok(finished.type === "job-finished");
+    assert.is(finished.result.runId, "r1");
+    assert.is(finished.result.outcome, "error");
+    assert.is(finished.result.error?.code, "JOB_UNREADABLE");
+    assert.match(finished.result.error?.message ?? "", /priorityClass/);
+    assert.is(finished.leaseHash, leaseTokenHash("tok1"));
+    await waitUntil("r2 processed", async () => ((await queue.getJobState("r2-a1")) === "completed" ? true : undefined));
+    assert.equal(
+      (await events(keys)).filter((e) => e.type === "job-finished" || e.type === "job-started").map((e) => (e.type === "job-finished" ? e.result.runId : e.type)),
+      ["r1"],
+      "nothing started, and nothing said about r2",
+    );
+  } finally {
+    await agent.stop();
+    await queue.close();
+  }
+});
+
 /** Writes a few lines, then waits until aborted. */
 class SlowExecutor implements JobExecutor {
   started = 0;
