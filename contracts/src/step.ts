@@ -24,7 +24,18 @@ export const FlashImageSchema = z
   .strict();
 
 export const FlashStepSchema = z
-  .object({ type: z.literal("flash"), ...onRole, images: z.array(FlashImageSchema).min(1), erase: z.boolean().default(false) })
+  .object({
+    type: z.literal("flash"),
+    ...onRole,
+    images: z.array(FlashImageSchema).min(1),
+    erase: z.boolean().default(false),
+    /**
+     * reset: when an app goes to an app partition and the partition table (the one this step writes, else the
+     * board's) has otadata, blank otadata too, so the new app boots and not a stale OTA slot (as `idf.py flash`
+     * does); keep: leave otadata as the board has it.
+     */
+    otadata: z.enum(["reset", "keep"]).default("reset"),
+  })
   .strict();
 export const ResetStepSchema = z
   .object({ type: z.literal("reset"), ...onRole, mode: z.enum(["run", "download"]).default("run") })

@@ -3,7 +3,7 @@ import { LAB_HEALTH_ACTOR, LabError, toLabError, type AgentCommand, type Artifac
 import { linkAsDevice } from "../links/link-device.js";
 import { Rfc2217Server } from "../links/rfc2217/rfc2217-server.js";
 import type { Disposable, SerialLink } from "../links/serial-link.js";
-import type { FlashImageFile, FlashOptions } from "../runner/board-target.js";
+import type { FlashImageFile, FlashOptions, FlashSummary } from "../runner/board-target.js";
 import type { LogShipper } from "./log-shipper.js";
 import type { AgentLogger } from "./logger.js";
 
@@ -12,7 +12,7 @@ export interface ConsoleTarget {
   readonly console: { onLine(listener: (line: LogLine) => void): Disposable };
   readonly link: Pick<SerialLink, "write" | "onClose" | "onData" | "setSignals" | "setBaudRate">;
   reset(mode: "run" | "download"): Promise<void>;
-  flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
+  flash(images: FlashImageFile[], opts: FlashOptions): Promise<FlashSummary | void>;
   close(): Promise<void>;
 }
 
@@ -172,8 +172,10 @@ export class BoardConsoles {
     const target = await this.openTarget(boardId, slot);
     let shown = -1;
     try {
-      await target.flash([{ name: artifact.filename ?? artifact.sha256.slice(0, 12), path, offset }], {
+      // otadata reset too (the default): a recovery reflash must boot the known-good app, not a stale OTA slot
+      const summary = await target.flash([{ name: artifact.filename ?? artifact.sha256.slice(0, 12), path, offset }], {
         erase: false,
+        otadata: "reset",
         onProgress: (written, total) => {
           const pct = total === 0 ? 100 : Math.floor((written / total) * 100);
           const step = Math.floor(pct / 10) * 10;
@@ -182,7 +184,8 @@ export class BoardConsoles {
           this.note(boardId, `flash progress ${step}% (${written} of ${total} bytes)`);
         },
       });
-      this.note(boardId, `flash finished: ${artifact.size} bytes at ${hex}; console open again`);
+      const otadata = summary?.otadataReset ? `; otadata: ${summary.otadata}` : "";
+      this.note(boardId, `flash finished: ${artifact.size} bytes at ${hex}${otadata}; console open again`);
     } catch (err) {
       this.note(boardId, "console open again after the failed flash");
       throw err;

@@ -15,8 +15,18 @@ export interface FlashImageFile {
 
 export interface FlashOptions {
   erase: boolean;
+  /** Blank otadata when an app goes to an app partition of an OTA table ("reset", the default), or leave it. */
+  otadata?: "reset" | "keep";
   signal?: AbortSignal;
   onProgress?: (written: number, total: number) => void;
+}
+
+/** What a flash did beyond writing the images. */
+export interface FlashSummary {
+  /** What happened to otadata, e.g. "reset at 0xd000 (0x2000 bytes)". */
+  otadata?: string;
+  /** True when otadata was written blank (worth saying in the step's message, not only its details). */
+  otadataReset?: boolean;
 }
 
 /**
@@ -47,7 +57,7 @@ export interface Esp32BoardTarget extends BoardTarget {
   /** How the profile says this board's app is told to update (ota.trigger without a command uses it). */
   readonly otaTrigger?: OtaTrigger | undefined;
   /** Writes the images and leaves the board running the new firmware. */
-  flash(images: FlashImageFile[], opts: FlashOptions): Promise<void>;
+  flash(images: FlashImageFile[], opts: FlashOptions): Promise<FlashSummary | void>;
   reset(mode: "run" | "download"): Promise<void>;
   /** Writes text to the board's console as is. */
   send(text: string): Promise<void>;

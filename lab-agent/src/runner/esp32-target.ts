@@ -5,7 +5,7 @@ import { ConsoleCapture } from "../console/console-capture.js";
 import { ConsoleYieldingLink } from "../console/console-yielding-link.js";
 import { Esp32FlashDriver, type FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
 import type { SerialLink } from "../links/serial-link.js";
-import type { Esp32BoardTarget, FlashImageFile, FlashOptions } from "./board-target.js";
+import type { Esp32BoardTarget, FlashImageFile, FlashOptions, FlashSummary } from "./board-target.js";
 
 /** Resets a board another way when its link has no DTR/RTS (virtual board control socket, relay). */
 export interface BoardResetControl {
@@ -84,7 +84,7 @@ export class Esp32Target implements Esp32BoardTarget {
     });
   }
 
-  async flash(images: FlashImageFile[], opts: FlashOptions): Promise<void> {
+  async flash(images: FlashImageFile[], opts: FlashOptions): Promise<FlashSummary> {
     const loaded = await Promise.all(
       images.map(async (img) => {
         try {
@@ -97,10 +97,14 @@ export class Esp32Target implements Esp32BoardTarget {
     );
     this.lastFlash = await this.driver.flash(loaded, {
       eraseAll: opts.erase,
+      // A board that ran an OTA suite must boot the app flashed now, not the slot otadata still selects.
+      otadata: opts.otadata ?? "reset",
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress?.(p.written, p.total) } : {}),
     });
     this.onFlashed?.(this.lastFlash);
+    const otadata = this.lastFlash.otadata;
+    return otadata ? { otadata: otadata.summary, otadataReset: otadata.action === "reset" } : {};
   }
 
   async reset(mode: "run" | "download"): Promise<void> {

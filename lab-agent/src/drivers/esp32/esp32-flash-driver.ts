@@ -6,6 +6,7 @@ import type { SerialLink } from "../../links/serial-link.js";
 import { normalizeMd5, writeCompressed } from "./compressed-writer.js";
 import { assertImagesFlashable, type FlashImage } from "./image-checks.js";
 import { LinkGuard } from "./link-guard.js";
+import { mayHoldApp, planOtadataReset, readBoardTable, tableInImages, type OtadataMode, type OtadataOutcome } from "./otadata-reset.js";
 import { ProfileResetStrategy } from "./profile-reset-strategy.js";
 import { ResetSequencer, type ResetMode } from "./reset-sequencer.js";
 import { WebSerialPortAdapter, type WebSerialInfo } from "./web-serial-port-adapter.js";
@@ -16,7 +17,7 @@ export interface Esp32FlashProfile {
   chip?: ChipName;
   serial?: { baud: number; flashBaud: number };
   reset?: { download: string; run: string };
-  flash?: { size: number; bootloaderOffset: number; appOffset: number };
+  flash?: { size: number; bootloaderOffset: number; appOffset: number; partitionTableOffset?: number };
 }
 
 export interface Esp32FlashDriverOptions {
@@ -50,6 +51,11 @@ export interface FlashRunOptions {
   verify?: boolean;
   /** Override the profile's serial.flashBaud. */
   baudRate?: number;
+  /**
+   * "reset": when an app goes to an app partition of a table with otadata (the table among the images, else
+   * the board's), blank otadata as well, as `idf.py flash` does; "keep": leave it. Absent: not considered.
+   */
+  otadata?: OtadataMode;
 }
 
 export interface FlashImageReport {
@@ -69,6 +75,8 @@ export interface FlashReport {
   seconds: number;
   /** True when every image was already on the board ("already flashed"). */
   alreadyFlashed: boolean;
+  /** What happened to otadata, when the run asked (FlashRunOptions.otadata). */
+  otadata?: OtadataOutcome;
 }
 
 interface Session {
@@ -79,7 +87,8 @@ interface Session {
 }
 
 const ROM_BAUD = 115200;
-const DEFAULT_FLASH = { size: 4 * 1024 * 1024, bootloaderOffset: 0x1000, appOffset: 0x10000 };
+const DEFAULT_FLASH: NonNullable<Esp32FlashProfile["flash"]> = { size: 4 * 1024 * 1024, bootloaderOffset: 0x1000, appOffset: 0x10000 };
+const DEFAULT_TABLE_OFFSET = 0x8000;
 const DEFAULT_RESET = { download: "D0|R1|W100|D1|R0|W50|D0", run: "D0|R1|W100|R0" };
 
 /**
@@ -127,15 +136,20 @@ export class Esp32FlashDriver {
   }
 
   private flashSession(
-    images: FlashImage[],
-    padded: Uint8Array[],
-    md5s: string[],
+    given: FlashImage[],
+    givenPadded: Uint8Array[],
+    givenMd5s: string[],
     skipUnchanged: boolean,
     started: number,
     progress: { writing: boolean },
     opts: FlashRunOptions,
   ): Promise<FlashReport> {
     return this.withSession("flash", opts.signal, opts.baudRate, async (s) => {
+      const otadata = await this.planOtadata(s, given, opts);
+      const extra = otadata && "image" in otadata ? [otadata.image] : [];
+      const images = [...given, ...extra];
+      const padded = [...givenPadded, ...extra.map((img) => img.data)];
+      const md5s = [...givenMd5s, ...extra.map((img) => md5Hex(img.data))];
       const reports: FlashImageReport[] = images.map((img, i) => ({
         offset: img.offset,
         size: img.data.length,
@@ -161,8 +175,28 @@ export class Esp32FlashDriver {
         await this.write(s, todo, images, padded, reports, opts, progress);
       }
       const bytesWritten = todo.reduce((n, i) => n + images[i]!.data.length, 0);
-      return { chip: s.chip, mac: s.mac, images: reports, bytesWritten, seconds: (Date.now() - started) / 1000, alreadyFlashed: todo.length === 0 };
+      const report: FlashReport = { chip: s.chip, mac: s.mac, images: reports, bytesWritten, seconds: (Date.now() - started) / 1000, alreadyFlashed: todo.length === 0 };
+      if (otadata) report.otadata = "image" in otadata ? otadataDone(otadata.image, reports[reports.length - 1]!.skipped) : otadata.outcome;
+      if (report.otadata) this.log(`otadata: ${report.otadata.summary}`);
+      return report;
     });
+  }
+
+  /**
+   * The otadata blank this flash adds, or why none: decided inside the session because the partition table
+   * may have to come from the board (read through the ROM loader, before any write).
+   */
+  private async planOtadata(s: Session, images: FlashImage[], opts: FlashRunOptions): Promise<{ image: FlashImage } | { outcome: OtadataOutcome } | undefined> {
+    if (opts.otadata === undefined) return undefined;
+    if (opts.otadata === "keep") return { outcome: { action: "kept", summary: "kept (otadata: keep)" } };
+    if (opts.eraseAll) return { outcome: { action: "erased", summary: "erased with the whole flash (erase: true)" } };
+    const flashFacts = this.profile.flash ?? DEFAULT_FLASH;
+    const facts = { chip: this.profile.chip ?? "esp32", flashSize: flashFacts.size, bootloaderOffset: flashFacts.bootloaderOffset, appOffset: flashFacts.appOffset };
+    if (!mayHoldApp(images, facts)) return { outcome: { action: "none", summary: "none: no app image written" } };
+    const tableOffset = flashFacts.partitionTableOffset ?? DEFAULT_TABLE_OFFSET;
+    const written = tableInImages(images, tableOffset);
+    const table = written ?? (await readBoardTable(s.loader, (p) => s.guard.race(p), tableOffset, this.log));
+    return planOtadataReset(images, table, written ? "written by this flash" : `read from the board at 0x${tableOffset.toString(16)}`, flashFacts.size);
   }
 
   /** Reads the board's MAC through the ROM loader, then boots it back into its app. */
@@ -188,7 +222,8 @@ export class Esp32FlashDriver {
     opts: FlashRunOptions,
     progress: { writing: boolean },
   ): Promise<void> {
-    await s.guard.race(s.loader.runStub());
+    // The stub may already run: reading the partition table falls back to it on chips without READ_FLASH_SLOW.
+    if (!s.loader.IS_STUB) await s.guard.race(s.loader.runStub());
     const baud = opts.baudRate ?? this.profile.serial?.flashBaud ?? ROM_BAUD;
     if (baud !== ROM_BAUD) await s.guard.race(s.loader.changeBaud());
     progress.writing = true;
@@ -284,6 +319,12 @@ export class Esp32FlashDriver {
     const message = err instanceof Error ? err.message : String(err);
     return new LabError("FLASH_FAILED", `flashing ${this.link.path} failed: ${message}`, { cause: err });
   }
+}
+
+function otadataDone(image: FlashImage, skipped: boolean): OtadataOutcome {
+  const where = `0x${image.offset.toString(16)} (0x${image.data.length.toString(16)} bytes)`;
+  if (skipped) return { action: "blank", summary: `already blank at ${where}, nothing written`, offset: image.offset, size: image.data.length };
+  return { action: "reset", summary: `reset at ${where}`, offset: image.offset, size: image.data.length };
 }
 
 function padTo4(data: Uint8Array): Uint8Array {

@@ -6,3 +6,4 @@ export * from "./reset-sequencer.js";
 export * from "./profile-reset-strategy.js";
 export * from "./image-args.js";
 export * from "./compressed-writer.js";
+export * from "./otadata-reset.js";

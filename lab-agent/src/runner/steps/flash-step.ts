@@ -82,7 +82,9 @@ export async function runFlashStep(ctx: StepContext<FlashStep>): Promise<StepOut
   const images = await resolveImages(ctx, target);
   // Output from before the flash belongs to the old firmware: later expects must not match it.
   target.console.skipToEnd();
-  await target.flash(images, { erase: ctx.step.erase, signal: ctx.signal });
+  const summary = await target.flash(images, { erase: ctx.step.erase, otadata: ctx.step.otadata, signal: ctx.signal });
   const what = images.map((i) => `${i.name}@0x${i.offset.toString(16)}`).join(", ");
-  return { outcome: "pass", message: `flashed ${what}` };
+  const otadata = summary?.otadata;
+  const said = otadata && summary?.otadataReset ? `; otadata: ${otadata}` : "";
+  return { outcome: "pass", message: `flashed ${what}${said}`, ...(otadata ? { details: { otadata } } : {}) };
 }
