@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync 
 import { join } from "node:path";
 import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys } from "@hil/contracts";
+import { archiveRows, readArchiveRows } from "./archive-rows.js";
 import { seqOf, type StreamEntry } from "./log-stream.js";
 
 const BATCH = 5000;
@@ -68,8 +69,7 @@ export class BoardLogArchive {
         this.opts.warn?.({ board, missing: first - expect, from: expect }, "board log lines were trimmed from the stream before the archive copied them");
       }
       mkdirSync(dir, { recursive: true });
-      const rows = batch.map(([id, fields]) => JSON.stringify({ id, json: fields[fields.indexOf("json") + 1] ?? null }));
-      appendFileSync(join(dir, `log-${new Date(now).toISOString().slice(0, 10)}.jsonl`), rows.join("\n") + "\n");
+      appendFileSync(join(dir, `log-${new Date(now).toISOString().slice(0, 10)}.jsonl`), archiveRows(batch));
       const last = batch[batch.length - 1]![0];
       await this.redis.hset(this.keys.boardLogArchived(), board, last);
       if (batch.length < BATCH) return;
@@ -105,15 +105,8 @@ export class BoardLogArchive {
     let last = after;
     for (const name of this.files(board)) {
       const raw = readFileSync(join(this.boardDir(board), name), "utf8");
-      for (const row of raw.split("\n")) {
-        if (!row) continue;
-        let entry: { id?: unknown; json?: unknown };
-        try {
-          entry = JSON.parse(row) as { id?: unknown; json?: unknown };
-        } catch {
-          continue;
-        }
-        if (typeof entry.id !== "string" || typeof entry.json !== "string") continue;
+      for (const entry of readArchiveRows(raw)) {
+        if (!entry?.json) continue;
         const seq = seqOf(entry.id);
         if (!(seq > last) || seq >= before) continue;
         last = seq;

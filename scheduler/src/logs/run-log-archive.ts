@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys, LogLine } from "@hil/contracts";
+import { archiveRows, readArchiveRows } from "./archive-rows.js";
 import { decodeLogLine } from "./run-log-pages.js";
 
 /** A run stream shorter than this is not archived while the run runs (its end reads it whole). */
@@ -51,8 +52,7 @@ export class RunLogArchive {
     for (;;) {
       const batch = await this.redis.xrange(this.keys.runLog(runId), start, "+", "COUNT", BATCH);
       if (batch.length === 0) return;
-      const rows = batch.map(([id, fields]) => JSON.stringify({ id, json: fields[fields.indexOf("json") + 1] ?? null }));
-      appendFileSync(join(dir, FILE), rows.join("\n") + "\n");
+      appendFileSync(join(dir, FILE), archiveRows(batch));
       const last = batch[batch.length - 1]?.[0] ?? "";
       await this.redis.hset(this.keys.runLogArchived(), runId, last);
       if (batch.length < BATCH) return;
@@ -71,18 +71,14 @@ export class RunLogArchive {
     const lines: LogLine[] = [];
     let skipped = 0;
     let lastId = "0-0";
-    for (const row of raw.split("\n")) {
-      if (!row) continue;
-      let entry: { id?: unknown; json?: unknown };
-      try {
-        entry = JSON.parse(row) as { id?: unknown; json?: unknown };
-      } catch {
+    for (const entry of readArchiveRows(raw)) {
+      if (!entry) {
         skipped++;
         continue;
       }
-      if (typeof entry.id !== "string" || !idAfter(entry.id, lastId)) continue; // archived twice
+      if (!idAfter(entry.id, lastId)) continue; // archived twice
       lastId = entry.id;
-      const line = decodeLogLine(typeof entry.json === "string" ? entry.json : undefined);
+      const line = decodeLogLine(entry.json);
       if (line) lines.push(line);
       else skipped++;
     }
