@@ -45,7 +45,7 @@ RUN npm run build
 # What runs: the same packages as the server image, plus the board tools.
 FROM ${NODE_IMAGE} AS agent
 RUN apt-get update \
- && apt-get install -y --no-install-recommends adb fastboot socat udev \
+ && apt-get install -y --no-install-recommends adb fastboot socat udev aapt \
  && rm -rf /var/lib/apt/lists/* \
  && usermod --append --groups dialout,plugdev node
 ENV NODE_ENV=production
