@@ -47,7 +47,8 @@ test("a booking keeps CI runs off its board for its window; they run after it en
   try {
     await lab.startAgent("b1", ["--instant-boards", "1"]);
     const board = "b1-instant-0";
-    const book = lab.hil(["book", "--board", board, "--for", "6s"], ADMIN_TOKEN);
+    // long enough that the run is surely submitted inside the window on a loaded machine (6 s was not, once)
+    const book = lab.hil(["book", "--board", board, "--for", "20s"], ADMIN_TOKEN);
     assert.is(await book.exited, 0, book.output());
     const m = /booking (\S+): board (\S+) held by (\S+) from \S+ to (\S+)/.exec(book.output());
     assert.ok(m, book.output());
@@ -57,6 +58,7 @@ test("a booking keeps CI runs off its board for its window; they run after it en
     const sub = lab.hil(submitArgs(file, ["--board", board, "--wait"]));
     const id = runIdOf((await sub.waitFor(/run \S+ submitted/, 60_000))[0]);
     // While the booking holds the board, the run waits and says why.
+    assert.ok((await lab.getRun(id)).createdAt < bookingEnd, "the run was submitted inside the booking's window");
     await waitUntil("run queued with a reason", async () => {
       const r = (await lab.getRun(id)) as Run & { queue?: { waitingFor?: string } };
       return r.state === "queued" && (r.queue?.waitingFor ?? r.waitingFor) ? true : undefined;

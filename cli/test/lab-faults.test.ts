@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Run } from "@hil/contracts";
 import { buildEsp32Image } from "@hil/lab-agent";
 import { waitUntil } from "@hil/test-kit";
-import { appFile, startLab, submitArgs, TERMINAL, type Lab } from "./lab-fixture.js";
+import { appFile, executedJobs, startLab, submitArgs, TERMINAL, type Lab } from "./lab-fixture.js";
 
 async function storedRun(lab: Lab, id: string): Promise<Run | undefined> {
   const raw = await lab.redis.hget(lab.keys.run(id), "json");
@@ -85,8 +85,17 @@ test("redis-server frozen for 20 s mid-run: the run still ends, and the board is
     const done = await lab.getRun(id);
     assert.is(code, 0, `hil run --wait: ${JSON.stringify(done)}\n${run.output()}`);
     assert.is(done.state, "passed");
-    assert.is(done.attempts[0]?.error?.code, "AGENT_LOST", "attempt 1's lease expired while Redis was frozen");
-    assert.match(done.attempts[0]?.error?.message ?? "", /while Redis did not answer/);
+    // Attempt 1's lease expired while Redis was frozen. Either its pass was decided before the agent's own lease
+    // deadline, arrived late and stands (the retry withdrawn), or the agent stopped at that deadline and a retry
+    // passed: the test ran to a pass once either way.
+    const first = done.attempts[0];
+    if (first?.outcome !== "pass") {
+      assert.ok(first?.error?.code === "AGENT_LOST" || first?.error?.code === "LEASE_LOST", JSON.stringify(first));
+      if (first?.error?.code === "AGENT_LOST") assert.match(first.error.message, /while Redis did not answer/);
+    }
+    const passes = executedJobs(lab.agents.get("q1")!).filter((j) => j.runId === id && j.outcome === "pass");
+    assert.is(passes.length, 1, "the test work passed once, not again in a retry");
+    assert.is(done.attempts.filter((a) => a.outcome === "pass").length, 1);
     const boards = await lab.api<{ boards: { id: string; health: number; state: string }[] }>("GET", "/api/v1/boards");
     for (const b of boards.body.boards) assert.is(b.health, 100, `a Redis outage is not ${b.id}'s fault`);
   } finally {
