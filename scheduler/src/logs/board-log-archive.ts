@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync 
 import { join } from "node:path";
 import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys } from "@hil/contracts";
-import { archiveRows, readArchiveRows } from "./archive-rows.js";
+import { archivedInOrder, archiveRows, raiseArchiveMark } from "./archive-rows.js";
 import { seqOf, type StreamEntry } from "./log-stream.js";
 
 const BATCH = 5000;
@@ -71,7 +71,7 @@ export class BoardLogArchive {
       mkdirSync(dir, { recursive: true });
       appendFileSync(join(dir, `log-${new Date(now).toISOString().slice(0, 10)}.jsonl`), archiveRows(batch));
       const last = batch[batch.length - 1]![0];
-      await this.redis.hset(this.keys.boardLogArchived(), board, last);
+      await raiseArchiveMark(this.redis, this.keys.boardLogArchived(), board, last);
       if (batch.length < BATCH) return;
       start = `(${last}`;
       expect = seqOf(last) + 1;
@@ -101,17 +101,11 @@ export class BoardLogArchive {
    * needs when the stream itself no longer starts there. Rows that do not parse are skipped.
    */
   read(board: string, after: number, before: number): StreamEntry[] {
+    const raws = this.files(board).map((name) => readFileSync(join(this.boardDir(board), name), "utf8"));
     const out: StreamEntry[] = [];
-    let last = after;
-    for (const name of this.files(board)) {
-      const raw = readFileSync(join(this.boardDir(board), name), "utf8");
-      for (const entry of readArchiveRows(raw)) {
-        if (!entry?.json) continue;
-        const seq = seqOf(entry.id);
-        if (!(seq > last) || seq >= before) continue;
-        last = seq;
-        out.push({ id: entry.id, json: entry.json });
-      }
+    for (const entry of archivedInOrder(raws).entries) {
+      const seq = seqOf(entry.id);
+      if (entry.json && seq > after && seq < before) out.push({ id: entry.id, json: entry.json });
     }
     return out;
   }

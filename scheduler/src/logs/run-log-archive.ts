@@ -2,20 +2,13 @@ import { appendFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisClient } from "@hil/lab-protocol/redis";
 import type { LabKeys, LogLine } from "@hil/contracts";
-import { archiveRows, readArchiveRows } from "./archive-rows.js";
+import { archivedInOrder, archiveRows, raiseArchiveMark } from "./archive-rows.js";
 import { decodeLogLine } from "./run-log-pages.js";
 
 /** A run stream shorter than this is not archived while the run runs (its end reads it whole). */
 export const ARCHIVE_FROM_LINES = 1000;
 const BATCH = 5000;
 const FILE = "log.archive.jsonl";
-
-/** Stream entry ids ("ms-seq") in order. */
-function idAfter(a: string, b: string): boolean {
-  const [am = 0, as = 0] = a.split("-").map(Number);
-  const [bm = 0, bs = 0] = b.split("-").map(Number);
-  return am > bm || (am === bm && as > bs);
-}
 
 /**
  * Copies a long run's log stream to `<runDir>/log.archive.jsonl` while the run runs, so lines the stream's cap
@@ -54,7 +47,7 @@ export class RunLogArchive {
       if (batch.length === 0) return;
       appendFileSync(join(dir, FILE), archiveRows(batch));
       const last = batch[batch.length - 1]?.[0] ?? "";
-      await this.redis.hset(this.keys.runLogArchived(), runId, last);
+      await raiseArchiveMark(this.redis, this.keys.runLogArchived(), runId, last);
       if (batch.length < BATCH) return;
       start = `(${last}`;
     }
@@ -71,12 +64,9 @@ export class RunLogArchive {
     const lines: LogLine[] = [];
     let skipped = 0;
     let lastId = "0-0";
-    for (const entry of readArchiveRows(raw)) {
-      if (!entry) {
-        skipped++;
-        continue;
-      }
-      if (!idAfter(entry.id, lastId)) continue; // archived twice
+    const { entries, bad } = archivedInOrder([raw]);
+    skipped += bad;
+    for (const entry of entries) {
       lastId = entry.id;
       const line = decodeLogLine(entry.json);
       if (line) lines.push(line);
