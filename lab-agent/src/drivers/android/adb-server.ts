@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,6 +9,8 @@ import { pickFreePort } from "../../virtual/android/tcp-endpoint.js";
 import { runTool } from "./run-tool.js";
 
 const ADB = "/usr/bin/adb";
+/** util-linux's setpriv (essential on Debian): runs the server with a parent-death signal. */
+const SETPRIV = "/usr/bin/setpriv";
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -33,6 +36,11 @@ export class AdbServer {
     private readonly log: (msg: string) => void,
   ) {}
 
+  /** The server's process id (the adb process itself: setpriv replaces itself with it). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get env(): NodeJS.ProcessEnv {
     return { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: this.home, TMPDIR: this.home, ANDROID_ADB_SERVER_PORT: String(this.port), ADB_EMU: "0" };
   }
@@ -44,7 +52,10 @@ export class AdbServer {
   }
 
   private async spawn(): Promise<void> {
-    const child = spawn(ADB, ["-P", String(this.port), "nodaemon", "server"], { env: this.env, stdio: "ignore" });
+    // Under setpriv's parent-death signal the server dies with the agent, even a SIGKILLed one: an orphan would
+    // keep its USB phones claimed, and the next agent's server would not see them.
+    const args = ["-P", String(this.port), "nodaemon", "server"];
+    const child = existsSync(SETPRIV) ? spawn(SETPRIV, ["--pdeathsig", "KILL", "--", ADB, ...args], { env: this.env, stdio: "ignore" }) : spawn(ADB, args, { env: this.env, stdio: "ignore" });
     this.child = child;
     child.once("error", (err) => this.log(`adb server: ${err.message}`));
     child.once("exit", (code) => {
