@@ -1,5 +1,5 @@
 import type { Suite } from "@hil/contracts";
-import type { FitProblem } from "./profile-fit.js";
+import type { FitProblem } from "./fit-problem.js";
 
 type ArtifactKind = Suite["artifacts"][string]["kind"];
 

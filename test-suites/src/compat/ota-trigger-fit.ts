@@ -1,6 +1,6 @@
 import type { Suite } from "@hil/contracts";
 import type { DeviceProfile } from "@hil/device-profiles";
-import type { FitProblem } from "./profile-fit.js";
+import type { FitProblem } from "./fit-problem.js";
 
 /**
  * A device that polls a fixed manifest URL (its profile's `ota.trigger: {via: poll, manifestUrl}`) only finds

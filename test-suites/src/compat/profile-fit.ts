@@ -1,15 +1,12 @@
 import type { Step, Suite } from "@hil/contracts";
 import { STEP_CAPABILITY, type DeviceProfile } from "@hil/device-profiles";
+import type { FitProblem } from "./fit-problem.js";
 import { checkOtaTriggerFit } from "./ota-trigger-fit.js";
 
 /** The capability each step type needs: one table, in the board-kind registry. */
 export { STEP_CAPABILITY };
 
-export interface FitProblem {
-  /** Path inside the suite, e.g. ["steps", 3]. */
-  path: (string | number)[];
-  message: string;
-}
+export type { FitProblem };
 
 function stepRole(step: Step): string | undefined {
   return "role" in step ? step.role : undefined;

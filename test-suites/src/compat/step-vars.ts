@@ -1,5 +1,5 @@
 import type { Suite } from "@hil/contracts";
-import type { FitProblem } from "./profile-fit.js";
+import type { FitProblem } from "./fit-problem.js";
 
 /** What each `ota.serve` publishes (the runner's RunScope): `<as>.url`, `<as>.manifest`, `<as>.version`. */
 const PUBLISHED = ["url", "manifest", "version"] as const;
