@@ -2,7 +2,8 @@
 // them for longer), on real processes, with the soak's invariants checked after the lab drains.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { formatReport, runSoak, FAULT_KINDS } from "./soak/soak.js";
+import { formatReport } from "./soak/report.js";
+import { runSoak, FAULT_KINDS } from "./soak/soak.js";
 
 test("every fault once, runs flowing: no run lost or executed twice, right outcomes, no board left leased, every followed line stored once and in order", async () => {
   const report = await runSoak({ minutes: 0, freezeMs: 10_000, oneRound: true, say: (l) => console.log(l) });

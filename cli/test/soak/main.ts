@@ -1,6 +1,7 @@
 // `npm run soak -- --minutes N [--freeze 30s] [--faults a,b] [--dump DIR]`: the fault soak, with its table.
 import { parseArgs } from "node:util";
-import { FAULT_KINDS, formatReport, runSoak, soakPassed, type FaultKind } from "./soak.js";
+import { formatReport, soakPassed } from "./report.js";
+import { FAULT_KINDS, runSoak, type FaultKind } from "./soak.js";
 
 const { values } = parseArgs({ options: { minutes: { type: "string", default: "5" }, freeze: { type: "string", default: "30" }, faults: { type: "string" }, dump: { type: "string" } } });
 const minutes = Number(values.minutes);
