@@ -20,7 +20,7 @@ interface Note {
   kind: "error" | "info";
 }
 
-function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void | Promise<void> }) {
   const route = useRoute();
   const [notes, setNotes] = useState<Note[]>([]);
   const [conn, setConn] = useState<Connection>("connecting");
@@ -124,10 +124,11 @@ function Root() {
     });
     check();
   }, []);
-  const signOut = () => {
+  const signOut = async () => {
     const s = session.get();
-    // a dashboard session is ended on the server too; a pasted API token is only forgotten here
-    if (s?.kind === "session") void request("DELETE", "/api/v1/sessions/current").catch(() => {});
+    // a dashboard session is ended on the server too, before the sign-in page shows (a lab that does not answer
+    // leaves it to expire); a pasted API token is only forgotten here
+    if (s?.kind === "session") await request("DELETE", "/api/v1/sessions/current").catch(() => {});
     session.clear();
     setMe(null);
     navigate(href(["boards"]));
