@@ -52,11 +52,24 @@ test.before(async () => {
   );
   sentinel = spawnTracked("redis-server", [conf, "--sentinel"]);
   const sentinelClient = direct(`redis://127.0.0.1:${sentinelPort}`);
-  await waitUntil("the Sentinel to know the replica", async () => {
-    const replicas = (await sentinelClient.call("SENTINEL", "REPLICAS", PRIMARY_NAME)) as string[][];
-    return replicas.some((r) => r.includes(String(replica.port)) && !String(r[r.indexOf("flags") + 1]).includes("down"));
+  // Listing the replica is not enough: Sentinel refuses a failover (NOGOODSLAVE) until it has the replica's own
+  // INFO, a recent ping answer and a healthy link to the primary. A CI run once asked a moment too early.
+  await waitUntil("the Sentinel to see the replica fit for promotion", async () => {
+    const rows = (await sentinelClient.call("SENTINEL", "REPLICAS", PRIMARY_NAME)) as string[][];
+    return rows.map(fields).some((r) => r.port === String(replica.port) && promotable(r));
   });
 });
+
+function fields(row: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < row.length; i += 2) out[row[i] as string] = row[i + 1] as string;
+  return out;
+}
+
+function promotable(r: Record<string, string>): boolean {
+  const recent = (key: string, ms: number) => Number(r[key]) >= 0 && Number(r[key]) < ms;
+  return r.flags === "slave" && r["master-link-status"] === "ok" && recent("info-refresh", 20_000) && recent("last-ok-ping-reply", 3000);
+}
 
 test.after(async () => {
   for (const c of clients) c.disconnect();
@@ -75,7 +88,16 @@ test("a redis+sentinel:// client writes to the primary, and to the promoted repl
   await lab.set("{s}:before", "1");
   assert.is(await direct(primary.url).get("{s}:before"), "1", "the write went to the primary Sentinel named");
 
-  await direct(`redis://127.0.0.1:${sentinelPort}`).call("SENTINEL", "FAILOVER", PRIMARY_NAME);
+  // Sentinel's view of the replica is refreshed every few seconds: a refusal in between is asked again
+  const sentinelClient = direct(`redis://127.0.0.1:${sentinelPort}`);
+  await waitUntil("the Sentinel to start the failover", async () => {
+    try {
+      return await sentinelClient.call("SENTINEL", "FAILOVER", PRIMARY_NAME);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("NOGOODSLAVE")) return false;
+      throw err;
+    }
+  }, 30_000, 500);
   await waitUntil("the replica promoted", async () => /role:master/.test(await direct(replica.url).info("replication")));
   await waitUntil("the old primary demoted", async () => /role:slave/.test(await direct(primary.url).info("replication")));
   // the client's connection may still be to the old primary, now read-only: the write must reach the new one
