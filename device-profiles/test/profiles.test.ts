@@ -6,9 +6,11 @@ import * as assert from "uvu/assert";
 import {
   checkProfileFiles,
   deviceProfileJsonSchema,
+  fillOtaHeaders,
   formatProblem,
   loadProfileFile,
   loadProfiles,
+  otaHeaderEnvNames,
   packageDirOf,
   parseResetSequence,
   PROFILES_DIR,
@@ -181,6 +183,36 @@ test("ota.trigger: a console command, an HTTP request or a polled manifest; a ba
   assert.equal(field.map((p) => [p.path, p.message]), [["ota.trigger.command", "unknown field"]]);
   const phone = await check("ota-phone.yaml", "id: phone\nname: Phone\nkind: android\nvirtual: true\nota:\n  trigger: { via: poll }\n");
   assert.equal(phone.map((p) => p.path), ["ota"], "an android profile has no ota section");
+});
+
+test("ota.trigger.headers: {env:NAME} for secrets, in header values only; bad names and values named at their line", async () => {
+  const file = join(tmp, "ota-headers.yaml");
+  const headers = "    headers:\n      Authorization: 'Bearer {env:OTA_TOKEN}'\n      X-Version: '{version}'\n";
+  await writeFile(file, ESP32 + "ota:\n  trigger:\n    via: http\n    url: 'http://192.168.4.1/ota'\n" + headers);
+  const trigger = esp32(await loadProfileFile(file)).ota?.trigger;
+  assert.equal(trigger?.via === "http" ? trigger.headers : undefined, { Authorization: "Bearer {env:OTA_TOKEN}", "X-Version": "{version}" });
+
+  const http = ESP32 + "ota:\n  trigger:\n    via: http\n    url: 'http://192.168.4.1/ota'\n";
+  const bad = await check("ota-bad-headers.yaml", http + "    headers:\n      'Bad Name': x\n      Content-Length: '3'\n      X-Env: '{env:1BAD}'\n");
+  assert.equal(bad.map((p) => p.path), ["ota.trigger.headers.Bad Name", "ota.trigger.headers.Content-Length", "ota.trigger.headers.X-Env"]);
+  assert.match(bad[1]?.message ?? "", /sets this header itself/);
+  assert.match(bad[2]?.message ?? "", /\{env:1BAD\} is not a placeholder; use \{url\}, \{manifest\}, \{version\}, \{env:NAME\}/);
+  const inBody = await check("ota-env-body.yaml", http + "    body: '{env:OTA_TOKEN}'\n");
+  assert.equal(inBody.map((p) => p.path), ["ota.trigger.body"]);
+  assert.match(inBody[0]?.message ?? "", /for header values only/);
+  const inCommand = await check("ota-env-command.yaml", ESP32 + "ota:\n  trigger:\n    via: command\n    command: 'ota {url} {env:OTA_TOKEN}'\n");
+  assert.equal(inCommand.map((p) => p.path), ["ota.trigger.command"]);
+});
+
+test("fillOtaHeaders: placeholders and {env:NAME} filled, a missing or empty variable named and nothing filled", () => {
+  const headers = { Authorization: "Bearer {env:TOKEN}", "X-Image": "{url} {env:TOKEN}{env:EXTRA}", "X-Version": "{version}" };
+  assert.equal(otaHeaderEnvNames(headers), ["TOKEN", "EXTRA"]);
+  assert.equal(otaHeaderEnvNames(undefined), []);
+  const values = { url: "http://10.0.0.2/fw.bin", version: "2.0.0" };
+  assert.equal(fillOtaHeaders(headers, values, { TOKEN: "t{url}", EXTRA: "!" }), {
+    headers: { Authorization: "Bearer t{url}", "X-Image": "http://10.0.0.2/fw.bin t{url}!", "X-Version": "2.0.0" },
+  });
+  assert.equal(fillOtaHeaders(headers, values, { TOKEN: "", OTHER: "x" }), { missing: ["TOKEN", "EXTRA"] });
 });
 
 test("a regex that does not compile, a bad reset token and a bad size are each one problem at their line", async () => {

@@ -12,6 +12,7 @@ import { loadProfileFile, loadProfiles, type DeviceProfile } from "@hil/device-p
 import { freePort, makeTempDir } from "@hil/test-kit";
 import { findSuite } from "@hil/test-suites";
 import { buildEsp32Image, buildPartitionTable, OTA_ONLY_TABLE } from "../src/esp32-image/index.js";
+import { unsetTriggerSecrets } from "../src/agent/inventory-agent.js";
 import { Inventory } from "../src/inventory/inventory.js";
 import { runSuite } from "../src/runner/run-suite.js";
 import type { ScenarioSpecInput } from "../src/virtual/esp32/firmware/scenario-spec.js";
@@ -19,6 +20,10 @@ import type { ScenarioSpecInput } from "../src/virtual/esp32/firmware/scenario-s
 const tmp = await makeTempDir();
 const httpPort = await freePort();
 const manifestPort = await freePort();
+/** The authenticated app's endpoint: a board's app keeps its port after its run, so each app has its own. */
+const authPort = await freePort();
+/** The variable the authenticated profile's Authorization header names; set and unset by its test. */
+const TOKEN_ENV = `HIL_TEST_OTA_TOKEN_${process.pid}`;
 
 async function profileFile(id: string, trigger: string): Promise<DeviceProfile> {
   const path = join(tmp.dir, `${id}.yaml`);
@@ -30,6 +35,10 @@ const profiles = new Map(await loadProfiles());
 for (const p of [
   await profileFile("esp32-virtual-http", `    via: http\n    url: 'http://127.0.0.1:${httpPort}/ota'\n    body: '{url}'\n`),
   await profileFile("esp32-virtual-http-wrong", `    via: http\n    url: 'http://127.0.0.1:${httpPort}/update'\n    body: '{url}'\n`),
+  await profileFile(
+    "esp32-virtual-http-auth",
+    `    via: http\n    url: 'http://127.0.0.1:${authPort}/ota'\n    body: '{url}'\n    headers:\n      Authorization: 'Bearer {env:${TOKEN_ENV}}'\n      X-Update-Version: '{version}'\n`,
+  ),
   await profileFile("esp32-virtual-poll", `    via: poll\n    manifestUrl: 'http://127.0.0.1:${manifestPort}/manifest.json'\n`),
 ]) {
   profiles.set(p.id, p);
@@ -106,6 +115,37 @@ test("the step's command overrides the profile; an endpoint that answers 404 fai
   assert.is(refused.result.outcome, "fail", refused.lines);
   assert.is(refused.trigger?.outcome, "fail");
   assert.match(refused.trigger?.message ?? "", new RegExp(`^POST http://127\\.0\\.0\\.1:${httpPort}/update \\(the profile's ota\\.trigger\\): the device answered 404`));
+});
+
+test("via: http with headers: the secret comes from the agent's environment, never into a log; wrong or missing, the step says so", async () => {
+  const secret = `s3cret-${process.pid}-${Date.now()}`;
+  const a = await artifacts("auth", { kind: "ota", httpTrigger: { port: authPort, authorization: `Bearer ${secret}` } });
+  const base = await happy();
+  const authed = (await inventory.addVirtualEsp32({ count: 1, profile: "esp32-virtual-http-auth" }))[0]!.id;
+  try {
+    process.env[TOKEN_ENV] = secret;
+    const ok = await run(authed, base, a);
+    assert.is(ok.result.outcome, "pass", ok.lines);
+    assert.equal(ok.result.steps.at(-1)?.details?.partition, "ota_1");
+    assert.not.ok(JSON.stringify(ok.result).includes(secret), "the token is in no step, detail or log line");
+
+    process.env[TOKEN_ENV] = "not-the-token";
+    const wrong = await run(authed, base, a);
+    assert.is(wrong.trigger?.outcome, "fail", wrong.lines);
+    assert.match(wrong.trigger?.message ?? "", /the device answered 401 "unauthorized"; check the credentials the profile's ota\.trigger\.headers send$/);
+    assert.match(wrong.result.log.map((l) => l.text).join("\n"), /ota: HTTP POST \/ota: wrong credentials/);
+
+    delete process.env[TOKEN_ENV];
+    // what an agent starting now warns of, before any run
+    assert.equal(unsetTriggerSecrets(profiles.values(), process.env), [{ profile: "esp32-virtual-http-auth", unset: [TOKEN_ENV] }]);
+    const missing = await run(authed, base, a);
+    assert.is(missing.trigger?.errorCode, "PROFILE_INVALID", missing.lines);
+    assert.is(missing.trigger?.message, `the profile's ota.trigger.headers name {env:${TOKEN_ENV}}, but this agent's environment has no ${TOKEN_ENV}: set it where the agent starts`);
+    assert.not.match(missing.result.log.map((l) => l.text).join("\n"), /HTTP POST/, "nothing was sent without the credentials");
+
+  } finally {
+    delete process.env[TOKEN_ENV];
+  }
 });
 
 test("via: poll: nothing is sent, the app finds v2 in the manifest; served elsewhere, the step says where to serve", async () => {

@@ -1,5 +1,5 @@
 import { UsageError } from "@hil/contracts";
-import { loadProfiles } from "@hil/device-profiles";
+import { loadProfiles, otaHeaderEnvNames, type DeviceProfile } from "@hil/device-profiles";
 import type { FlashReport } from "../drivers/esp32/esp32-flash-driver.js";
 import { Inventory } from "../inventory/inventory.js";
 import { AgentMetrics } from "./agent-metrics.js";
@@ -16,6 +16,10 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
     throw new UsageError("an agent that runs suites needs --scheduler-url (to fetch artifacts) or --artifact-dir (the scheduler's, on this machine)");
   }
   const profiles = await loadProfiles();
+  // said at start, not first when a run's ota.trigger step stops on it
+  for (const { profile, unset } of unsetTriggerSecrets(profiles.values(), process.env)) {
+    logger.warn({ profile, unset }, `profile ${profile}: ota.trigger.headers name ${unset.join(", ")}, unset here; its ota.trigger steps stop until the agent starts with them`);
+  }
   const metrics = config.metricsListen ? new AgentMetrics() : undefined;
   const inventory = await Inventory.create({
     agent: config.name,
@@ -61,4 +65,16 @@ export async function startInventoryAgent(config: AgentConfig, logger: AgentLogg
     await inventory.close();
     throw err;
   }
+}
+
+/** Profiles whose OTA trigger sends `{env:NAME}` this environment lacks, with those names. */
+export function unsetTriggerSecrets(profiles: Iterable<DeviceProfile>, env: Readonly<Record<string, string | undefined>>): { profile: string; unset: string[] }[] {
+  const out: { profile: string; unset: string[] }[] = [];
+  for (const profile of profiles) {
+    const trigger = profile.kind === "esp32" ? profile.ota?.trigger : undefined;
+    if (trigger?.via !== "http") continue;
+    const unset = otaHeaderEnvNames(trigger.headers).filter((name) => !env[name]);
+    if (unset.length > 0) out.push({ profile: profile.id, unset });
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { LabError, type Step } from "@hil/contracts";
-import { fillOtaTemplate, type OtaTrigger } from "@hil/device-profiles";
+import { fillOtaHeaders, fillOtaTemplate, type OtaTrigger } from "@hil/device-profiles";
 import type { Esp32BoardTarget } from "../board-target.js";
 import { requireEsp32, sleep, type StepContext, type StepOutcome } from "../step-context.js";
 import type { OtaHttpServer, OtaRequestRecord } from "./ota-http-server.js";
@@ -10,7 +10,7 @@ type OtaTriggerStep = Extract<Step, { type: "ota.trigger" }>;
 /** How this step tells the device, and who decided it (the step, the board's profile, or the default). */
 type Trigger =
   | { via: "command"; command: string; from: "step" | "profile" | "default" }
-  | { via: "http"; method: string; url: string; body: string | undefined; from: "profile" }
+  | { via: "http"; method: string; url: string; body: string | undefined; headers: Record<string, string>; from: "profile" }
   | { via: "poll"; from: "step" | "profile" };
 
 const HTTP_TRIGGER_TIMEOUT_MS = 10_000;
@@ -62,17 +62,26 @@ function chooseTrigger(ctx: StepContext<OtaTriggerStep>, profile: OtaTrigger | u
   const step = ctx.step;
   if (step.command !== undefined) return { via: "command", command: ctx.scope.expand(step.command, "ota.trigger command"), from: "step" };
   if (step.via === "poll") return { via: "poll", from: "step" };
+  const values = { url: server.url, manifest: server.manifestUrl, ...(server.version !== undefined ? { version: server.version } : {}) };
   const fill = (template: string, field: string): string => {
     if (template.includes("{version}") && server.version === undefined) {
       throw new LabError("SUITE_INVALID", `the profile's ${field} names {version}, but the image ota.serve as: ${step.server} serves has no app version`);
     }
-    return fillOtaTemplate(template, { url: server.url, manifest: server.manifestUrl, ...(server.version !== undefined ? { version: server.version } : {}) });
+    return fillOtaTemplate(template, values);
   };
   if (profile?.via === "command") return { via: "command", command: fill(profile.command, "ota.trigger.command"), from: "profile" };
   // No trigger in the profile, or the step asked for a console command and gave none: the default command.
   if (step.via === "command" || profile === undefined) return { via: "command", command: `ota ${server.url}`, from: "default" };
   if (profile.via === "http") {
-    return { via: "http", method: profile.method, url: fill(profile.url, "ota.trigger.url"), body: profile.body === undefined ? undefined : fill(profile.body, "ota.trigger.body"), from: "profile" };
+    for (const [name, value] of Object.entries(profile.headers ?? {})) fill(value, `ota.trigger.headers.${name}`);
+    return {
+      via: "http",
+      method: profile.method,
+      url: fill(profile.url, "ota.trigger.url"),
+      body: profile.body === undefined ? undefined : fill(profile.body, "ota.trigger.body"),
+      headers: triggerHeaders(profile.headers ?? {}, values),
+      from: "profile",
+    };
   }
   if (profile.manifestUrl !== undefined && new URL(profile.manifestUrl).href !== new URL(server.manifestUrl).href) {
     const where = new URL(profile.manifestUrl);
@@ -84,6 +93,25 @@ function chooseTrigger(ctx: StepContext<OtaTriggerStep>, profile: OtaTrigger | u
   return { via: "poll", from: "profile" };
 }
 
+/**
+ * The profile's trigger headers, with `{env:NAME}` read from this agent's environment. A name it lacks, or a
+ * value that is not one line, stops the step before anything is sent; the message names the variable, never
+ * its value.
+ */
+function triggerHeaders(headers: Readonly<Record<string, string>>, values: Parameters<typeof fillOtaTemplate>[1]): Record<string, string> {
+  const filled = fillOtaHeaders(headers, values, process.env);
+  if ("missing" in filled) {
+    throw new LabError(
+      "PROFILE_INVALID",
+      `the profile's ota.trigger.headers name {env:${filled.missing.join("}, {env:")}}, but this agent's environment has no ${filled.missing.join(", ")}: set it where the agent starts`,
+    );
+  }
+  for (const [name, value] of Object.entries(filled.headers)) {
+    if (/[\r\n\0]/.test(value)) throw new LabError("PROFILE_INVALID", `the profile's ota.trigger.headers.${name} holds a line break once filled in: check the environment variable it names`);
+  }
+  return filled.headers;
+}
+
 /** The profile's HTTP trigger: the device must answer 2xx, or the update never started. */
 async function requestUpdate(trigger: Extract<Trigger, { via: "http" }>, signal: AbortSignal): Promise<string> {
   const what = `${trigger.method} ${trigger.url}`;
@@ -91,7 +119,8 @@ async function requestUpdate(trigger: Extract<Trigger, { via: "http" }>, signal:
   try {
     res = await fetch(trigger.url, {
       method: trigger.method,
-      ...(trigger.body !== undefined ? { body: trigger.body, headers: { "content-type": "text/plain" } } : {}),
+      headers: { ...(trigger.body !== undefined ? { "content-type": "text/plain" } : {}), ...trigger.headers },
+      ...(trigger.body !== undefined ? { body: trigger.body } : {}),
       signal: AbortSignal.any([signal, AbortSignal.timeout(HTTP_TRIGGER_TIMEOUT_MS)]),
     });
   } catch (err) {
@@ -101,7 +130,10 @@ async function requestUpdate(trigger: Extract<Trigger, { via: "http" }>, signal:
     throw new LabError("TEST_FAILED", `${what} (the profile's ota.trigger) got no answer from the device: ${why}`, { cause: err });
   }
   const text = (await res.text()).trim().slice(0, 200);
-  if (!res.ok) throw new LabError("TEST_FAILED", `${what} (the profile's ota.trigger): the device answered ${res.status}${text ? ` "${text}"` : ""}`);
+  if (!res.ok) {
+    const hint = res.status === 401 || res.status === 403 ? "; check the credentials the profile's ota.trigger.headers send" : "";
+    throw new LabError("TEST_FAILED", `${what} (the profile's ota.trigger): the device answered ${res.status}${text ? ` "${text}"` : ""}${hint}`);
+  }
   return `${what} answered ${res.status}`;
 }
 

@@ -125,7 +125,15 @@ export const OtaScenarioSchema = z.object({
   /** Give up on a download that sends nothing for this long (esp_http_client's timeout). */
   receiveTimeoutMs: z.number().int().min(100).default(5000),
   /** Also take `POST <path>` with the image URL as the body, on 127.0.0.1:`port` (a profile's `via: http` trigger). */
-  httpTrigger: z.object({ port: z.number().int().min(1).max(65535), path: z.string().startsWith("/").default("/ota") }).strict().optional(),
+  httpTrigger: z
+    .object({
+      port: z.number().int().min(1).max(65535),
+      path: z.string().startsWith("/").default("/ota"),
+      /** The Authorization header the endpoint wants (e.g. `Bearer s3cret`); without it every request is let in. */
+      authorization: z.string().min(1).optional(),
+    })
+    .strict()
+    .optional(),
   /**
    * Advertise `<servicePrefix><end of MAC>` on the bench's air for a companion app, which connects only if
    * its protocol range covers `protocol` (docs/ota.md, "Coupled updates").
