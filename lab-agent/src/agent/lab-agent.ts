@@ -17,6 +17,7 @@ import { JobWorker } from "./job-worker.js";
 import { RedisLeaseRenewer, type LeaseRenewer } from "./lease-renewer.js";
 import { retryUntilAcked } from "./retry-until-acked.js";
 import { LogShipper } from "./log-shipper.js";
+import { OwnedClients } from "./owned-clients.js";
 import { silentLogger, type AgentLogger } from "./logger.js";
 import { redisLogin, redisLoginHint } from "./redis-login.js";
 
@@ -48,6 +49,8 @@ export class LabAgent {
   private readonly redis: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly bullConnection: RedisClient;
+  /** Every client above, the command reader's, and BullMQ's copies of the worker's: a stop ends them all. */
+  private readonly clients = new OwnedClients();
   private readonly registry: BoardRegistry;
   private readonly shipper: LogShipper;
   private readonly worker: JobWorker;
@@ -76,9 +79,9 @@ export class LabAgent {
       this.logger.warn({ err: err.message }, "redis connection error");
     };
     const login = redisLogin(config);
-    this.redis = createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: 3 }).on("error", onError);
-    this.subscriber = createRedisClient(config.redisUrl, login.options).on("error", onError);
-    this.bullConnection = createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError);
+    this.redis = this.clients.add(createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: 3 }).on("error", onError));
+    this.subscriber = this.clients.add(createRedisClient(config.redisUrl, login.options).on("error", onError));
+    this.bullConnection = this.clients.add(createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError));
     // the agent's token signs every event it appends (docs/security.md, "Agents")
     const events = new EventWriter(this.redis, this.keys, config.name, config.token);
     if (!events.signs) this.logger.warn({}, "no agent token: events go unsigned, and a scheduler with HIL_AGENT_AUTH=required ignores them");
@@ -106,7 +109,7 @@ export class LabAgent {
       this.consoles = consoles;
       // the scheduler writes holder commands only for boards it records as this agent's; check again here
       this.commands = new AgentCommandReader(
-        createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError),
+        this.clients.add(createRedisClient(config.redisUrl, { ...login.options, maxRetriesPerRequest: null }).on("error", onError)),
         this.keys.agentCommands(config.name),
         (cmd) => {
           if (this.registry.get(cmd.board) === undefined) {
@@ -365,6 +368,8 @@ export class LabAgent {
       this.bullConnection.disconnect();
       const quitted = !lockedOut && (await within(this.redis.quit().then(() => true, () => false), 2_000, false));
       if (!quitted) this.redis.disconnect();
+      // what the steps above left open (BullMQ's blocking copy when its close waited on a Redis that is gone)
+      this.clients.endAll();
     }
   }
 
