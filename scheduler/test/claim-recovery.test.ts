@@ -4,34 +4,17 @@
 // finish or undo it. Real redis-server, real scripts; the reaper is called with a clock a few seconds on.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type Run } from "@hil/contracts";
-import { makeTempDir } from "@hil/test-kit";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { suite } from "./support/harness.js";
-import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
+import { usePartsBench, type SchedulerParts } from "./support/scheduler-parts.js";
 
-let redis: PrivateRedis;
-let tmp: { dir: string; remove(): Promise<void> };
-const cleanups: (() => Promise<void>)[] = [];
-
-test.before(async () => {
-  redis = await startPrivateRedis();
-  tmp = await makeTempDir("hil-sched-claim-");
-});
-test.after(async () => {
-  await redis?.stop();
-  await tmp?.remove();
-});
-test.after.each(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const fileBench = usePartsBench(test, "hil-sched-claim-");
 
 type Bench = SchedulerParts;
 
 /** The scheduler's parts without its loops: nothing runs unless the test calls it. */
-const bench = (): Bench => schedulerParts(redis.url, (ns) => join(tmp.dir, ns), cleanups);
+const bench = (): Bench => fileBench.parts();
 
 /** A queued run claimed on board b1 of agent ag1 by the lease script, and nothing after it (the dispatcher died). */
 async function claimedRun({ ctx }: Bench): Promise<{ id: string; token: string; at: number }> {

@@ -8,34 +8,20 @@ import { Redis } from "ioredis";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type JobResult, type Run } from "@hil/contracts";
-import { makeTempDir, waitUntil } from "@hil/test-kit";
+import { waitUntil } from "@hil/test-kit";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { CONSUMER_GROUP } from "../src/dispatch/event-consumer.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
-import { startPrivateRedis, type PrivateRedis, type RedisClient } from "../src/redis/index.js";
+import type { RedisClient } from "../src/redis/index.js";
 import { suite } from "./support/harness.js";
-import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
+import { usePartsBench, type SchedulerParts } from "./support/scheduler-parts.js";
 
-let redis: PrivateRedis;
-let tmp: { dir: string; remove(): Promise<void> };
-const cleanups: (() => Promise<void>)[] = [];
-
-test.before(async () => {
-  redis = await startPrivateRedis();
-  tmp = await makeTempDir("hil-sched-reaper-");
-});
-test.after(async () => {
-  await redis?.stop();
-  await tmp?.remove();
-});
-test.after.each(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const fileBench = usePartsBench(test, "hil-sched-reaper-");
 
 type Bench = SchedulerParts;
 
 /** The scheduler's parts without its loops: nothing runs unless the test calls it. */
-const bench = (): Bench => schedulerParts(redis.url, (ns) => join(tmp.dir, ns), cleanups);
+const bench = (): Bench => fileBench.parts();
 
 /** A run leased on `board` (b1) of agent ag1 and reported running; returns its id, lease token and ag1 as its reporter. */
 async function runningRun({ ctx, lifecycle }: Bench, board = "b1"): Promise<{ id: string; token: string; by: Reporter }> {
@@ -179,8 +165,8 @@ test("a late pass of a lost attempt stops the retry already running, and frees t
   const retry = await retryRunning(b, id);
   assert.is(await ctx.redis.hget(ctx.keys.submitterUsage(), "alice"), "1");
   const cancels: string[] = [];
-  const sub = new Redis(redis.url);
-  cleanups.push(async () => void sub.disconnect());
+  const sub = new Redis(fileBench.redisUrl);
+  fileBench.afterTest(async () => void sub.disconnect());
   await sub.subscribe(ctx.keys.cancelChannel());
   sub.on("message", (_c: string, runId: string) => cancels.push(runId));
   assert.is(await lifecycle.finished(passed(id, 1), { by }), true);

@@ -8,32 +8,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { RunRequestSchema, type JobResult, type LogLine, type Run } from "@hil/contracts";
-import { makeTempDir } from "@hil/test-kit";
 import type { Reporter } from "../src/dispatch/run-lifecycle.js";
 import { leaseTokenHash } from "../src/leases/lease-store.js";
-import { startPrivateRedis, type PrivateRedis } from "../src/redis/index.js";
 import { suite } from "./support/harness.js";
-import { schedulerParts, type SchedulerParts } from "./support/scheduler-parts.js";
+import { usePartsBench, type SchedulerParts } from "./support/scheduler-parts.js";
 
-let redis: PrivateRedis;
-let tmp: { dir: string; remove(): Promise<void> };
-const cleanups: (() => Promise<void>)[] = [];
-
-test.before(async () => {
-  redis = await startPrivateRedis();
-  tmp = await makeTempDir("hil-sched-files-");
-});
-test.after(async () => {
-  await redis?.stop();
-  await tmp?.remove();
-});
-test.after.each(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const fileBench = usePartsBench(test, "hil-sched-files-");
 
 type Bench = SchedulerParts;
 
-const bench = (artifactDir: string): Bench => schedulerParts(redis.url, () => artifactDir, cleanups);
+const bench = (artifactDir: string): Bench => fileBench.parts(artifactDir);
 
 /** A run running on board b1 of agent ag1 that logged `lines` lines; returns its id and ag1 as its reporter. */
 async function runningRun({ ctx, lifecycle }: Bench, lines: number, firstKept = 1): Promise<{ id: string; by: Reporter }> {
@@ -70,7 +54,7 @@ async function runningRun({ ctx, lifecycle }: Bench, lines: number, firstKept = 
 const passed = (runId: string): JobResult => ({ runId, attempt: 1, outcome: "pass", steps: [], cases: [], durationMs: 1 });
 
 test("the final state is stored but the scheduler dies before the files: the reaper writes them", async () => {
-  const dir = join(tmp.dir, "killed");
+  const dir = join(fileBench.dir, "killed");
   const b = bench(dir);
   const { ctx, reaper } = b;
   const { id } = await runningRun(b, 3);
@@ -85,7 +69,7 @@ test("the final state is stored but the scheduler dies before the files: the rea
 });
 
 test("a full artifact filesystem keeps the run's outcome, and the files follow once there is room", async () => {
-  const dir = join(tmp.dir, "small");
+  const dir = join(fileBench.dir, "small");
   mkdirSync(dir, { recursive: true });
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], { stdio: "ignore" });
@@ -93,7 +77,7 @@ test("a full artifact filesystem keeps the run's outcome, and the files follow o
     console.log("  (skipped the full-disk case: this machine does not let the test mount a tmpfs)");
     return;
   }
-  cleanups.push(async () => void execFileSync("umount", [dir], { stdio: "ignore" }));
+  fileBench.afterTest(async () => void execFileSync("umount", [dir], { stdio: "ignore" }));
   const b = bench(dir);
   const { ctx, lifecycle, reaper } = b;
   const { id, by } = await runningRun(b, 2000); // ~200 KiB of log: more than the filesystem holds
@@ -113,7 +97,7 @@ test("a full artifact filesystem keeps the run's outcome, and the files follow o
 });
 
 test("a run log the stream cap cut short is marked as such in log.jsonl and log.txt", async () => {
-  const b = bench(join(tmp.dir, "capped"));
+  const b = bench(join(fileBench.dir, "capped"));
   const { ctx, lifecycle } = b;
   // the run's first step began at board line 1; the stream kept only lines 401..500 (MAXLEN on the agent side)
   const { id, by } = await runningRun(b, 500, 401);
@@ -129,7 +113,7 @@ test("a run log the stream cap cut short is marked as such in log.jsonl and log.
 });
 
 test("a long run's log is archived while it runs: a stream capped meanwhile still leaves the whole log in log.jsonl", async () => {
-  const b = bench(join(tmp.dir, "archived"));
+  const b = bench(join(fileBench.dir, "archived"));
   const { ctx, lifecycle, reaper } = b;
   const { id, by } = await runningRun(b, 3000);
   await reaper.sweep(); // a tick while the run runs
