@@ -4,6 +4,8 @@
 // build --scenario ota --scenario-set …` by hand), then the `hil run` line it printed. Each run must pass,
 // and what its steps saw must be what the artifacts were built to do; an "unconfirmed" update that does
 // confirm itself must fail the rollback suite. Bad flags get exit 64 naming the flag.
+import { generateKeyPairSync } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findSuite } from "@hil/test-suites";
 import { apkToolMissing } from "@hil/lab-agent";
@@ -136,6 +138,32 @@ test("esp32-ota-rollback from images built by hand with --scenario-set markValid
   const wrong = await run(suite(at("confirms.bin")));
   assert.is(wrong.code, 1, wrong.out);
   assert.match(wrong.out, /FAIL .*the reset rolls back to v1 on ota_0/, wrong.out);
+});
+
+test("esp32-ota-unsigned from hil examples artifacts: exit 0, the update without its signature is refused and the signed one boots", async () => {
+  const r = await run(await exampleRun("esp32-ota-unsigned"));
+  assert.is(r.code, 0, r.out);
+  assert.match(stepMessage(r.steps, "the unsigned image is refused and v1 keeps running"), /^refused: .*Secure boot signature verification failed/);
+  assert.match(stepMessage(r.steps, "the signed v2 is accepted and boots from ota_1"), /^booted 2\.0\.0 from ota_1/);
+});
+
+test("hil image sign: a signed image with its key digest; an image signed already, or a key not RSA-3072, is a usage error", async () => {
+  const at = (f: string) => join(lab.dir, `sign-${f}`);
+  const pem = (bits: number) => generateKeyPairSync("rsa", { modulusLength: bits }).privateKey.export({ type: "pkcs8", format: "pem" });
+  await writeFile(at("key.pem"), pem(3072), { mode: 0o600 });
+  await writeFile(at("small.pem"), pem(2048), { mode: 0o600 });
+  assert.is((await hil(["image", "build", "--scenario", "ota", "--scenario-set", "signedUpdates=true", "-o", at("app.bin")])).code, 0);
+  const signed = await hil(["image", "sign", at("app.bin"), "--key", at("key.pem"), "-o", at("signed.bin")]);
+  assert.is(signed.code, 0, signed.out);
+  assert.match(signed.out, /signature sector at 0x[0-9a-f]+000\)\nkey digest [0-9a-f]{64}/);
+  const info = await hil(["image", "info", at("signed.bin")]);
+  assert.is(info.code, 0, info.out);
+  const again = await hil(["image", "sign", at("signed.bin"), "--key", at("key.pem"), "-o", at("twice.bin")]);
+  assert.is(again.code, 64, again.out);
+  assert.match(again.out, /already carries a signature sector/);
+  const small = await hil(["image", "sign", at("app.bin"), "--key", at("small.pem"), "-o", at("small.bin")]);
+  assert.is(small.code, 64, small.out);
+  assert.match(small.out, /RSA-3072; this key is rsa-2048/);
 });
 
 test("android-ab-update from hil examples artifacts: exit 0, the update boots its slot and the bad boot image falls back", async () => {

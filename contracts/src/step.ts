@@ -141,7 +141,8 @@ export const OtaServeStepSchema = z
     port: z.number().int().min(0).max(65535).default(0),
     /** Bytes per second. */
     throttle: z.number().int().positive().optional(),
-    fault: z.enum(["none", "cut", "corrupt", "wrong-chip"]).default("none"),
+    /** "unsigned": a Secure Boot V2 signed image served without its signature sector. */
+    fault: z.enum(["none", "cut", "corrupt", "wrong-chip", "unsigned"]).default("none"),
     /** For fault "cut": the share of the image (percent) sent before the connection is dropped. */
     cutAt: z.number().min(0).max(100).default(50),
     /** For fault "corrupt": the byte to invert (default: one in the image's code). */

@@ -17,7 +17,7 @@ import {
   testSuiteJsonSchema,
 } from "../src/index.js";
 
-const SHIPPED = ["android-ab-update", "android-health", "android-instrumentation", "coupled-app-firmware-update", "esp32-console", "esp32-health", "esp32-ota", "esp32-ota-bad-image", "esp32-ota-happy", "esp32-ota-interrupted", "esp32-ota-rollback", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
+const SHIPPED = ["android-ab-update", "android-health", "android-instrumentation", "coupled-app-firmware-update", "esp32-console", "esp32-health", "esp32-ota", "esp32-ota-bad-image", "esp32-ota-happy", "esp32-ota-interrupted", "esp32-ota-rollback", "esp32-ota-unsigned", "esp32-smoke", "esp32-unity", "provision-esp32-from-android"];
 
 let tmp = "";
 let profiles = new Map<string, DeviceProfile>();

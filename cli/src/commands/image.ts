@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { buildEsp32Image, buildPartitionTable, CHIP_IDS, formatImageInfo, isChipName, OTA_ONLY_TABLE, partitionUsage, readEsp32Image, readPartitionTable, SINGLE_APP_TABLE, TWO_OTA_TABLE, validateImageForFlash, type ChipName, type PartitionEntryInput } from "@hil/lab-agent";
+import { buildEsp32Image, buildPartitionTable, checkSignatureV2, CHIP_IDS, loadSigningKey, signImageV2, formatImageInfo, isChipName, OTA_ONLY_TABLE, partitionUsage, readEsp32Image, readPartitionTable, SINGLE_APP_TABLE, TWO_OTA_TABLE, validateImageForFlash, type ChipName, type PartitionEntryInput } from "@hil/lab-agent";
 import { EXIT } from "../exit-codes.js";
 import { UsageError } from "@hil/contracts";
 import { scenarioWithSettings } from "./image-scenario.js";
@@ -99,6 +99,29 @@ export function register(program: Command): void {
       await writeFile(opts.output, bytes);
       const info = readEsp32Image(bytes);
       process.stdout.write(`wrote ${opts.output}: ${bytes.length} bytes, ${info.segmentCount} segments, ${opts.project} ${opts.appVersion} for ${opts.chip}${scenario ? `, scenario ${scenario.kind}` : ""}\nsha256 ${info.sha256}\n`);
+    });
+
+  image
+    .command("sign")
+    .description("sign an app image as `espsecure sign-data --version 2` does (Secure Boot V2, RSA-3072 PSS): padded to 4 KiB, then a signature sector")
+    .argument("<file>", "app image (.bin)")
+    .requiredOption("--key <pem>", "RSA-3072 private key in PEM (openssl genrsa -out key.pem 3072)")
+    .requiredOption("-o, --output <file>", "where to write the signed image")
+    .action(async (file: string, opts: { key: string; output: string }) => {
+      const input = await readInput(file);
+      const info = readEsp32Image(input);
+      if (!info.ok) throw new UsageError(`${file} is not a valid app image: ${info.problems.join("; ")}`);
+      if (checkSignatureV2(input, info.imageLength).problem !== "no signature block") throw new UsageError(`${file} already carries a signature sector`);
+      let key;
+      try {
+        key = loadSigningKey(await readFile(opts.key));
+      } catch (err) {
+        throw new UsageError(`--key ${opts.key}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const signed = signImageV2(input.subarray(0, info.imageLength), key);
+      await writeFile(opts.output, signed);
+      const check = checkSignatureV2(signed, info.imageLength);
+      process.stdout.write(`wrote ${opts.output}: ${signed.length} bytes (image ${info.imageLength}, signature sector at 0x${check.sectorOffset.toString(16)})\nkey digest ${check.keyDigest}\n`);
     });
 
   image

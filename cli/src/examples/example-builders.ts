@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildEsp32Image, buildPartitionTable, buildTestApk, OTA_ONLY_TABLE, UNBOOTABLE_MARKER, type InstrumentationScript, type ScenarioSpecInput } from "@hil/lab-agent";
+import { buildEsp32Image, buildPartitionTable, buildTestApk, loadSigningKey, OTA_ONLY_TABLE, signImageV2, UNBOOTABLE_MARKER, type InstrumentationScript, type ScenarioSpecInput } from "@hil/lab-agent";
 
 /**
  * One artifact of an example suite: how it is written and a line saying what it is. Each stands in for
@@ -32,6 +32,25 @@ export function firmware(name: string, file: string, project: string, version: s
     about: `${project} ${version}: ${about}`,
     async write(path) {
       await writeFile(path, buildEsp32Image({ appDesc: { projectName: project, version }, scenario, padTo: FIRMWARE_BYTES, padSeed: version.charCodeAt(0) }));
+    },
+  };
+}
+
+let exampleKey: KeyObject | undefined;
+/** One RSA-3072 key per process for the signed examples: every image one `hil examples artifacts` writes shares it. */
+function signingKey(): KeyObject {
+  exampleKey ??= loadSigningKey(generateKeyPairSync("rsa", { modulusLength: 3072 }).privateKey.export({ type: "pkcs8", format: "pem" }));
+  return exampleKey;
+}
+
+/** `firmware`, signed as `hil image sign` signs it (Secure Boot V2), with the key the other signed examples use. */
+export function signedFirmware(name: string, file: string, project: string, version: string, scenario: ScenarioSpecInput, about: string): ExampleArtifact {
+  return {
+    name,
+    file,
+    about: `${project} ${version}: ${about} (signed)`,
+    async write(path) {
+      await writeFile(path, signImageV2(buildEsp32Image({ appDesc: { projectName: project, version }, scenario, padTo: FIRMWARE_BYTES, padSeed: version.charCodeAt(0) }), signingKey()));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { InstrumentationScript } from "@hil/lab-agent";
-import { androidImage, apk, firmware, otaPartitionTable, type ExampleArtifact } from "./example-builders.js";
+import { androidImage, apk, firmware, otaPartitionTable, signedFirmware, type ExampleArtifact } from "./example-builders.js";
 
 /**
  * What `hil examples artifacts SUITE` writes for each shipped suite: every artifact the suite names, made
@@ -46,6 +46,15 @@ export const EXAMPLE_SUITES: readonly ExampleSuite[] = [
   { suite: "esp32-ota-interrupted", where: ESP32, artifacts: [otaPartitionTable(), v1, v2] },
   { suite: "esp32-ota-rollback", where: ESP32, artifacts: [otaPartitionTable(), v1, unconfirmed] },
   { suite: "esp32-ota-bad-image", where: ESP32, artifacts: [otaPartitionTable(), v1, v2] },
+  {
+    suite: "esp32-ota-unsigned",
+    where: ESP32,
+    artifacts: [
+      otaPartitionTable(),
+      signedFirmware("v1", "v1.bin", "ota_demo", "1.0.0", { kind: "ota", signedUpdates: true }, "the app first flashed, into ota_0; takes only updates signed with its key"),
+      signedFirmware("v2", "v2.bin", "ota_demo", "2.0.0", { kind: "ota", signedUpdates: true }, "an update signed with the same key"),
+    ],
+  },
   {
     suite: "esp32-ota",
     where: ESP32,

@@ -32,3 +32,4 @@ export {
   describeOtaEntry,
 } from "./otadata.js";
 export type { OtaStateName, OtaSelectEntry, DecodedOtaEntry } from "./otadata.js";
+export { checkSignatureV2, loadSigningKey, signImageV2, stripSignatureV2, SIG_SECTOR_SIZE, SIG_BLOCK_SIZE, type SignatureCheck, type SignatureProblem } from "./secure-boot-v2.js";

@@ -1,9 +1,11 @@
 // What an OTA server can do wrong on purpose, so a suite sees the device reject it: an image built
 // for another chip (otherwise valid: header chip id changed, appended SHA-256 recomputed) and an
-// image with one flipped byte in its code (the checksum and hash no longer match).
+// image with one flipped byte in its code (the checksum and hash no longer match), and a signed image
+// with its Secure Boot V2 signature sector taken off (what an unsigned build of it would be).
 import { createHash } from "node:crypto";
 import { CHIP_IDS, type ChipName } from "../../esp32-image/chips.js";
 import { readEsp32Image } from "../../esp32-image/image-reader.js";
+import { stripSignatureV2 } from "../../esp32-image/secure-boot-v2.js";
 
 /** The image as if built for `chip` (default ESP32-S3): only the header's chip id differs. */
 export function wrongChipImage(image: Uint8Array, chip: ChipName = "esp32s3"): Uint8Array {
@@ -32,4 +34,9 @@ export function corruptImage(image: Uint8Array, offset?: number): { bytes: Uint8
   if (at < 0 || at >= out.length) throw new RangeError(`corrupt offset ${at} is outside the ${out.length}-byte image`);
   out[at] = (out[at] ?? 0) ^ 0xff;
   return { bytes: out, offset: at };
+}
+
+/** The image without its signature sector; undefined when it carries none (nothing to take off). */
+export function unsignedImage(image: Uint8Array): Uint8Array | undefined {
+  return stripSignatureV2(image, readEsp32Image(image).imageLength);
 }

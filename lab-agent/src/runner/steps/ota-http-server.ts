@@ -5,9 +5,14 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { readEsp32Image } from "../../esp32-image/image-reader.js";
-import { corruptImage, wrongChipImage } from "./ota-faults.js";
+import { corruptImage, unsignedImage, wrongChipImage } from "./ota-faults.js";
 
-export type OtaFault = "none" | "cut" | "corrupt" | "wrong-chip";
+export type OtaFault = "none" | "cut" | "corrupt" | "wrong-chip" | "unsigned";
+
+/** A fault the image cannot take (an "unsigned" fault on an image that carries no signature). */
+export class OtaFaultError extends Error {
+  override name = "OtaFaultError";
+}
 
 export interface OtaServeOptions {
   image: Uint8Array;
@@ -63,6 +68,11 @@ export class OtaHttpServer {
       const c = corruptImage(opts.image, opts.corruptOffset);
       served = c.bytes;
       detail = `byte 0x${c.offset.toString(16)} inverted`;
+    } else if (fault === "unsigned") {
+      const stripped = unsignedImage(opts.image);
+      if (!stripped) throw new OtaFaultError("fault unsigned takes a signed image (hil image sign): this one has no Secure Boot V2 signature sector to take off");
+      served = stripped;
+      detail = `signature sector taken off (${opts.image.length - stripped.length} bytes)`;
     } else if (fault === "cut") {
       detail = `connection cut after ${opts.cutAtPercent ?? 50} %`;
     }

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LabError, type Step } from "@hil/contracts";
 import type { StepContext, StepOutcome } from "../step-context.js";
-import { OtaHttpServer } from "./ota-http-server.js";
+import { OtaFaultError, OtaHttpServer } from "./ota-http-server.js";
 
 type OtaServeStep = Extract<Step, { type: "ota.serve" }>;
 
@@ -36,6 +36,7 @@ export async function runOtaServeStep(ctx: StepContext<OtaServeStep>): Promise<S
     });
   } catch (err) {
     if (err instanceof RangeError) throw new LabError("SUITE_INVALID", `ota.serve: ${err.message}`, { cause: err });
+    if (err instanceof OtaFaultError) throw new LabError("IMAGE_INVALID", `ota.serve ${step.artifact}: ${err.message}`, { cause: err });
     const e = err as NodeJS.ErrnoException;
     throw new LabError("INTERNAL", `ota.serve cannot listen on ${step.host}:${step.port} (${e.code ?? e.message}); use port: 0 for a free one or a host this agent has`, { cause: err });
   }

@@ -124,6 +124,11 @@ export const OtaScenarioSchema = z.object({
   tag: z.string().min(1).default("ota"),
   /** Give up on a download that sends nothing for this long (esp_http_client's timeout). */
   receiveTimeoutMs: z.number().int().min(100).default(5000),
+  /**
+   * CONFIG_SECURE_SIGNED_ON_UPDATE_NO_SECURE_BOOT: an update must carry a Secure Boot V2 signature by the key
+   * that signed the running app (`hil image sign`), or esp_ota_end refuses it.
+   */
+  signedUpdates: z.boolean().default(false),
   /** Also take `POST <path>` with the image URL as the body, on 127.0.0.1:`port` (a profile's `via: http` trigger). */
   httpTrigger: z
     .object({

@@ -24,7 +24,7 @@ export function startOta(spec: OtaSpec, env: ScenarioEnv): ScenarioRunner {
   let updating = false;
   const update = (url: string, finish: () => void) => {
     updating = true;
-    runOtaUpdate(env, { url, tag: spec.tag, receiveTimeoutMs: spec.receiveTimeoutMs }, (ok) => {
+    runOtaUpdate(env, { url, tag: spec.tag, receiveTimeoutMs: spec.receiveTimeoutMs, signedUpdates: spec.signedUpdates }, (ok) => {
       if (ok) {
         env.timers.after(RESTART_DELAY_MS, () => env.reboot(SW_CPU_RESET));
         return;

@@ -10,12 +10,16 @@ import { OTADATA_SECTOR, OTADATA_SIZE, OTA_STATES, encodeOtaSelectEntry, nextOta
 import type { PartitionEntry } from "../../../../esp32-image/partition-table.js";
 import type { ScenarioEnv } from "../firmware-context.js";
 import { bootStateOf } from "../ota-boot-select.js";
+import { readEsp32Image } from "../../../../esp32-image/image-reader.js";
+import { checkSignatureV2, SIG_SECTOR_SIZE } from "../../../../esp32-image/secure-boot-v2.js";
 import { verifyApp } from "../second-stage-bootloader.js";
 
 export interface OtaUpdateOptions {
   url: string;
   tag: string;
   receiveTimeoutMs: number;
+  /** The new image must be signed by a key of the running app's (CONFIG_SECURE_SIGNED_ON_UPDATE_NO_SECURE_BOOT). */
+  signedUpdates?: boolean;
 }
 
 const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
@@ -125,7 +129,7 @@ export function runOtaUpdate(env: ScenarioEnv, opts: OtaUpdateOptions, done: (ok
   const complete = () => {
     // esp_ota_end: the same verification the bootloader runs, with the same lines.
     const app = verifyApp(env.flash.bytes, target, (level, t, message) => env.log(level, t, message));
-    if (!app) {
+    if (!app || (opts.signedUpdates && !signatureAccepted(env, app.info.imageLength, target))) {
       fail("Image validation failed, image is corrupted");
       return;
     }
@@ -158,6 +162,45 @@ export function runOtaUpdate(env: ScenarioEnv, opts: OtaUpdateOptions, done: (ok
   }
   request.setTimeout(opts.receiveTimeoutMs, () => request?.destroy(new Error(`no data for ${opts.receiveTimeoutMs} ms`)));
   request.on("error", (err) => fail(`HTTP connection failed: ${err.message}`));
+}
+
+/**
+ * esp_image_verify's signature check on update without hardware secure boot: the keys trusted are those of
+ * the running app's valid signature blocks; the new image's block must verify under one of them. The lines
+ * are ESP-IDF's (esp_image, secure_boot_v2, secure_boot_v2_rsa).
+ */
+function signatureAccepted(env: ScenarioEnv, imageLength: number, target: PartitionEntry): boolean {
+  const log = (level: "I" | "W" | "E", tag: string, message: string) => env.log(level, tag, message);
+  log("I", "esp_image", "Verifying image signature...");
+  const running = env.partition;
+  const runningImage = running ? env.flash.bytes.subarray(running.offset, running.offset + running.size) : undefined;
+  const own = runningImage ? checkSignatureV2(runningImage, readEsp32Image(runningImage).imageLength) : undefined;
+  log("I", "secure_boot_v2", "Take trusted digest key(s) from running app");
+  const refused = (why: "bad" | "corrupt") => {
+    log("E", "esp_image", "Secure boot signature verification failed");
+    log("I", "esp_image", "Calculating simple hash to check for corruption...");
+    log("W", "esp_image", why === "corrupt" ? "image corrupted on flash" : "image valid, signature bad");
+    return false;
+  };
+  if (!own?.ok || own.keyDigest === undefined) {
+    log("E", "secure_boot_v2", "No signatures were found for the running app");
+    return refused("bad");
+  }
+  const slot = env.flash.bytes.subarray(target.offset, target.offset + target.size);
+  const check = checkSignatureV2(slot, imageLength, [own.keyDigest]);
+  if (check.sectorOffset + SIG_SECTOR_SIZE > target.size) {
+    log("E", "esp_image", `Image length ${check.sectorOffset + SIG_SECTOR_SIZE} doesn't fit in partition length ${target.size}`);
+    return refused("bad");
+  }
+  if (check.problem === "key not trusted" || check.problem === "no signature block" || check.problem === "bad magic" || check.problem === "bad CRC") return refused("bad");
+  log("I", "secure_boot_v2", "#0 app key digest == #0 trusted key digest");
+  log("I", "secure_boot_v2", "Verifying with RSA-PSS...");
+  if (!check.ok) {
+    if (check.problem === "signature invalid") log("E", "secure_boot_v2_rsa", "Failed mbedtls_rsa_rsassa_pss_verify, err: -17280");
+    return refused("bad");
+  }
+  log("I", "secure_boot_v2_rsa", "Signature verified successfully!");
+  return true;
 }
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
