@@ -18,7 +18,7 @@
  * burns up to three such digests into eFuse; an app verified on update without hardware secure boot trusts
  * the key of its own signature. Signing and verifying here use node's RSA, so a signature is a real one.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { constants, createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { romCrc32Le } from "./otadata.js";
 
 export const SIG_SECTOR_SIZE = 4096;
@@ -109,7 +109,7 @@ export function signImageV2(image: Uint8Array, key: KeyObject): Uint8Array {
   view.setUint32(420, e, true);
   block.set(littleEndian((1n << 6144n) % n, KEY_BYTES), 424);
   view.setUint32(808, Number((1n << 32n) - modInverse(n, 1n << 32n)) >>> 0, true);
-  const signature = sign("sha256", padded, { key, padding: 6 /* RSA_PKCS1_PSS_PADDING */, ...PSS });
+  const signature = sign("sha256", padded, { key, padding: constants.RSA_PKCS1_PSS_PADDING, ...PSS });
   block.set(Uint8Array.from(signature).reverse(), 812);
   view.setUint32(1196, romCrc32Le(0, block.subarray(0, 1196)), true);
   const sector = new Uint8Array(SIG_SECTOR_SIZE).fill(0xff);
@@ -142,7 +142,7 @@ export function checkSignatureV2(bytes: Uint8Array, imageLength: number, trusted
   let valid = false;
   try {
     const key = createPublicKey({ key: { kty: "RSA", n: bigEndianBase64Url(n), e: bigEndianBase64Url(BigInt(e)) }, format: "jwk" });
-    valid = verify("sha256", padded, { key, padding: 6, ...PSS }, Uint8Array.from(block.subarray(812, 1196)).reverse());
+    valid = verify("sha256", padded, { key, padding: constants.RSA_PKCS1_PSS_PADDING, ...PSS }, Uint8Array.from(block.subarray(812, 1196)).reverse());
   } catch {
     valid = false;
   }
