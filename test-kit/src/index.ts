@@ -5,3 +5,4 @@ export { freePort, startPrivateRedis, stopChild, type PrivateRedis, type Private
 export { REPO_ROOT, hilArgv, spawnHil, spawnTracked, pidAlive, type Spawned } from "./spawn.js";
 export { makeTempDir, withTempDir, type TempDir } from "./temp-dir.js";
 export { sleep, waitUntil } from "./wait.js";
+export { connectionsTo } from "./connections.js";

@@ -4,7 +4,6 @@
 // registers the boards again at once with what the agent is doing on them.
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentEventSchema, labKeys, type AgentEvent, type Job, type JobResult } from "@hil/contracts";
@@ -13,7 +12,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
+import { connectionsTo, type PrivateRedis, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { parseAgentConfig } from "./config.js";
 import { InstantBoardProvider } from "./instant-boards.js";
 import type { JobContext, JobExecutor } from "./job-executor.js";
@@ -213,17 +212,7 @@ test("an agent stopped while its Redis is gone for good still stops, and leaves 
   clearTimeout(timer);
   assert.ok(stopped, "the stop ended");
   // a client still retrying would connect to whatever listens on Redis's port now
-  let connections = 0;
-  const listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((r) => listener.listen(port, "127.0.0.1", () => r()));
-  try {
-    await new Promise((r) => setTimeout(r, 5000));
-  } finally {
-    await new Promise((r) => listener.close(() => r(undefined)));
-  }
+  const connections = await connectionsTo(port, 5000);
   assert.is(connections, 0, "nothing of the stopped agent reconnects");
 });
 

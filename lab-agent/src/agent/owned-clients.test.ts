@@ -1,11 +1,10 @@
 // OwnedClients on a real redis-server: a copy made with duplicate() (as BullMQ makes one for its blocking
 // reads) is owned too, and after endAll nothing reconnects: not a copy left retrying against a Redis that is
 // gone, not a connect() called later, not a copy made afterwards.
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { startPrivateRedis, waitUntil } from "@hil/test-kit";
+import { connectionsTo, startPrivateRedis, waitUntil } from "@hil/test-kit";
 import { OwnedClients } from "./owned-clients.js";
 
 test("endAll ends the clients and their copies, and none of them connects again", async () => {
@@ -29,17 +28,7 @@ test("endAll ends the clients and their copies, and none of them connects again"
   assert.is(owned.size, 3, "a copy made after endAll is owned, and closed at once");
 
   // whatever listens on the port now would see a client that still retried
-  let connections = 0;
-  const listener = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((r) => listener.listen(port, "127.0.0.1", () => r()));
-  try {
-    await new Promise((r) => setTimeout(r, 1000));
-  } finally {
-    await new Promise((r) => listener.close(() => r(undefined)));
-  }
+  const connections = await connectionsTo(port, 1000);
   // so that this file still ends when the assertion fails
   for (const c of [client, copy]) c.disconnect();
   assert.is(connections, 0, "nothing retried (each would have within 50 ms)");
