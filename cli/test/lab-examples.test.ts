@@ -158,6 +158,7 @@ test("hil image sign: a signed image with its key digest; an image signed alread
   assert.match(signed.out, /signature sector at 0x[0-9a-f]+000\)\nkey digest [0-9a-f]{64}/);
   const info = await hil(["image", "info", at("signed.bin")]);
   assert.is(info.code, 0, info.out);
+  assert.match(info.out, /signature: +Secure Boot V2 \(RSA-3072 PSS\) at 0x[0-9a-f]+000, valid, key digest [0-9a-f]{64}/);
   const again = await hil(["image", "sign", at("signed.bin"), "--key", at("key.pem"), "-o", at("twice.bin")]);
   assert.is(again.code, 64, again.out);
   assert.match(again.out, /already carries a signature sector/);

@@ -61,10 +61,15 @@ export function register(program: Command): void {
       if (opts.chip) {
         for (const p of validateImageForFlash(bytes, { chip: opts.chip, flashSize: Number.MAX_SAFE_INTEGER, offset: 0x10000 })) if (!problems.includes(p)) problems.push(p);
       }
+      // a Secure Boot V2 sector after the image: said when there is one; a broken one is a problem
+      const sig = info.ok ? checkSignatureV2(bytes, info.imageLength) : undefined;
+      const signature = sig && sig.problem !== "no signature block" ? { valid: sig.ok, sectorOffset: sig.sectorOffset, keyDigest: sig.keyDigest ?? null, ...(sig.problem ? { problem: sig.problem } : {}) } : undefined;
+      if (signature && !signature.valid) problems.push(`Secure Boot V2 signature sector at 0x${signature.sectorOffset.toString(16)}: ${signature.problem ?? "invalid"}`);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ file, fileLength: bytes.length, ...info, ok: problems.length === 0, problems }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ file, fileLength: bytes.length, ...info, ok: problems.length === 0, problems, signature: signature ?? null }, null, 2)}\n`);
       } else {
         process.stdout.write(formatImageInfo({ ...info, ok: problems.length === 0, problems }, bytes.length));
+        if (signature?.valid) process.stdout.write(`signature:   Secure Boot V2 (RSA-3072 PSS) at 0x${signature.sectorOffset.toString(16)}, valid, key digest ${signature.keyDigest}\n`);
       }
       if (problems.length > 0) process.exitCode = EXIT.TEST_FAILED;
     });
