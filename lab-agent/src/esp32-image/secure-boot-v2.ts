@@ -126,10 +126,8 @@ export function signImageV2(image: Uint8Array, key: KeyObject): Uint8Array {
  * signature by another key is "key not trusted".
  */
 export function checkSignatureV2(bytes: Uint8Array, imageLength: number, trusted?: readonly string[]): SignatureCheck {
-  const sectorOffset = alignUp(imageLength, SIG_SECTOR_SIZE);
-  const block = bytes.subarray(sectorOffset, sectorOffset + SIG_BLOCK_SIZE);
-  if (block.length < SIG_BLOCK_SIZE || block.every((b) => b === 0xff)) return { ok: false, problem: "no signature block", sectorOffset };
-  if (block[0] !== MAGIC || block[1] !== VERSION_RSA) return { ok: false, problem: "bad magic", sectorOffset };
+  const { sectorOffset, block, problem } = signatureBlock(bytes, imageLength);
+  if (problem) return { ok: false, problem, sectorOffset };
   const view = new DataView(block.buffer, block.byteOffset, block.length);
   if (view.getUint32(1196, true) !== romCrc32Le(0, block.subarray(0, 1196))) return { ok: false, problem: "bad CRC", sectorOffset };
   const keyDigest = createHash("sha256").update(block.subarray(KEY_FIELDS.start, KEY_FIELDS.end)).digest("hex");
@@ -151,11 +149,21 @@ export function checkSignatureV2(bytes: Uint8Array, imageLength: number, trusted
   return { ok: true, keyDigest, sectorOffset };
 }
 
-/** The image without its signature sector (and without the padding before it): what an unsigned build looks like. */
+/** Where the signature sector after an image of `imageLength` bytes starts, and its first block unless none is there. */
+function signatureBlock(bytes: Uint8Array, imageLength: number): { sectorOffset: number; block: Uint8Array; problem?: "no signature block" | "bad magic" } {
+  const sectorOffset = alignUp(imageLength, SIG_SECTOR_SIZE);
+  const block = bytes.subarray(sectorOffset, sectorOffset + SIG_BLOCK_SIZE);
+  if (block.length < SIG_BLOCK_SIZE || block.every((b) => b === 0xff)) return { sectorOffset, block, problem: "no signature block" };
+  if (block[0] !== MAGIC || block[1] !== VERSION_RSA) return { sectorOffset, block, problem: "bad magic" };
+  return { sectorOffset, block };
+}
+
+/**
+ * The image without its signature sector (and without the padding before it): what an unsigned build looks
+ * like. Undefined when no block is there; a block is taken off whether or not it verifies.
+ */
 export function stripSignatureV2(bytes: Uint8Array, imageLength: number): Uint8Array | undefined {
-  const check = checkSignatureV2(bytes, imageLength);
-  if (check.problem === "no signature block" || check.problem === "bad magic") return undefined;
-  return bytes.slice(0, imageLength);
+  return signatureBlock(bytes, imageLength).problem ? undefined : bytes.slice(0, imageLength);
 }
 
 function bigEndianBase64Url(value: bigint): string {
